@@ -1,0 +1,57 @@
+# Paperboy — the commands a new machine needs. `make run` and `make test` set everything up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-requirements
+
+.PHONY: run test demo lint migrations-check deploy-check browser clean
+
+# (Re)install when requirements.txt changes; the stamp is a copy of the installed file.
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "Installing Python requirements into $(VENV) ..."
+	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@cp requirements.txt $(STAMP)
+
+## run: the whole system on embedded defaults (web on :8000 + worker with beat); Ctrl-C stops it
+run: $(STAMP)
+	@$(PY) manage.py migrate --noinput
+	@echo
+	@echo "  Paperboy:  http://127.0.0.1:8000/"
+	@echo "  Admin:     http://127.0.0.1:8000/admin/"
+	@$(PY) manage.py shell --no-imports -c "from django.contrib.auth import get_user_model as g; import sys; sys.exit(0 if g().objects.filter(is_superuser=True).exists() else 1)" \
+		|| echo "  No admin user yet: in another terminal run  $(PY) manage.py createsuperuser"
+	@echo "  Outbox:    var/outbox/ (every email is written there as an .eml file)"
+	@echo "  Ctrl-C stops the web server and the worker."
+	@echo
+	@$(VENV)/bin/honcho start --procfile Procfile.dev --env /dev/null
+
+## test: the whole suite (uses DATABASE_URL / REDIS_URL when set; CI=true makes them mandatory)
+test: $(STAMP) browser
+	@$(VENV)/bin/pytest
+
+## demo: one whole day offline on the embedded defaults
+demo: $(STAMP)
+	@$(PY) manage.py migrate --noinput
+
+lint: $(STAMP)
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+
+migrations-check: $(STAMP)
+	@$(PY) manage.py makemigrations --check --dry-run
+
+## browser: Debian's Chromium for the browser tests (installed when missing and we are root)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "Installing Debian's chromium for the browser tests ..."; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "chromium is not installed (sudo apt-get install chromium): browser tests will skip here and fail in CI."; \
+		fi; }
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

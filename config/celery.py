@@ -1,0 +1,92 @@
+"""The Celery app: configuration from Django settings (CELERY_*), tasks autodiscovered from the
+apps, and the whole periodic schedule in one place (BEAT_SCHEDULE below)."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("paperboy")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# The longest task (an ingest run paging through arXiv at one request per 3 s, or one send chunk
+# of a few hundred messages) stays well under TASK_TIME_LIMIT; Redis re-delivers an unacknowledged
+# task only after the visibility timeout, so that must be longer still, or a slow task would run
+# twice at once. It must also exceed the longest countdown/ETA we use for retries.
+TASK_TIME_LIMIT = 30 * 60
+VISIBILITY_TIMEOUT = 2 * 60 * 60
+
+BEAT_SCHEDULE = {
+    "clear-expired-sessions": {
+        "task": "paperboy.clear_expired_sessions",
+        "schedule": crontab(hour=3, minute=17),
+    },
+}
+
+app.conf.update(
+    # Every Paperboy task is idempotent and takes ids only, so acknowledging after the task has
+    # run is safe: a worker killed mid-task (deploy, OOM) leaves the message to be re-delivered
+    # instead of losing it.
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_cancel_long_running_tasks_on_connection_loss=True,
+    # Tasks are long (seconds to minutes); prefetching more than one would park messages behind a
+    # busy process while another worker idles.
+    worker_prefetch_multiplier=1,
+    task_time_limit=TASK_TIME_LIMIT,
+    task_soft_time_limit=TASK_TIME_LIMIT - 60,
+    broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
+    result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
+    broker_connection_retry_on_startup=True,
+    result_expires=24 * 60 * 60,
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    timezone="UTC",
+    beat_schedule=BEAT_SCHEDULE,
+)
+
+
+@app.on_after_configure.connect
+def _prepare_embedded_broker(sender: Celery, **kwargs) -> None:
+    """The ``filesystem://`` broker of an embedded run needs its queue folder to exist."""
+    from django.conf import settings
+
+    if settings.CELERY_EMBEDDED:
+        queue_dir = settings.CELERY_QUEUE_DIR
+        for sub in ("queue", "processed"):
+            (queue_dir / sub).mkdir(parents=True, exist_ok=True)
+        sender.conf.broker_transport_options = {
+            "data_folder_in": str(queue_dir / "queue"),
+            "data_folder_out": str(queue_dir / "queue"),
+            "processed_folder": str(queue_dir / "processed"),
+            "store_processed": False,
+        }
+
+
+@app.task(name="paperboy.clear_expired_sessions")
+def clear_expired_sessions() -> None:
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    Session.objects.filter(expire_date__lt=timezone.now()).delete()
+
+
+@app.task(name="paperboy.worker_health")
+def worker_health() -> dict:
+    """What a worker sees: its host name and whether it reaches the database.
+
+    `celery -A config call paperboy.worker_health` checks a deployment end to end."""
+    import socket
+
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return {"hostname": socket.gethostname(), "database": connection.vendor}

@@ -1,0 +1,204 @@
+"""Shared test fixtures.
+
+Real services: PostgreSQL comes from DATABASE_URL (the whole suite runs on it), Redis from
+REDIS_URL. With CI=true both are mandatory and a test that cannot reach one fails; on a laptop
+without them such tests skip with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT.parent / "shared" / "fixtures" / "real"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def pytest_report_header(config) -> list[str]:
+    return [
+        f"paperboy: CI={IN_CI} DATABASE_URL={'set' if os.environ.get('DATABASE_URL') else 'unset (SQLite)'} "
+        f"REDIS_URL={'set' if os.environ.get('REDIS_URL') else 'unset'}"
+    ]
+
+
+def pytest_configure(config) -> None:
+    if IN_CI:
+        if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+            raise pytest.UsageError("CI=true: DATABASE_URL must point at PostgreSQL (see .ci/run)")
+        if not os.environ.get("REDIS_URL"):
+            raise pytest.UsageError("CI=true: REDIS_URL must point at Redis (see .ci/run)")
+
+
+def unavailable(reason: str):
+    """Skip on a developer machine, fail in CI: CI promises every real service."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true, so this is a failure, not a skip)")
+    pytest.skip(reason)
+
+
+def tcp_reachable(host: str, port: int, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        unavailable("REDIS_URL is not set")
+    parts = urlsplit(url)
+    if not tcp_reachable(parts.hostname or "127.0.0.1", parts.port or 6379):
+        unavailable(f"Redis at {parts.hostname}:{parts.port} does not answer")
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        unavailable("DATABASE_URL does not point at PostgreSQL")
+    parts = urlsplit(url)
+    if not tcp_reachable(parts.hostname or "127.0.0.1", parts.port or 5432):
+        unavailable(f"PostgreSQL at {parts.hostname}:{parts.port} does not answer")
+    return url
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    if not FIXTURES.is_dir():
+        unavailable(f"the recorded fixtures are not at {FIXTURES}")
+    return FIXTURES
+
+
+def clean_env(**overrides: str) -> dict[str, str]:
+    """An environment with none of Paperboy's settings, plus ``overrides``: what a fresh shell sees."""
+    env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "TMPDIR") if key in os.environ}
+    env.update(overrides)
+    return env
+
+
+def run_python(code: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+class Process:
+    """A child process the test owns: stopped, and its output shown, when the test ends."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path):
+        self.log = log
+        self._log_file = log.open("wb")
+        self.popen = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self._log_file, stderr=subprocess.STDOUT)
+
+    def output(self) -> str:
+        self._log_file.flush()
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self._log_file.close()
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator:
+    """Start child processes (web servers, Celery workers); all are stopped at teardown."""
+    started: list[Process] = []
+
+    def start(args: list[str], env: dict[str, str], name: str = "process") -> Process:
+        process = Process(args, env, tmp_path / f"{name}-{len(started)}.log")
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+def wait_for_port(process: Process, port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None:
+            raise AssertionError(f"process exited with {process.popen.returncode}:\n{process.output()}")
+        if tcp_reachable("127.0.0.1", port, timeout=0.2):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"nothing listened on port {port} within {timeout}s:\n{process.output()}")
+
+
+@pytest.fixture
+def web_server(spawn) -> Iterator:
+    """Start `manage.py runserver` in its own process with the given environment; returns its URL."""
+
+    def start(env: dict[str, str]) -> str:
+        port = free_port()
+        process = spawn(
+            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"],
+            env,
+            name="web",
+        )
+        wait_for_port(process, port)
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    """Headless Debian Chromium driven by Playwright (no browser download: Playwright uses ours)."""
+    if not CHROMIUM:
+        unavailable("chromium is not installed (make test installs it when run as root)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator:
+    context = browser.new_context()
+    page = context.new_page()
+    yield page
+    context.close()
