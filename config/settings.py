@@ -211,3 +211,18 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- Sources (papers ingest) ----------------------------------------------------------------
+HF_BASE_URL = env.url_with_scheme("HF_BASE_URL", ("http", "https"), default="https://huggingface.co").rstrip("/")
+ARXIV_API_URL = env.url_with_scheme("ARXIV_API_URL", ("http", "https"), default="https://export.arxiv.org/api").rstrip(
+    "/"
+)
+ARXIV_RSS_URL = env.url_with_scheme("ARXIV_RSS_URL", ("http", "https"), default="https://rss.arxiv.org").rstrip("/")
+# arXiv asks API clients for no more than one request every 3 seconds.
+ARXIV_REQUEST_INTERVAL = env.float("ARXIV_REQUEST_INTERVAL", default=3.0)
+PAPERBOY_HTTP_TIMEOUT = env.float("PAPERBOY_HTTP_TIMEOUT", default=30.0)
+PAPERBOY_HTTP_RETRIES = env.int("PAPERBOY_HTTP_RETRIES", default=4)
+PAPERBOY_HTTP_BACKOFF = env.float("PAPERBOY_HTTP_BACKOFF", default=2.0)
+PAPERBOY_USER_AGENT = env.str(
+    "PAPERBOY_USER_AGENT", default="Paperboy/0.1 (+https://github.com/paperboy; trending-papers newsletter)"
+)

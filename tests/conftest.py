@@ -202,3 +202,58 @@ def page(browser) -> Iterator:
     page = context.new_page()
     yield page
     context.close()
+
+
+class RecordedServer:
+    """A real HTTP server on loopback that answers each path from a script of responses.
+
+    ``server.route("/api/daily_papers", body, status=200, headers={})`` adds one response; give a
+    path several and they are served in order, the last one repeating. Requests (path + query)
+    are recorded in ``server.requests``."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.routes: dict[str, list[tuple[int, dict[str, str], bytes]]] = {}
+        self.requests: list[str] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                owner.requests.append(self.path)
+                path = self.path.split("?", 1)[0]
+                script = owner.routes.get(path)
+                if not script:
+                    status, headers, body = 404, {"Content-Type": "text/plain"}, b"not found"
+                else:
+                    status, headers, body = script.pop(0) if len(script) > 1 else script[0]
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def route(self, path: str, body: bytes | str, *, status: int = 200, headers: dict[str, str] | None = None):
+        data = body.encode() if isinstance(body, str) else body
+        self.routes.setdefault(path, []).append((status, headers or {"Content-Type": "application/octet-stream"}, data))
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def http_server() -> Iterator[RecordedServer]:
+    server = RecordedServer()
+    yield server
+    server.close()

@@ -1,0 +1,53 @@
+"""HTTP for sources: one session with a descriptive User-Agent, timeouts, and retries with
+exponential backoff on connection errors, 429 and 5xx (honouring Retry-After, capped)."""
+
+from __future__ import annotations
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from papers.sources.base import SourceError
+
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+
+
+class CappedRetry(Retry):
+    """A Retry-After longer than ``max_retry_after`` seconds is not worth waiting for inside a
+    task; we wait the cap and let the next attempt (or the next scheduled run) decide."""
+
+    max_retry_after = 120.0
+
+    def get_retry_after(self, response):
+        retry_after = super().get_retry_after(response)
+        return None if retry_after is None else min(retry_after, self.max_retry_after)
+
+
+def session(*, retries: int | None = None, backoff: float | None = None) -> requests.Session:
+    retry = CappedRetry(
+        total=settings.PAPERBOY_HTTP_RETRIES if retries is None else retries,
+        backoff_factor=settings.PAPERBOY_HTTP_BACKOFF if backoff is None else backoff,
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods=frozenset({"GET", "HEAD"}),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    http = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry)
+    http.mount("http://", adapter)
+    http.mount("https://", adapter)
+    http.headers["User-Agent"] = settings.PAPERBOY_USER_AGENT
+    return http
+
+
+def get(url: str, *, params: dict | None = None, accept_statuses: tuple[int, ...] = (200,), **kwargs) -> requests.Response:
+    """GET ``url`` with retries; any failure becomes a ``SourceError`` a person can read."""
+    try:
+        with session(**kwargs) as http:
+            response = http.get(url, params=params, timeout=settings.PAPERBOY_HTTP_TIMEOUT)
+    except requests.RequestException as exc:
+        raise SourceError(f"could not fetch {url}: {exc.__class__.__name__}: {exc}") from exc
+    if response.status_code not in accept_statuses:
+        raise SourceError(f"{response.url} answered HTTP {response.status_code} {response.reason}".strip())
+    return response
