@@ -62,6 +62,7 @@ def _prepare_embedded_broker(sender: Celery, **kwargs) -> None:
         for sub in ("queue", "processed"):
             (queue_dir / sub).mkdir(parents=True, exist_ok=True)
         sender.conf.broker_transport_options = {
+            **sender.conf.broker_transport_options,
             "data_folder_in": str(queue_dir / "queue"),
             "data_folder_out": str(queue_dir / "queue"),
             "processed_folder": str(queue_dir / "processed"),

@@ -82,6 +82,15 @@ def postgres_url() -> str:
     return url
 
 
+@pytest.fixture
+def test_database_url(postgres_url, django_db_setup) -> str:
+    """DATABASE_URL of the test database pytest-django created, for child processes (servers, workers)."""
+    from django.db import connection
+
+    parts = urlsplit(postgres_url)
+    return parts._replace(path="/" + connection.settings_dict["NAME"]).geturl()
+
+
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     if not FIXTURES.is_dir():
@@ -153,12 +162,12 @@ def wait_for_port(process: Process, port: int, timeout: float = 30) -> None:
 
 @pytest.fixture
 def web_server(spawn) -> Iterator:
-    """Start `manage.py runserver` in its own process with the given environment; returns its URL."""
+    """Start gunicorn (the production web server) with the given environment; returns its URL."""
 
     def start(env: dict[str, str]) -> str:
         port = free_port()
         process = spawn(
-            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"],
+            [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
             env,
             name="web",
         )
@@ -178,6 +187,9 @@ def browser() -> Iterator:
         unavailable("chromium is not installed (make test installs it when run as root)")
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API runs an event loop in this thread; Django would then refuse the
+    # test's own (synchronous) database access, which is safe here.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM,
