@@ -41,7 +41,9 @@ def session(*, retries: int | None = None, backoff: float | None = None) -> requ
     return http
 
 
-def get(url: str, *, params: dict | None = None, accept_statuses: tuple[int, ...] = (200,), **kwargs) -> requests.Response:
+def get(
+    url: str, *, params: dict | None = None, accept_statuses: tuple[int, ...] = (200,), **kwargs
+) -> requests.Response:
     """GET ``url`` with retries; any failure becomes a ``SourceError`` a person can read."""
     try:
         with session(**kwargs) as http:

@@ -167,7 +167,16 @@ def web_server(spawn) -> Iterator:
     def start(env: dict[str, str]) -> str:
         port = free_port()
         process = spawn(
-            [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "config.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "1",
+            ],
             env,
             name="web",
         )

@@ -6,13 +6,13 @@ new shell would, so nothing leaks in from the test run's own configuration."""
 from __future__ import annotations
 
 import json
-import secrets
 import subprocess
 import sys
 
 import pytest
 
 from tests.conftest import ROOT, clean_env, run_python
+from tests.envvars import PRODUCTION_MINIMUM
 
 READ_SETTINGS = """
 import json, os
@@ -21,12 +21,6 @@ from django.conf import settings
 names = {names!r}
 print(json.dumps({{name: getattr(settings, name, None) for name in names}}, default=str))
 """
-
-PRODUCTION_MINIMUM = {
-    "DJANGO_ENV": "production",
-    "SECRET_KEY": "k" + secrets.token_urlsafe(60),
-    "ALLOWED_HOSTS": "papers.example.org",
-}
 
 
 def settings_for(env: dict[str, str], *names: str) -> dict:
