@@ -229,3 +229,13 @@ PAPERBOY_HTTP_BACKOFF = env.float("PAPERBOY_HTTP_BACKOFF", default=2.0)
 PAPERBOY_USER_AGENT = env.str(
     "PAPERBOY_USER_AGENT", default="Paperboy/0.1 (+https://github.com/paperboy; trending-papers newsletter)"
 )
+
+# --- Ingest and curation --------------------------------------------------------------------
+# New daily entries start approved (a day works with no editor) or wait for an editor.
+PAPERBOY_NEW_ENTRY_STATUS = env.choice("PAPERBOY_NEW_ENTRY_STATUS", ("approved", "pending"), default="approved")
+# When the HF JSON API is switched off (or failing), ingest reads the papers page instead.
+HF_API_ENABLED = env.bool("HF_API_ENABLED", default=True)
+# UTC hours at which beat fetches today's HF papers, and the arXiv categories fetched daily.
+HF_INGEST_HOURS = env.list("HF_INGEST_HOURS", cast=int, default=[6, 12, 18])
+ARXIV_CATEGORIES = env.list("ARXIV_CATEGORIES", default=["cs.CL", "cs.LG", "cs.AI", "cs.CV"])
+ARXIV_INGEST_HOUR = env.int("ARXIV_INGEST_HOUR", default=5)

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from config.views import healthz
 from papers.views import home
@@ -7,5 +7,6 @@ from papers.views import home
 urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
+    path("", include("papers.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,242 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from papers import services
+from papers.models import Author, DailyEntry, IngestRun, Paper, PaperAuthor
+from papers.text import find_arxiv_ids
+
+MAX_DUMP_BYTES = 5 * 1024 * 1024
+
+
+class PaperAuthorInline(admin.TabularInline):
+    model = PaperAuthor
+    extra = 0
+    autocomplete_fields = ["author"]
+    ordering = ["position"]
+
+
+@admin.register(Author)
+class AuthorAdmin(admin.ModelAdmin):
+    search_fields = ["name"]
+    list_display = ["name"]
+
+
+class NeedsArxivIdFilter(admin.SimpleListFilter):
+    title = "arXiv id"
+    parameter_name = "arxiv"
+
+    def lookups(self, request, model_admin):
+        return [("missing", "Needs arXiv id"), ("present", "Has arXiv id")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "missing":
+            return queryset.needing_arxiv_id()
+        if self.value() == "present":
+            return queryset.filter(arxiv_id__isnull=False)
+        return queryset
+
+
+@admin.register(Paper)
+class PaperAdmin(admin.ModelAdmin):
+    list_display = ["arxiv_id_or_flag", "title", "upvotes", "published", "primary_category", "overrides"]
+    search_fields = ["arxiv_id", "title", "authors__name"]
+    list_filter = [NeedsArxivIdFilter, "primary_category", "published"]
+    readonly_fields = ["overridden_fields", "first_seen", "updated_at"]
+    inlines = [PaperAuthorInline]
+    actions = ["clear_overrides"]
+
+    @admin.display(description="arXiv id", ordering="arxiv_id")
+    def arxiv_id_or_flag(self, paper: Paper) -> str:
+        return paper.arxiv_id or "⚠ needs arXiv id"
+
+    @admin.display(description="Overridden by an editor")
+    def overrides(self, paper: Paper) -> str:
+        return ", ".join(paper.overridden_fields) or "—"
+
+    def save_model(self, request, obj: Paper, form, change: bool) -> None:
+        if change:
+            edited = [name for name in form.changed_data if name in Paper.EDITABLE_FIELDS]
+            obj.overridden_fields = sorted({*obj.overridden_fields, *edited})
+        super().save_model(request, obj, form, change)
+
+    def save_formset(self, request, form, formset, change: bool) -> None:
+        super().save_formset(request, form, formset, change)
+        if change and formset.model is PaperAuthor and formset.has_changed():
+            paper = form.instance
+            paper.overridden_fields = sorted({*paper.overridden_fields, "authors"})
+            paper.save(update_fields=["overridden_fields"])
+
+    @admin.action(description="Let ingest update the selected papers again (clear editor overrides)")
+    def clear_overrides(self, request: HttpRequest, queryset: QuerySet[Paper]) -> None:
+        count = queryset.update(overridden_fields=[])
+        self.message_user(request, f"Cleared the overrides of {count} papers.")
+
+
+class AddByArxivIdForm(forms.Form):
+    ids = forms.CharField(
+        label="arXiv ids or URLs",
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 60}),
+        help_text="One or many: 2405.01234, arXiv:2405.01234v2, https://arxiv.org/abs/…, https://huggingface.co/papers/…",
+    )
+    day = forms.DateField(initial=timezone.localdate, help_text="The day to list them on.")
+
+    def clean_ids(self) -> list[str]:
+        ids = find_arxiv_ids(self.cleaned_data["ids"])
+        if not ids:
+            raise forms.ValidationError("No arXiv id found. Paste ids like 2405.01234 or arXiv/HF paper URLs.")
+        if len(ids) > 200:
+            raise forms.ValidationError(f"{len(ids)} ids: add at most 200 at a time.")
+        return ids
+
+
+class TextDumpForm(forms.Form):
+    file = forms.FileField(required=False, help_text="A .txt file with the copied page text.")
+    text = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 10, "cols": 80}), label="…or paste")
+    day = forms.DateField(initial=timezone.localdate, help_text="The day these papers were listed.")
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        upload = cleaned.get("file")
+        if upload:
+            if upload.size > MAX_DUMP_BYTES:
+                raise forms.ValidationError("The file is larger than 5 MB; is it really a copied papers page?")
+            try:
+                cleaned["content"] = upload.read().decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise forms.ValidationError("The file is not UTF-8 text.") from exc
+        else:
+            cleaned["content"] = cleaned.get("text", "")
+        if not cleaned["content"].strip():
+            raise forms.ValidationError("Upload a file or paste the text.")
+        return cleaned
+
+
+@admin.register(DailyEntry)
+class DailyEntryAdmin(admin.ModelAdmin):
+    change_list_template = "admin/papers/dailyentry/change_list.html"
+    date_hierarchy = "day"
+    list_display = ["day", "rank", "paper_title", "paper_id", "upvotes", "source", "status", "pinned", "has_note"]
+    list_display_links = ["paper_title"]
+    list_editable = ["status", "pinned"]
+    list_filter = ["status", "pinned", "source", "day"]
+    list_select_related = ["paper"]
+    search_fields = ["paper__title", "paper__arxiv_id", "paper__authors__name"]
+    autocomplete_fields = ["paper"]
+    fields = ["day", "paper", "rank", "upvotes", "source", "status", "pinned", "note"]
+    actions = ["approve", "hide", "pin", "unpin"]
+    ordering = ["-day", "-pinned", "-upvotes"]
+
+    @admin.display(description="Title", ordering="paper__title")
+    def paper_title(self, entry: DailyEntry) -> str:
+        return entry.paper.title[:120]
+
+    @admin.display(description="arXiv id", ordering="paper__arxiv_id")
+    def paper_id(self, entry: DailyEntry) -> str:
+        if not entry.paper.arxiv_id:
+            return "⚠ needs arXiv id"
+        return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', entry.paper.abs_url, entry.paper.arxiv_id)
+
+    @admin.display(description="Note", boolean=True)
+    def has_note(self, entry: DailyEntry) -> bool:
+        return bool(entry.note)
+
+    def _bulk(self, request: HttpRequest, queryset: QuerySet, verb: str, **values) -> None:
+        count = queryset.update(updated_at=timezone.now(), **values)
+        self.message_user(request, f"{verb} {count} entries.", messages.SUCCESS)
+
+    @admin.action(description="Approve selected entries")
+    def approve(self, request, queryset) -> None:
+        self._bulk(request, queryset, "Approved", status=DailyEntry.Status.APPROVED)
+
+    @admin.action(description="Hide selected entries")
+    def hide(self, request, queryset) -> None:
+        self._bulk(request, queryset, "Hid", status=DailyEntry.Status.HIDDEN)
+
+    @admin.action(description="Pin selected entries")
+    def pin(self, request, queryset) -> None:
+        self._bulk(request, queryset, "Pinned", pinned=True)
+
+    @admin.action(description="Unpin selected entries")
+    def unpin(self, request, queryset) -> None:
+        self._bulk(request, queryset, "Unpinned", pinned=False)
+
+    def get_urls(self):
+        own = [
+            path("add-by-id/", self.admin_site.admin_view(self.add_by_id_view), name="papers_dailyentry_add_by_id"),
+            path(
+                "import-text/", self.admin_site.admin_view(self.import_text_view), name="papers_dailyentry_import_text"
+            ),
+        ]
+        return own + super().get_urls()
+
+    def _form_page(self, request: HttpRequest, form: forms.Form, title: str, intro: str) -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "form": form,
+            "title": title,
+            "intro": intro,
+        }
+        return TemplateResponse(request, "admin/papers/dailyentry/form_page.html", context)
+
+    def _report(self, request: HttpRequest, run: IngestRun) -> HttpResponseRedirect:
+        level = {
+            IngestRun.Status.SUCCEEDED: messages.SUCCESS,
+            IngestRun.Status.PARTIAL: messages.WARNING,
+        }.get(run.status, messages.ERROR)
+        self.message_user(request, run.summary, level)
+        for line in run.errors.splitlines()[:10]:
+            self.message_user(request, line, messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:papers_ingestrun_change", args=[run.pk]))
+
+    def add_by_id_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_add_permission(request):
+            return HttpResponse(status=403)
+        form = AddByArxivIdForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            run = services.add_by_arxiv_ids(form.cleaned_data["ids"], day=form.cleaned_data["day"])
+            return self._report(request, run)
+        return self._form_page(
+            request,
+            form,
+            "Add papers by arXiv id",
+            "Paperboy fetches each paper's metadata from the arXiv API and lists it, approved, on the chosen day.",
+        )
+
+    def import_text_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_add_permission(request):
+            return HttpResponse(status=403)
+        form = TextDumpForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            run = services.import_text_dump(form.cleaned_data["content"], day=form.cleaned_data["day"])
+            return self._report(request, run)
+        return self._form_page(
+            request,
+            form,
+            "Import a text dump",
+            "The visible text of a papers page copied from a browser: each paper's title on one line, a blank "
+            "line, its abstract as one paragraph. Titles are matched to known papers; new ones are marked "
+            "“needs arXiv id”.",
+        )
+
+
+@admin.register(IngestRun)
+class IngestRunAdmin(admin.ModelAdmin):
+    list_display = ["started_at", "source", "status", "created", "updated", "unchanged", "skipped", "failed"]
+    list_filter = ["source", "status"]
+    date_hierarchy = "started_at"
+    readonly_fields = [field.name for field in IngestRun._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

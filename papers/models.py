@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from papers.text import plain_text
+
+
+def title_key(title: str) -> str:
+    """A stable key for a title: how text dumps (which carry no ids) find their paper again."""
+    normalized = " ".join(plain_text(title).casefold().split())
+    return hashlib.sha256(normalized.encode()).hexdigest()[:32]
+
+
+class Author(models.Model):
+    name = models.CharField(max_length=300, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PaperQuerySet(models.QuerySet):
+    def needing_arxiv_id(self) -> PaperQuerySet:
+        return self.filter(arxiv_id__isnull=True)
+
+
+class Paper(models.Model):
+    # Fields an editor may change in admin; once changed, ingest never overwrites them.
+    EDITABLE_FIELDS = (
+        "title",
+        "abstract",
+        "published",
+        "categories",
+        "primary_category",
+        "pdf_url",
+        "project_url",
+        "github_url",
+        "github_stars",
+        "thumbnail_url",
+        "upvotes",
+        "comments",
+        "ai_summary",
+        "ai_keywords",
+        "submitter",
+        "organization",
+    )
+
+    # Canonical arXiv id without version ("2405.01234", "astro-ph/0601001"); empty (NULL) for a
+    # paper known only from a text dump until an editor fills it in.
+    arxiv_id = models.CharField("arXiv id", max_length=64, unique=True, null=True, blank=True)
+    title = models.TextField()
+    title_key = models.CharField(max_length=32, db_index=True, editable=False)
+    abstract = models.TextField(blank=True)
+    authors = models.ManyToManyField(Author, through="PaperAuthor", related_name="papers", blank=True)
+    published = models.DateField(null=True, blank=True)
+    categories = models.JSONField(default=list, blank=True)
+    primary_category = models.CharField(max_length=32, blank=True)
+    pdf_url = models.URLField("PDF", max_length=2000, blank=True)
+    project_url = models.URLField("project page", max_length=2000, blank=True)
+    github_url = models.URLField("GitHub repository", max_length=2000, blank=True)
+    github_stars = models.PositiveIntegerField(null=True, blank=True)
+    thumbnail_url = models.URLField(max_length=2000, blank=True)
+    upvotes = models.PositiveIntegerField(default=0)
+    comments = models.PositiveIntegerField(default=0)
+    ai_summary = models.TextField("AI summary", blank=True)
+    ai_keywords = models.JSONField("AI keywords", default=list, blank=True)
+    submitter = models.CharField(max_length=200, blank=True)
+    organization = models.CharField(max_length=200, blank=True)
+    overridden_fields = models.JSONField(default=list, blank=True, editable=False)
+    first_seen = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PaperQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-first_seen"]
+
+    def __str__(self) -> str:
+        return f"{self.arxiv_id or 'no id'}: {self.title[:80]}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.title_key = title_key(self.title)
+        super().save(*args, **kwargs)
+
+    @property
+    def needs_arxiv_id(self) -> bool:
+        return not self.arxiv_id
+
+    @property
+    def abs_url(self) -> str:
+        return f"https://arxiv.org/abs/{self.arxiv_id}" if self.arxiv_id else ""
+
+    @property
+    def hf_url(self) -> str:
+        return f"https://huggingface.co/papers/{self.arxiv_id}" if self.arxiv_id else ""
+
+    @property
+    def author_names(self) -> list[str]:
+        return [link.author.name for link in self.author_links.all()]
+
+    @property
+    def authors_short(self) -> str:
+        """"A, B, C et al." — the first three authors."""
+        names = self.author_names
+        return ", ".join(names[:3]) + (" et al." if len(names) > 3 else "")
+
+    def get_absolute_url(self) -> str:
+        return reverse("paper_detail", args=[self.arxiv_id]) if self.arxiv_id else ""
+
+
+class PaperAuthor(models.Model):
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="author_links")
+    author = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="paper_links")
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["paper", "position"], name="paper_author_position_unique")]
+
+
+class DailyEntryQuerySet(models.QuerySet):
+    def approved(self) -> DailyEntryQuerySet:
+        return self.filter(status=DailyEntry.Status.APPROVED)
+
+    def on(self, day: dt.date) -> DailyEntryQuerySet:
+        return self.filter(day=day)
+
+    def in_listing_order(self) -> DailyEntryQuerySet:
+        """Pinned first, then the most upvoted, then the source's own order."""
+        return self.order_by("-pinned", "-upvotes", models.F("rank").asc(nulls_last=True), "pk")
+
+    def latest_day(self) -> dt.date | None:
+        return self.approved().aggregate(latest=models.Max("day"))["latest"]
+
+
+def default_entry_status() -> str:
+    return settings.PAPERBOY_NEW_ENTRY_STATUS
+
+
+class DailyEntry(models.Model):
+    """A paper listed on a day, with the editor's curation of it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        HIDDEN = "hidden", "Hidden"
+
+    day = models.DateField(db_index=True)
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="entries")
+    rank = models.PositiveIntegerField(null=True, blank=True, help_text="Position in the source's listing, 1 first.")
+    upvotes = models.PositiveIntegerField(default=0, help_text="Upvotes on that day.")
+    source = models.CharField(max_length=16)
+    status = models.CharField(max_length=10, choices=Status.choices, default=default_entry_status, db_index=True)
+    pinned = models.BooleanField(default=False)
+    note = models.TextField("editor's note", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DailyEntryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "daily entries"
+        ordering = ["-day", "-pinned", "-upvotes"]
+        constraints = [models.UniqueConstraint(fields=["day", "paper"], name="daily_entry_day_paper_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.day} #{self.rank or '-'} {self.paper.title[:60]}"
+
+
+class IngestRun(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        PARTIAL = "partial", "Succeeded with skipped items"
+        FAILED = "failed", "Failed"
+
+    source = models.CharField(max_length=16)
+    parameters = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    errors = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
+
+    @property
+    def summary(self) -> str:
+        counted = self.created + self.updated + self.unchanged + self.skipped + self.failed
+        if self.status == self.Status.FAILED and not counted:
+            reason = self.errors.splitlines()[0] if self.errors else "no reason recorded"
+            return f"{self.source}: failed — {reason}"
+        return (
+            f"{self.source}: {self.get_status_display().lower()} — {self.created} created, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {self.skipped} skipped, {self.failed} failed"
+        )

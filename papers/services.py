@@ -1,0 +1,161 @@
+"""The ways papers come in, each one IngestRun: used by the command, the Celery tasks and admin."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from papers.ingest import run_ingest
+from papers.models import DailyEntry, IngestRun
+from papers.sources import arxiv, arxiv_feed, hf_api, hf_page, text_dump
+from papers.sources.base import ParseResult, SourceError
+
+SOURCES = ("hf", "hf-page", "arxiv", "text")
+ProgressFactory = Callable[[int], Callable[[int], None]]
+
+
+def _read(path: str | Path) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def ingest(
+    source: str,
+    *,
+    day: dt.date | None = None,
+    week: str | None = None,
+    month: str | None = None,
+    categories: Iterable[str] = (),
+    path: str | Path | None = None,
+    progress: ProgressFactory | None = None,
+) -> IngestRun:
+    """Fetch (or read ``path``) and store one source's papers.
+
+    Without ``day``/``week``/``month`` the day is today (server time zone)."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
+    if week or month:
+        period = {"week": week} if week else {"month": month}
+        listing_day = None
+    else:
+        listing_day = day or timezone.localdate()
+        period = {"day": listing_day}
+    parameters = {key: str(value) for key, value in period.items()}
+    if path:
+        parameters["file"] = str(path)
+
+    if source == "hf":
+        if path or settings.HF_API_ENABLED:
+            run = run_ingest(
+                source="hf",
+                parameters=parameters,
+                load=lambda: hf_api.parse(_read(path) if path else hf_api.fetch(**period), listed_on=listing_day),
+                default_day=listing_day,
+                progress_factory=progress,
+            )
+            if path or run.status != IngestRun.Status.FAILED or listing_day is None:
+                return run
+        # The API is off or failing: the papers page carries the same list.
+        source = "hf-page"
+        if listing_day is None:
+            raise ValueError("the HF papers page lists single days only; give a date")
+
+    if source == "hf-page":
+        if listing_day is None:
+            raise ValueError("the HF papers page lists single days only; give a date")
+        return run_ingest(
+            source="hf-page",
+            parameters=parameters,
+            load=lambda: hf_page.parse(_read(path) if path else hf_page.fetch_day(listing_day), listed_on=listing_day),
+            default_day=listing_day,
+            progress_factory=progress,
+        )
+
+    if source == "arxiv":
+        chosen = list(categories) or list(settings.ARXIV_CATEGORIES)
+        if not path:
+            parameters["categories"] = chosen
+        return run_ingest(
+            source="arxiv",
+            parameters=parameters,
+            load=lambda: _parse_arxiv_file(path) if path else _fetch_arxiv_feeds(chosen),
+            default_day=listing_day,
+            progress_factory=progress,
+        )
+
+    if path is None:
+        raise ValueError("the text source reads a file: give --file")
+    return import_text_dump(_read_text(path), day=listing_day, parameters=parameters, progress=progress)
+
+
+def _read_text(path: str | Path) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SourceError(f"cannot read {path} as UTF-8 text: {exc}") from exc
+
+
+def _parse_arxiv_file(path: str | Path) -> ParseResult:
+    """A saved arXiv answer: an announcement feed (Atom or RSS) or an export-API response."""
+    data = _read(path)
+    head = data[:4096].lstrip()
+    if b"<rss" in head or b"rss.arxiv.org" in head:
+        return arxiv_feed.parse_feed(data)
+    return arxiv.parse(data)
+
+
+def _fetch_arxiv_feeds(categories: list[str]) -> ParseResult:
+    """Each category's announcement feed; a failing category is reported, the others land."""
+    combined = ParseResult()
+    seen: set[str] = set()
+    failures = 0
+    for category in categories:
+        try:
+            result = arxiv_feed.parse_feed(arxiv_feed.fetch_feed(category))
+        except SourceError as exc:
+            failures += 1
+            combined.errors.append(f"{category}: {exc}")
+            continue
+        combined.errors.extend(f"{category}: {line}" for line in result.errors)
+        for record in result.records:
+            if record.arxiv_id not in seen:
+                seen.add(record.arxiv_id)
+                combined.records.append(record)
+    if categories and failures == len(categories):
+        raise SourceError("every arXiv feed failed: " + "; ".join(combined.errors))
+    return combined
+
+
+def import_text_dump(
+    content: str,
+    *,
+    day: dt.date | None,
+    parameters: dict | None = None,
+    progress: ProgressFactory | None = None,
+) -> IngestRun:
+    listing_day = day or timezone.localdate()
+    return run_ingest(
+        source="text",
+        parameters=parameters or {"day": str(listing_day), "upload": True},
+        load=lambda: text_dump.parse(content, listed_on=listing_day),
+        default_day=listing_day,
+        progress_factory=progress,
+    )
+
+
+def add_by_arxiv_ids(ids: list[str], *, day: dt.date) -> IngestRun:
+    """An editor's pick: fetch the ids from the arXiv API and list them, approved, on ``day``."""
+    run = run_ingest(
+        source="editor",
+        parameters={"ids": ids, "day": str(day)},
+        load=lambda: arxiv.lookup_ids(ids),
+        default_day=day,
+    )
+    DailyEntry.objects.filter(day=day, paper__arxiv_id__in=ids).update(status=DailyEntry.Status.APPROVED)
+    return run

@@ -1,0 +1,385 @@
+"""Announcement feeds (``fetch_feed``, ``parse_feed``), and the reading of all arXiv's XML into
+``PaperRecord``s: the feeds of rss.arxiv.org (RSS 2.0 and Atom), the export API's Atom responses
+and OAI-PMH ``ListRecords`` pages.
+
+``papers.sources.arxiv`` is the public face: it re-exports ``fetch_feed`` and ``parse_feed`` next to
+``parse`` and the export API client.
+
+Truncated or broken downloads: the document is read as a stream, and every entry that was complete
+before the XML broke off is kept; ``result.errors`` gets one line saying the feed was truncated or
+not well-formed after N entries, and the entry that was cut (if any) is dropped, never half-read.
+A document that breaks before its first complete entry, or that is not an arXiv feed at all (HTML,
+JSON, random text), raises ``SourceError``. Salvaging is the better failure for a daily listing:
+yesterday's 86 complete papers are worth more than none, and the error line keeps the cut visible.
+
+Dates: an announcement feed entry's date is the day of *that* announcement. It is kept as the
+paper's ``published`` date only for ``new`` and ``cross`` entries of a first version announced in
+the month its id was minted; replacements (and anything implausible) get ``None`` ("not known").
+Feeds list the primary category first (checked against the cs.AI capture: every ``new`` entry
+starts with cs.AI, no ``cross`` entry does), so the first category becomes ``primary_category``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from papers import http
+from papers.sources.base import PaperRecord, ParseResult, SourceError
+from papers.text import canonical_arxiv_id, plain_text, safe_url
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+ARXIV = "{http://arxiv.org/schemas/atom}"
+DC = "{http://purl.org/dc/elements/1.1/}"
+OPENSEARCH = "{http://a9.com/-/spec/opensearch/1.1/}"
+OAI = "{http://www.openarchives.org/OAI/2.0/}"
+OAI_ARXIV = "{http://arxiv.org/OAI/arXiv/}"
+
+ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
+MAX_BYTES = 64 * 1024 * 1024
+MAX_DEPTH = 64
+
+# root tag -> (kind, entry tag, tag of the entry's parent)
+_FORMATS = {
+    ATOM + "feed": ("atom", ATOM + "entry", ATOM + "feed"),
+    "rss": ("rss", "item", "channel"),
+    OAI + "OAI-PMH": ("oai", OAI + "record", OAI + "ListRecords"),
+}
+CATEGORY = re.compile(r"^[a-z]+(?:-[a-z]+)?(?:\.[A-Za-z]+(?:-[a-z]+)?)?$")
+_API_ERROR = re.compile(r"^https?://(?:export\.)?arxiv\.org/api/errors", re.IGNORECASE)
+_OAI_PREFIX = re.compile(r"^oai:arxiv\.org:", re.IGNORECASE)
+_VERSION = re.compile(r"v(\d+)$")
+_ANNOUNCE = re.compile(r"^\s*arXiv:(\S+)\s+Announce Type:\s*([A-Za-z-]+)\s*(?:Abstract:\s*)?", re.IGNORECASE)
+_DANGEROUS = re.compile(r"<\s*/?\s*(?:script|style|iframe)", re.IGNORECASE)
+_SUFFIX = re.compile(r"^(?:jr|sr|ii|iii|iv)\.?$", re.IGNORECASE)
+
+
+def clean(value: object) -> str:
+    """``plain_text``, plus: no ``<script``/``<style``/``<iframe`` opener survives even unclosed."""
+    text = plain_text(value)
+    return " ".join(_DANGEROUS.sub(" ", text).split()) if "<" in text else text
+
+
+class ArxivApiError(SourceError):
+    """The export API answered with its error feed (bad id, bad query...)."""
+
+
+@dataclass
+class Document:
+    kind: str  # "atom", "rss" or "oai"
+    root: ET.Element
+    entries: list[ET.Element] = field(default_factory=list)
+    total_results: int | None = None
+    problem: str = ""  # set when the XML broke off after some complete entries
+
+
+class _Broken(Exception):
+    pass
+
+
+def read(data: bytes | str) -> Document:
+    """The entries of an arXiv XML document, read as a stream so a truncated one keeps its head."""
+    if isinstance(data, bytearray | memoryview):
+        data = bytes(data)
+    if not isinstance(data, bytes | str):
+        raise SourceError(f"expected the bytes of an arXiv feed, got {type(data).__name__}")
+    if not data.strip():
+        raise SourceError("the arXiv response is empty")
+    if len(data) > MAX_BYTES:
+        raise SourceError(f"the arXiv response is too large ({len(data)} bytes)")
+    if ("<!ENTITY" if isinstance(data, str) else b"<!ENTITY") in data:
+        raise SourceError("the arXiv response declares XML entities; refusing to expand them")
+
+    parser = ET.XMLPullParser(events=("start", "end"))
+    doc: Document | None = None
+    entry_tag = parent_tag = ""
+    stack: list[str] = []
+    in_entry = False
+
+    def events():
+        parser.feed(data)
+        yield from parser.read_events()
+        parser.close()
+        yield from parser.read_events()
+
+    try:
+        for event, element in events():
+            if event == "start":
+                if doc is None:
+                    if element.tag not in _FORMATS:
+                        found = _local(element.tag)
+                        raise SourceError(f"expected an arXiv Atom, RSS or OAI-PMH document, found <{found}>")
+                    kind, entry_tag, parent_tag = _FORMATS[element.tag]
+                    doc = Document(kind=kind, root=element)
+                if len(stack) >= MAX_DEPTH:
+                    raise _Broken(f"elements nested more than {MAX_DEPTH} deep")
+                if element.tag == entry_tag and stack and stack[-1] == parent_tag:
+                    in_entry = True
+                stack.append(element.tag)
+                continue
+            stack.pop()
+            if element.tag == entry_tag and stack and stack[-1] == parent_tag:
+                doc.entries.append(element)
+                in_entry = False
+            elif element.tag == OPENSEARCH + "totalResults" and (element.text or "").strip().isdigit():
+                doc.total_results = int(element.text.strip())
+    except (ET.ParseError, _Broken, ValueError, LookupError, UnicodeError) as exc:
+        if doc is None:
+            start = data[:60] if isinstance(data, str) else data[:60].decode("utf-8", "replace")
+            raise SourceError(f"the arXiv response is not XML ({exc}); it starts with {start!r}") from None
+        if not doc.entries:
+            raise SourceError(f"the arXiv {doc.kind} document breaks off before its first entry ({exc})") from None
+        count = len(doc.entries)
+        dropped = f"; the incomplete entry {count + 1} was dropped" if in_entry else ""
+        doc.problem = f"feed truncated or not well-formed after {count} complete entries ({exc}){dropped}"
+    if doc is None:  # unreachable: a document without a root element fails to parse
+        raise SourceError("the arXiv response holds no XML element")
+    return doc
+
+
+def _local(tag: str) -> str:
+    return plain_text(tag.rpartition("}")[2])[:40]
+
+
+def _text(element: ET.Element | None) -> str:
+    return "".join(element.itertext()).strip() if element is not None else ""
+
+
+@dataclass
+class Raw:
+    """An entry's fields as found, before cleaning; ``ids`` lists candidates, best first."""
+
+    ids: list[str]
+    title: str
+    summary: str
+    authors: list[str]
+    categories: list[str]
+    published: str
+    primary: str = ""
+    primary_first: bool = False  # the source lists the primary category first
+    pdf: str = ""
+    announce_type: str = ""
+
+
+class Skip(Exception):
+    """This entry cannot become a record; the message says why."""
+
+    def __init__(self, reason: str, label: str = ""):
+        super().__init__(reason)
+        self.label = label
+
+
+def split_authors(values: list[str]) -> list[str]:
+    """``dc:creator`` holds one comma-separated string; "Jr." and friends stay with their name."""
+    names: list[str] = []
+    for value in values:
+        for part in value.split(","):
+            part = re.sub(r"^\s*and\s+", "", part).strip()
+            if names and _SUFFIX.match(part):
+                names[-1] = f"{names[-1]}, {part}"
+            elif part:
+                names.append(part)
+    return names
+
+
+def atom_raw(entry: ET.Element) -> Raw:
+    raw_id = _text(entry.find(ATOM + "id"))
+    if _API_ERROR.match(raw_id):
+        message = clean(_text(entry.find(ATOM + "summary"))) or clean(raw_id.rpartition("#")[2].replace("_", " "))
+        raise ArxivApiError(f"arXiv API error: {message or 'unspecified'}")
+    links = entry.findall(ATOM + "link")
+    pdf = next((link.get("href", "") for link in links if link.get("title") == "pdf"), "")
+    alternate = next((link.get("href", "") for link in links if link.get("rel", "alternate") == "alternate"), "")
+    primary = entry.find(ARXIV + "primary_category")
+    authors = [_text(author.find(ATOM + "name")) for author in entry.findall(ATOM + "author")]
+    return Raw(
+        ids=[raw_id, alternate],
+        title=_text(entry.find(ATOM + "title")),
+        summary=_text(entry.find(ATOM + "summary")),
+        authors=authors or split_authors([_text(c) for c in entry.findall(DC + "creator")]),
+        categories=[category.get("term", "") for category in entry.findall(ATOM + "category")],
+        published=_text(entry.find(ATOM + "published")),
+        primary=primary.get("term", "") if primary is not None else "",
+        pdf=pdf,
+        announce_type=_text(entry.find(ARXIV + "announce_type")),
+    )
+
+
+def rss_raw(item: ET.Element) -> Raw:
+    return Raw(
+        ids=[_text(item.find("guid")), _text(item.find("link"))],
+        title=_text(item.find("title")),
+        summary=_text(item.find("description")),
+        authors=split_authors([_text(c) for c in item.findall(DC + "creator")]),
+        categories=[_text(category) for category in item.findall("category")],
+        published=_text(item.find("pubDate")),
+        primary_first=True,
+        announce_type=_text(item.find(ARXIV + "announce_type")),
+    )
+
+
+def oai_raw(record: ET.Element) -> Raw:
+    header = record.find(OAI + "header")
+    if header is not None and header.get("status") == "deleted":
+        raise Skip("deleted record", f" ({_text(header.find(OAI + 'identifier'))[:80]})")
+    meta = record.find(f"{OAI}metadata/{OAI_ARXIV}arXiv")
+    if meta is None:
+        raise Skip("no arXiv metadata (was metadataPrefix=arXiv asked for?)")
+    authors = []
+    for author in meta.findall(f"{OAI_ARXIV}authors/{OAI_ARXIV}author"):
+        parts = (_text(author.find(OAI_ARXIV + name)) for name in ("forenames", "keyname", "suffix"))
+        authors.append(" ".join(part for part in parts if part))
+    return Raw(
+        ids=[_text(meta.find(OAI_ARXIV + "id")), _text(header.find(OAI + "identifier")) if header is not None else ""],
+        title=_text(meta.find(OAI_ARXIV + "title")),
+        summary=_text(meta.find(OAI_ARXIV + "abstract")),
+        authors=authors,
+        categories=_text(meta.find(OAI_ARXIV + "categories")).split(),
+        published=_text(meta.find(OAI_ARXIV + "created")),  # the date of version 1
+        primary_first=True,
+    )
+
+
+READERS = {"atom": atom_raw, "rss": rss_raw, "oai": oai_raw}
+
+
+def parse_date(value: str) -> dt.date | None:
+    """ISO 8601 (Atom, OAI) or RFC 822 (RSS) to the calendar date in the timestamp's own zone."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value).date()
+    except ValueError:
+        pass
+    try:
+        return email.utils.parsedate_to_datetime(value).date()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _first_announcement(announce: str, version: int | None, arxiv_id: str, day: dt.date | None) -> bool:
+    if announce not in ("new", "cross") or version not in (None, 1) or day is None:
+        return False
+    if re.match(r"^\d{4}\.", arxiv_id):  # new-style ids start with the YYMM they were minted in
+        minted = (2000 + int(arxiv_id[:2])) * 12 + int(arxiv_id[2:4])
+        return abs(day.year * 12 + day.month - minted) <= 1
+    return True
+
+
+def to_record(raw: Raw) -> tuple[PaperRecord, str]:
+    """The record for ``raw`` and its announce type ("" outside announcement feeds)."""
+    summary, announce = raw.summary, raw.announce_type.strip().lower()
+    ids = list(raw.ids)
+    match = _ANNOUNCE.match(summary)
+    if match:
+        summary = summary[match.end() :]
+        announce = announce or match.group(2).lower()
+        ids.append(match.group(1))
+    arxiv_id, version = "", None
+    for candidate in ids:
+        candidate = _OAI_PREFIX.sub("", candidate.strip())
+        arxiv_id = canonical_arxiv_id(candidate)
+        if arxiv_id:
+            found = _VERSION.search(candidate)
+            version = int(found.group(1)) if found else None
+            break
+    if not arxiv_id:
+        shown = clean(next((i for i in ids if i.strip()), ""))[:80]
+        raise Skip(f"unrecognised arXiv id {shown!r}" if shown else "no arXiv id")
+    title = clean(raw.title)
+    if not title:
+        raise Skip("no title", f" ({arxiv_id})")
+    categories: list[str] = []
+    for value in raw.categories:
+        category = clean(value)
+        if CATEGORY.match(category) and category not in categories:
+            categories.append(category)
+    primary = clean(raw.primary)
+    if not CATEGORY.match(primary):
+        primary = categories[0] if categories and (raw.primary_first or announce) else ""
+    if primary and primary not in categories:
+        categories.insert(0, primary)
+    authors: list[str] = []
+    for value in raw.authors:
+        name = clean(value)
+        if name and name not in authors:
+            authors.append(name)
+    published = parse_date(raw.published)
+    if announce and not _first_announcement(announce, version, arxiv_id, published):
+        published = None
+    record = PaperRecord(
+        arxiv_id=arxiv_id,
+        title=title,
+        abstract=clean(summary),
+        authors=tuple(authors),
+        published=published,
+        categories=tuple(categories),
+        primary_category=primary,
+        pdf_url=safe_url(raw.pdf) or f"https://arxiv.org/pdf/{arxiv_id}",
+    )
+    return record, announce
+
+
+@dataclass
+class Page:
+    result: ParseResult
+    kind: str
+    total_results: int | None
+    entries: int
+
+
+def parse_document(data: bytes | str, *, announce_types: tuple[str, ...] | None = None) -> Page:
+    """Every entry of ``data`` as a record or an error line; announcement entries whose type is
+    not in ``announce_types`` (None = all) are left out silently, as a choice rather than an error."""
+    doc = read(data)
+    if doc.kind == "oai":
+        _check_oai(doc.root)
+    wanted = None if announce_types is None else {kind.strip().lower() for kind in announce_types}
+    result, seen = ParseResult(), set()
+    for index, entry in enumerate(doc.entries, 1):
+        try:
+            record, announce = to_record(READERS[doc.kind](entry))
+        except Skip as skip:
+            result.errors.append(f"entry {index}{skip.label}: {skip}")
+            continue
+        if wanted is not None and announce and announce not in wanted:
+            continue
+        if record.arxiv_id not in seen:
+            seen.add(record.arxiv_id)
+            result.records.append(record)
+    if doc.problem:
+        result.errors.append(doc.problem)
+    return Page(result, doc.kind, doc.total_results, len(doc.entries))
+
+
+def _check_oai(root: ET.Element) -> None:
+    for error in root.findall(OAI + "error"):
+        code = error.get("code", "")
+        if code != "noRecordsMatch":
+            raise SourceError(f"arXiv OAI-PMH error {clean(code)}: {clean(_text(error))}".strip())
+
+
+def parse_feed(data: bytes | str, *, announce_types: Iterable[str] | None = ("new", "cross")) -> ParseResult:
+    """An announcement feed (RSS 2.0 or Atom) keeping only entries of ``announce_types``
+    (any of ``ANNOUNCE_TYPES``; ``None`` keeps all). Entries without a type are always kept."""
+    if isinstance(announce_types, str):
+        announce_types = (announce_types,)
+    return parse_document(data, announce_types=None if announce_types is None else tuple(announce_types)).result
+
+
+def fetch_feed(category: str, *, flavour: str = "rss") -> bytes:
+    """Today's announcements for ``category`` ("cs.CL", "astro-ph", or several joined by "+")
+    from ``{ARXIV_RSS_URL}/rss/<category>`` (RSS 2.0) or ``/atom/<category>``."""
+    if flavour not in ("rss", "atom"):
+        raise ValueError(f"flavour must be 'rss' or 'atom', not {flavour!r}")
+    parts = category.split("+") if isinstance(category, str) else [""]
+    if not all(CATEGORY.match(part) for part in parts) or len(parts) > 50:
+        raise ValueError(f"not an arXiv category (cs.CL, math.GT, astro-ph, or several joined by '+'): {category!r}")
+    return http.get(f"{settings.ARXIV_RSS_URL}/{flavour}/{category}").content

@@ -1,0 +1,131 @@
+"""The visible text of a papers listing page, copied from a browser and pasted as is.
+
+Such a dump opens with a few header lines ("Get trending papers in your email inbox!", "Subscribe",
+"Daily Papers", "Apr 21"...), then gives each paper as its title on one line, a blank line, its
+abstract as one paragraph and a blank line. Line endings may be CRLF; trailing spaces are ignored.
+
+The rule: the text is cut into blocks at blank lines. A block is a paper's title when, apart from
+lines that are only an arXiv id or URL, it is one line of at most 300 characters, and the very next
+block is an abstract: a paragraph of at least 150 characters and 20 words (its lines joined). Every
+other block (headers, dates, buttons, upvote counts, stray paragraphs) is skipped, so a header line
+never becomes a title unless it sits directly above an abstract.
+
+There are no ids in such a dump: records get ``arxiv_id=""`` and ingest matches them by title.
+When the title block or the abstract block has a line that is only an arXiv id or an arXiv/HF URL,
+or the title line contains one (``[2405.01234] Title``), that id is used and removed from the title.
+Ids mentioned inside an abstract's prose are not used, nor are ids standing alone between blank lines.
+``rank`` is the paper's 1-based position in the dump; ``listed_on`` is the argument.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from papers.sources.base import PaperRecord, ParseResult, SourceError
+from papers.sources.hf_api import clean_text, decode, snippet
+from papers.text import canonical_arxiv_id
+
+NAME = "text"
+TITLE_MAX_CHARS = 300
+ABSTRACT_MIN_CHARS = 150
+ABSTRACT_MIN_WORDS = 20
+_WHAT = "text dump"
+_BRACKETS = "<>()[]\"'.,;:"
+
+
+def parse(data: bytes | str, *, listed_on: dt.date | None = None) -> ParseResult:
+    """Records from a pasted listing; text in which no paper can be found raises ``SourceError``."""
+    text = decode(data, _WHAT)
+    if "\x00" in text:
+        raise SourceError(f"{_WHAT}: this looks like binary data, not pasted text")
+
+    blocks = _blocks(text)
+    result = ParseResult()
+    seen: dict[str, int] = {}
+    number = 0
+    index = 0
+    while index < len(blocks):
+        title_line, ids = _title(blocks[index])
+        abstract = _abstract(blocks[index + 1]) if title_line and index + 1 < len(blocks) else None
+        if abstract is None:
+            index += 1
+            continue
+        index += 2
+        number += 1
+        abstract_text, abstract_ids = abstract
+        title, title_ids = _strip_ids(title_line)
+        found = ids + title_ids + abstract_ids
+        arxiv_id = found[0] if found else ""
+        title = clean_text(title)
+        if not title:
+            result.errors.append(f"paper {number}: no title left after removing markup from {title_line[:60]!r}")
+            continue
+        key = arxiv_id or title.casefold()
+        if key in seen:
+            result.errors.append(f"paper {number} ({snippet(title, 60)}): duplicate of paper {seen[key]}")
+            continue
+        seen[key] = number
+        result.records.append(
+            PaperRecord(
+                arxiv_id=arxiv_id,
+                title=title,
+                abstract=clean_text(abstract_text),
+                pdf_url=f"https://arxiv.org/pdf/{arxiv_id}" if arxiv_id else "",
+                listed_on=listed_on,
+                rank=number,
+            )
+        )
+
+    if not result.records and not result.errors:
+        raise SourceError(
+            f"{_WHAT}: found no papers. Expected each paper as a title line, a blank line, then its abstract "
+            f"as one paragraph of at least {ABSTRACT_MIN_CHARS} characters; the text starts {snippet(text)!r}"
+        )
+    return result
+
+
+def _blocks(text: str) -> list[list[str]]:
+    """Runs of non-blank lines, each line stripped."""
+    blocks: list[list[str]] = [[]]
+    for line in text.splitlines():
+        line = line.strip()
+        if line:
+            blocks[-1].append(line)
+        elif blocks[-1]:
+            blocks.append([])
+    return [block for block in blocks if block]
+
+
+def _id_line(line: str) -> str:
+    """The id when the whole line is an arXiv id or an arXiv/HF URL, else ``""``."""
+    return canonical_arxiv_id(line.strip(_BRACKETS))
+
+
+def _title(block: list[str]) -> tuple[str, list[str]]:
+    """The title line and ids of a title-shaped block, or ``("", [])``."""
+    ids = [identifier for identifier in map(_id_line, block) if identifier]
+    rest = [line for line in block if not _id_line(line)]
+    if len(rest) != 1 or len(rest[0]) > TITLE_MAX_CHARS:
+        return "", []
+    return rest[0], ids
+
+
+def _abstract(block: list[str]) -> tuple[str, list[str]] | None:
+    """The paragraph and ids of an abstract-shaped block, or ``None``."""
+    ids = [identifier for identifier in map(_id_line, block) if identifier]
+    paragraph = " ".join(line for line in block if not _id_line(line))
+    if len(paragraph) < ABSTRACT_MIN_CHARS or len(paragraph.split()) < ABSTRACT_MIN_WORDS:
+        return None
+    return paragraph, ids
+
+
+def _strip_ids(line: str) -> tuple[str, list[str]]:
+    """``line`` without the arXiv ids/URLs among its words, and those ids."""
+    words, ids = [], []
+    for word in line.split():
+        identifier = canonical_arxiv_id(word.strip(_BRACKETS))
+        if identifier:
+            ids.append(identifier)
+        else:
+            words.append(word)
+    return " ".join(words).strip(" -–—:|"), ids
