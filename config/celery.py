@@ -7,6 +7,7 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -22,6 +23,14 @@ TASK_TIME_LIMIT = 30 * 60
 VISIBILITY_TIMEOUT = 2 * 60 * 60
 
 BEAT_SCHEDULE = {
+    "ingest-hf-today": {
+        "task": "papers.ingest_hf_today",
+        "schedule": crontab(hour=",".join(str(hour) for hour in settings.HF_INGEST_HOURS), minute=5),
+    },
+    "ingest-arxiv-today": {
+        "task": "papers.ingest_arxiv_today",
+        "schedule": crontab(hour=settings.ARXIV_INGEST_HOUR, minute=30),
+    },
     "clear-expired-sessions": {
         "task": "paperboy.clear_expired_sessions",
         "schedule": crontab(hour=3, minute=17),

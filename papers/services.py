@@ -32,12 +32,14 @@ def ingest(
     week: str | None = None,
     month: str | None = None,
     categories: Iterable[str] = (),
+    papers: Iterable[str] = (),
     path: str | Path | None = None,
     progress: ProgressFactory | None = None,
 ) -> IngestRun:
     """Fetch (or read ``path``) and store one source's papers.
 
-    Without ``day``/``week``/``month`` the day is today (server time zone)."""
+    Without ``day``/``week``/``month`` the day is today (server time zone). ``papers`` (arXiv
+    ids, hf-page only) fetches single HF paper pages instead of a day's listing."""
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
     if week or month:
@@ -65,6 +67,16 @@ def ingest(
         source = "hf-page"
         if listing_day is None:
             raise ValueError("the HF papers page lists single days only; give a date")
+
+    if source == "hf-page" and papers:
+        ids = list(papers)
+        return run_ingest(
+            source="hf-page",
+            parameters={**parameters, "papers": ids},
+            load=lambda: _fetch_hf_paper_pages(ids, listing_day),
+            default_day=listing_day,
+            progress_factory=progress,
+        )
 
     if source == "hf-page":
         if listing_day is None:
@@ -94,6 +106,21 @@ def ingest(
     return import_text_dump(_read_text(path), day=listing_day, parameters=parameters, progress=progress)
 
 
+def _fetch_hf_paper_pages(ids: list[str], day: dt.date | None) -> ParseResult:
+    combined = ParseResult()
+    for arxiv_id in ids:
+        try:
+            result = hf_page.parse(hf_page.fetch_paper(arxiv_id), listed_on=day)
+        except SourceError as exc:
+            combined.errors.append(f"{arxiv_id}: {exc}")
+            continue
+        combined.records.extend(result.records)
+        combined.errors.extend(result.errors)
+    if not combined.records and combined.errors:
+        raise SourceError("; ".join(combined.errors))
+    return combined
+
+
 def _read_text(path: str | Path) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
@@ -117,7 +144,7 @@ def _fetch_arxiv_feeds(categories: list[str]) -> ParseResult:
     failures = 0
     for category in categories:
         try:
-            result = arxiv_feed.parse_feed(arxiv_feed.fetch_feed(category))
+            result = arxiv_feed.parse_feed(arxiv_feed.fetch_feed(category, flavour="atom"))
         except SourceError as exc:
             failures += 1
             combined.errors.append(f"{category}: {exc}")

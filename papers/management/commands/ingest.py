@@ -40,14 +40,19 @@ class Command(BaseCommand):
         period.add_argument("--week", type=str, help="YYYY-Www (HF API only)")
         period.add_argument("--month", type=str, help="YYYY-MM (HF API only)")
         parser.add_argument("--category", action="append", default=[], help="arXiv category, repeatable (cs.CL)")
+        parser.add_argument(
+            "--paper", action="append", default=[], help="HF paper page to fetch by arXiv id, repeatable (hf-page)"
+        )
         parser.add_argument("--file", help="read this file instead of the network")
 
-    def handle(self, *args, source: str, date, week, month, category, file, **options) -> None:
+    def handle(self, *args, source: str, date, week, month, category, paper, file, **options) -> None:
         day = iso_date(date) if date else None
         week = iso_week(week) if week else None
         month = iso_month(month) if month else None
         if (week or month) and source != "hf":
             raise CommandError("--week and --month work with --source hf only")
+        if paper and source != "hf-page":
+            raise CommandError("--paper works with --source hf-page only")
         show_progress = sys.stderr.isatty() and options["verbosity"] > 0
 
         def progress(total: int):
@@ -67,6 +72,7 @@ class Command(BaseCommand):
                 week=week,
                 month=month,
                 categories=category,
+                papers=paper,
                 path=file,
                 progress=progress if show_progress else None,
             )

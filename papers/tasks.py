@@ -1,0 +1,27 @@
+"""Scheduled ingest. Each task is one IngestRun; running one twice stores nothing twice."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from papers import services
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="papers.ingest_hf_today")
+def ingest_hf_today() -> int:
+    """Today's HF Daily Papers (the API, or the papers page when the API is off or failing)."""
+    run = services.ingest("hf")
+    logger.info("%s (run %s)", run.summary, run.pk)
+    return run.pk
+
+
+@shared_task(name="papers.ingest_arxiv_today")
+def ingest_arxiv_today() -> int:
+    """Today's announcements in the categories of ARXIV_CATEGORIES."""
+    run = services.ingest("arxiv")
+    logger.info("%s (run %s)", run.summary, run.pk)
+    return run.pk

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import factory
+
+from papers.models import Author, DailyEntry, Paper, PaperAuthor
+
+
+class AuthorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Author
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"Author {n}")
+
+
+class PaperFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Paper
+        skip_postgeneration_save = True
+
+    arxiv_id = factory.Sequence(lambda n: f"2601.{n:05d}")
+    title = factory.Sequence(lambda n: f"A study of things, part {n}")
+    abstract = "We study things and find that they are interesting."
+    published = dt.date(2026, 1, 5)
+    upvotes = 10
+
+    @factory.post_generation
+    def author_names(paper, create, names, **kwargs):
+        for position, name in enumerate(names or ["Ada Lovelace", "Alan Turing"]):
+            PaperAuthor.objects.create(paper=paper, author=AuthorFactory(name=name), position=position)
+
+
+class DailyEntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DailyEntry
+
+    day = dt.date(2026, 1, 6)
+    paper = factory.SubFactory(PaperFactory)
+    rank = factory.Sequence(lambda n: n + 1)
+    upvotes = factory.SelfAttribute("paper.upvotes")
+    source = "hf"
+    status = DailyEntry.Status.APPROVED
