@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -52,6 +53,7 @@ class PaperAdmin(admin.ModelAdmin):
     readonly_fields = ["overridden_fields", "first_seen", "updated_at"]
     inlines = [PaperAuthorInline]
     actions = ["clear_overrides"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     @admin.display(description="arXiv id", ordering="arxiv_id")
     def arxiv_id_or_flag(self, paper: Paper) -> str:
@@ -142,7 +144,9 @@ class DailyEntryAdmin(admin.ModelAdmin):
     def paper_id(self, entry: DailyEntry) -> str:
         if not entry.paper.arxiv_id:
             return "⚠ needs arXiv id"
-        return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', entry.paper.abs_url, entry.paper.arxiv_id)
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">{}</a>', entry.paper.abs_url, entry.paper.arxiv_id
+        )
 
     @admin.display(description="Note", boolean=True)
     def has_note(self, entry: DailyEntry) -> bool:

@@ -81,8 +81,7 @@ def _new_paper(record: PaperRecord) -> Paper:
 def _set_authors(paper: Paper, names: Iterable[str], authors_by_name: dict[str, Author]) -> None:
     PaperAuthor.objects.filter(paper=paper).delete()
     PaperAuthor.objects.bulk_create(
-        PaperAuthor(paper=paper, author=authors_by_name[name], position=position)
-        for position, name in enumerate(names)
+        PaperAuthor(paper=paper, author=authors_by_name[name], position=position) for position, name in enumerate(names)
     )
 
 

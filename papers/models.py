@@ -89,6 +89,9 @@ class Paper(models.Model):
         self.title_key = title_key(self.title)
         super().save(*args, **kwargs)
 
+    def get_absolute_url(self) -> str:
+        return reverse("paper_detail", args=[self.arxiv_id]) if self.arxiv_id else ""
+
     @property
     def needs_arxiv_id(self) -> bool:
         return not self.arxiv_id
@@ -107,12 +110,9 @@ class Paper(models.Model):
 
     @property
     def authors_short(self) -> str:
-        """"A, B, C et al." — the first three authors."""
+        """ "A, B, C et al." — the first three authors."""
         names = self.author_names
         return ", ".join(names[:3]) + (" et al." if len(names) > 3 else "")
-
-    def get_absolute_url(self) -> str:
-        return reverse("paper_detail", args=[self.arxiv_id]) if self.arxiv_id else ""
 
 
 class PaperAuthor(models.Model):
@@ -123,6 +123,9 @@ class PaperAuthor(models.Model):
     class Meta:
         ordering = ["position"]
         constraints = [models.UniqueConstraint(fields=["paper", "position"], name="paper_author_position_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.position + 1}. {self.author}"
 
 
 class DailyEntryQuerySet(models.QuerySet):

@@ -14,20 +14,26 @@ _TAG_NAMES = (
 )
 _SCRIPT_BLOCK = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(rf"</?(?:{_TAG_NAMES})(?:\s[^<>]*)?/?>", re.IGNORECASE)
+# Openers of executable or embedding markup that survive unclosed ("x <script y", "<svg/onload=...").
+_DANGEROUS_OPENER = re.compile(
+    r"<\s*/?\s*(?:script|(?:style|iframe|object|embed|svg|math|img|form|link|meta)\b)[^<>]*>?", re.IGNORECASE
+)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
 _SPACE = re.compile(r"\s+")
 
 
 def plain_text(value: object) -> str:
     """Plain text on one line: tags stripped, entities decoded, whitespace (including the hard
-    wraps of legacy arXiv text, CR and LF) collapsed. LaTeX such as ``$\\alpha$`` is kept as typed."""
-    if value is None:
+    wraps of legacy arXiv text, CR and LF) collapsed. LaTeX such as ``$\\alpha$`` is kept as typed.
+    Anything but a string (None, numbers from a malformed payload) gives ``""``."""
+    if not isinstance(value, str):
         return ""
-    text = str(value)
+    text = value
     text = _SCRIPT_BLOCK.sub(" ", text)
     text = _TAG.sub(" ", text)
     text = html.unescape(text)
     text = _TAG.sub(" ", text)  # markup that arrived entity-encoded (&lt;b&gt;) is markup too
+    text = _DANGEROUS_OPENER.sub(" ", text)
     text = _CONTROL.sub(" ", text)
     return _SPACE.sub(" ", text).strip()
 
@@ -35,11 +41,11 @@ def plain_text(value: object) -> str:
 # New-style ids (0704.0001 onwards) and old-style archive/YYMMNNN ids, each with an optional version.
 _NEW_ID = r"\d{4}\.\d{4,5}"
 _OLD_ID = r"[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7}"
-_WHOLE_ID = re.compile(rf"^(?:arxiv:)?({_NEW_ID}|{_OLD_ID})(?:v\d+)?$", re.IGNORECASE)
+_WHOLE_ID = re.compile(rf"^(?:arxiv:)?({_NEW_ID}|{_OLD_ID})(?:v\d+)?$", re.IGNORECASE | re.ASCII)
 _ID_IN_URL = re.compile(
     rf"^https?://(?:www\.|export\.)?(?:arxiv\.org/(?:abs|pdf|html)|huggingface\.co/papers|hf\.co/papers)/"
     rf"({_NEW_ID}|{_OLD_ID})(?:v\d+)?(?:\.pdf)?/?(?:[?#].*)?$",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,
 )
 
 

@@ -104,7 +104,8 @@ def fetch_api(*, search_query: str = "", id_list: Iterable[str] = (), start: int
 
 def lookup_ids(ids: Iterable[str]) -> ParseResult:
     """The API's records for ``ids`` (any form ``canonical_arxiv_id`` accepts), ``ID_CHUNK`` per
-    request. Ids that are not arXiv ids, or that the API does not return, become error lines."""
+    request. Ids that are not arXiv ids, or that the API does not return, become error lines; a
+    request that fails outright raises ``SourceError`` (retrying the whole lookup is cheap)."""
     result = ParseResult()
     wanted: list[str] = []
     for value in ids:

@@ -56,14 +56,7 @@ _API_ERROR = re.compile(r"^https?://(?:export\.)?arxiv\.org/api/errors", re.IGNO
 _OAI_PREFIX = re.compile(r"^oai:arxiv\.org:", re.IGNORECASE)
 _VERSION = re.compile(r"v(\d+)$")
 _ANNOUNCE = re.compile(r"^\s*arXiv:(\S+)\s+Announce Type:\s*([A-Za-z-]+)\s*(?:Abstract:\s*)?", re.IGNORECASE)
-_DANGEROUS = re.compile(r"<\s*/?\s*(?:script|style|iframe)", re.IGNORECASE)
 _SUFFIX = re.compile(r"^(?:jr|sr|ii|iii|iv)\.?$", re.IGNORECASE)
-
-
-def clean(value: object) -> str:
-    """``plain_text``, plus: no ``<script``/``<style``/``<iframe`` opener survives even unclosed."""
-    text = plain_text(value)
-    return " ".join(_DANGEROUS.sub(" ", text).split()) if "<" in text else text
 
 
 class ArxivApiError(SourceError):
@@ -127,8 +120,8 @@ def read(data: bytes | str) -> Document:
             if element.tag == entry_tag and stack and stack[-1] == parent_tag:
                 doc.entries.append(element)
                 in_entry = False
-            elif element.tag == OPENSEARCH + "totalResults" and (element.text or "").strip().isdigit():
-                doc.total_results = int(element.text.strip())
+            elif element.tag == OPENSEARCH + "totalResults" and re.fullmatch(r"[0-9]{1,12}", _text(element)):
+                doc.total_results = int(_text(element))
     except (ET.ParseError, _Broken, ValueError, LookupError, UnicodeError) as exc:
         if doc is None:
             start = data[:60] if isinstance(data, str) else data[:60].decode("utf-8", "replace")
@@ -191,7 +184,9 @@ def split_authors(values: list[str]) -> list[str]:
 def atom_raw(entry: ET.Element) -> Raw:
     raw_id = _text(entry.find(ATOM + "id"))
     if _API_ERROR.match(raw_id):
-        message = clean(_text(entry.find(ATOM + "summary"))) or clean(raw_id.rpartition("#")[2].replace("_", " "))
+        message = plain_text(_text(entry.find(ATOM + "summary"))) or plain_text(
+            raw_id.rpartition("#")[2].replace("_", " ")
+        )
         raise ArxivApiError(f"arXiv API error: {message or 'unspecified'}")
     links = entry.findall(ATOM + "link")
     pdf = next((link.get("href", "") for link in links if link.get("title") == "pdf"), "")
@@ -291,24 +286,24 @@ def to_record(raw: Raw) -> tuple[PaperRecord, str]:
             version = int(found.group(1)) if found else None
             break
     if not arxiv_id:
-        shown = clean(next((i for i in ids if i.strip()), ""))[:80]
+        shown = plain_text(next((i for i in ids if i.strip()), ""))[:80]
         raise Skip(f"unrecognised arXiv id {shown!r}" if shown else "no arXiv id")
-    title = clean(raw.title)
+    title = plain_text(raw.title)
     if not title:
         raise Skip("no title", f" ({arxiv_id})")
     categories: list[str] = []
     for value in raw.categories:
-        category = clean(value)
+        category = plain_text(value)
         if CATEGORY.match(category) and category not in categories:
             categories.append(category)
-    primary = clean(raw.primary)
+    primary = plain_text(raw.primary)
     if not CATEGORY.match(primary):
         primary = categories[0] if categories and (raw.primary_first or announce) else ""
     if primary and primary not in categories:
         categories.insert(0, primary)
     authors: list[str] = []
     for value in raw.authors:
-        name = clean(value)
+        name = plain_text(value)
         if name and name not in authors:
             authors.append(name)
     published = parse_date(raw.published)
@@ -317,7 +312,7 @@ def to_record(raw: Raw) -> tuple[PaperRecord, str]:
     record = PaperRecord(
         arxiv_id=arxiv_id,
         title=title,
-        abstract=clean(summary),
+        abstract=plain_text(summary),
         authors=tuple(authors),
         published=published,
         categories=tuple(categories),
@@ -363,7 +358,7 @@ def _check_oai(root: ET.Element) -> None:
     for error in root.findall(OAI + "error"):
         code = error.get("code", "")
         if code != "noRecordsMatch":
-            raise SourceError(f"arXiv OAI-PMH error {clean(code)}: {clean(_text(error))}".strip())
+            raise SourceError(f"arXiv OAI-PMH error {plain_text(code)}: {plain_text(_text(error))}".strip())
 
 
 def parse_feed(data: bytes | str, *, announce_types: Iterable[str] | None = ("new", "cross")) -> ParseResult:

@@ -26,10 +26,9 @@ from papers.text import canonical_arxiv_id, plain_text, safe_url
 
 NAME = "hf"
 
-_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_WEEK = re.compile(r"(\d{4})-W(\d{2})", re.ASCII)
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])", re.ASCII)
 # plain_text leaves unclosed or odd openers ("<script", "<svg/onload=...>") behind; text never needs one.
-_LEFTOVER_TAG = re.compile(r"</?(?:script|(?:style|iframe|object|embed|svg|math|img|form|link|meta)\b)[^<>]*>?", re.I)
 _MAX_INT = 2**31 - 1
 
 
@@ -45,7 +44,7 @@ def fetch(*, day: dt.date | None = None, week: str | None = None, month: str | N
             day = day.date()
         params = {"date": day.isoformat()}
     elif week is not None:
-        match = _WEEK.match(week) if isinstance(week, str) else None
+        match = _WEEK.fullmatch(week) if isinstance(week, str) else None
         try:
             if not match:
                 raise ValueError
@@ -54,7 +53,7 @@ def fetch(*, day: dt.date | None = None, week: str | None = None, month: str | N
             raise ValueError(f"week must look like 2025-W37 (an ISO week that exists), got {week!r}") from None
         params = {"week": week}
     else:
-        if not isinstance(month, str) or not _MONTH.match(month):
+        if not isinstance(month, str) or not _MONTH.fullmatch(month):
             raise ValueError(f"month must look like 2025-09, got {month!r}")
         params = {"month": month}
     return http.get(f"{settings.HF_BASE_URL}/api/daily_papers", params=params).content
@@ -111,18 +110,18 @@ def entry_record(entry: object, *, rank: int | None, listed_on: dt.date | None) 
     arxiv_id = canonical_arxiv_id(raw_id) if isinstance(raw_id, str) else ""
     if not arxiv_id:
         raise ValueError("no arXiv id" if raw_id in (None, "") else "paper.id is not an arXiv id")
-    title = clean_text(_str(paper.get("title")) or _str(entry.get("title")))
+    title = plain_text(_str(paper.get("title")) or _str(entry.get("title")))
     if not title:
         raise ValueError("no title")
 
     authors = []
     for author in _list(paper.get("authors")):
-        name = clean_text(author.get("name")) if isinstance(author, dict) and not author.get("hidden") else ""
+        name = plain_text(author.get("name")) if isinstance(author, dict) and not author.get("hidden") else ""
         if name:
             authors.append(name)
     first_media = [_list(entry.get("mediaUrls"))[:1], _list(paper.get("mediaUrls"))[:1]]
     thumbnails = [entry.get("thumbnail"), entry.get("mediaUrl"), *first_media[0], *first_media[1]]
-    keywords = dict.fromkeys(filter(None, (clean_text(word) for word in _list(paper.get("ai_keywords")))))
+    keywords = dict.fromkeys(filter(None, (plain_text(word) for word in _list(paper.get("ai_keywords")))))
     submitter = _name(entry.get("submittedBy")) or _name(paper.get("submittedOnDailyBy"))
     organization = _name(paper.get("organization")) or _name(entry.get("organization"))
     if listed_on is None:
@@ -131,7 +130,7 @@ def entry_record(entry: object, *, rank: int | None, listed_on: dt.date | None) 
     return PaperRecord(
         arxiv_id=arxiv_id,
         title=title,
-        abstract=clean_text(_str(paper.get("summary")) or _str(entry.get("summary"))),
+        abstract=plain_text(_str(paper.get("summary")) or _str(entry.get("summary"))),
         authors=tuple(authors),
         published=_date(paper.get("publishedAt")),
         pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",
@@ -141,7 +140,7 @@ def entry_record(entry: object, *, rank: int | None, listed_on: dt.date | None) 
         thumbnail_url=next(filter(None, map(safe_url, thumbnails)), ""),
         upvotes=as_int(paper.get("upvotes")),
         comments=as_int(entry.get("numComments")),
-        ai_summary=clean_text(paper.get("ai_summary")),
+        ai_summary=plain_text(paper.get("ai_summary")),
         ai_keywords=tuple(keywords),
         submitter=submitter,
         organization=organization,
@@ -155,14 +154,6 @@ def entry_label(entry: object) -> str:
     paper = entry.get("paper") if isinstance(entry, dict) else None
     raw_id = paper.get("id") if isinstance(paper, dict) else None
     return f" ({snippet(raw_id, 40)})" if isinstance(raw_id, str) and raw_id.strip() else ""
-
-
-def clean_text(value: object) -> str:
-    """``plain_text`` of a string (anything else is ``""``), minus leftover unclosed tag openers."""
-    if not isinstance(value, str):
-        return ""
-    text = plain_text(value)
-    return " ".join(_LEFTOVER_TAG.sub(" ", text).split()) if "<" in text else text
 
 
 def decode(data: bytes | str, what: str) -> str:
@@ -221,7 +212,7 @@ def _name(value: object) -> str:
     if not isinstance(value, dict):
         return ""
     for key in ("fullname", "name", "user"):
-        name = clean_text(value.get(key))
+        name = plain_text(value.get(key))
         if name:
             return name
     return ""

@@ -22,7 +22,7 @@ from django.conf import settings
 from papers import http
 from papers.sources import hf_api
 from papers.sources.base import PaperRecord, ParseResult, SourceError
-from papers.text import canonical_arxiv_id, safe_url
+from papers.text import canonical_arxiv_id, plain_text, safe_url
 
 NAME = "hf-page"
 _WHAT = "HF page"
@@ -40,7 +40,7 @@ def fetch_day(day: dt.date) -> bytes:
 
 def fetch_paper(arxiv_id: str) -> bytes:
     """The HTML page of one paper."""
-    identifier = canonical_arxiv_id(arxiv_id) if isinstance(arxiv_id, str) else ""
+    identifier = canonical_arxiv_id(arxiv_id) if isinstance(arxiv_id, str) and arxiv_id.isascii() else ""
     if not identifier:
         raise ValueError(f"not an arXiv id: {arxiv_id!r}")
     return http.get(f"{settings.HF_BASE_URL}/papers/{identifier}").content
@@ -129,7 +129,7 @@ def _from_links(soup: BeautifulSoup, listed_on: dt.date | None) -> ParseResult:
         arxiv_id = canonical_arxiv_id(f"https://huggingface.co{href}")
         if not arxiv_id:
             continue
-        text = hf_api.clean_text(link.get_text(" "))
+        text = plain_text(link.get_text(" "))
         candidates = titles.setdefault(arxiv_id, [])
         if text and not text.replace(",", "").replace(".", "").isdigit():
             candidates.append((link.find_parent(_HEADINGS) is not None, text))

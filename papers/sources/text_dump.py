@@ -22,8 +22,8 @@ from __future__ import annotations
 import datetime as dt
 
 from papers.sources.base import PaperRecord, ParseResult, SourceError
-from papers.sources.hf_api import clean_text, decode, snippet
-from papers.text import canonical_arxiv_id
+from papers.sources.hf_api import decode, snippet
+from papers.text import canonical_arxiv_id, plain_text
 
 NAME = "text"
 TITLE_MAX_CHARS = 300
@@ -31,6 +31,7 @@ ABSTRACT_MIN_CHARS = 150
 ABSTRACT_MIN_WORDS = 20
 _WHAT = "text dump"
 _BRACKETS = "<>()[]\"'.,;:"
+_SEPARATORS = " -:|\u2013\u2014"  # what separates an id from the title: spaces, colons, bars, dashes
 
 
 def parse(data: bytes | str, *, listed_on: dt.date | None = None) -> ParseResult:
@@ -56,7 +57,7 @@ def parse(data: bytes | str, *, listed_on: dt.date | None = None) -> ParseResult
         title, title_ids = _strip_ids(title_line)
         found = ids + title_ids + abstract_ids
         arxiv_id = found[0] if found else ""
-        title = clean_text(title)
+        title = plain_text(title)
         if not title:
             result.errors.append(f"paper {number}: no title left after removing markup from {title_line[:60]!r}")
             continue
@@ -69,7 +70,7 @@ def parse(data: bytes | str, *, listed_on: dt.date | None = None) -> ParseResult
             PaperRecord(
                 arxiv_id=arxiv_id,
                 title=title,
-                abstract=clean_text(abstract_text),
+                abstract=plain_text(abstract_text),
                 pdf_url=f"https://arxiv.org/pdf/{arxiv_id}" if arxiv_id else "",
                 listed_on=listed_on,
                 rank=number,
@@ -128,4 +129,4 @@ def _strip_ids(line: str) -> tuple[str, list[str]]:
             ids.append(identifier)
         else:
             words.append(word)
-    return " ".join(words).strip(" -–—:|"), ids
+    return " ".join(words).strip(_SEPARATORS), ids

@@ -12,7 +12,7 @@ from papers import services
 from papers.ingest import run_ingest, upsert_records
 from papers.models import DailyEntry, IngestRun, Paper
 from papers.sources import hf_api
-from papers.sources.base import ParseResult, PaperRecord, SourceError
+from papers.sources.base import PaperRecord, ParseResult, SourceError
 from tests.factories import DailyEntryFactory, PaperFactory
 
 pytestmark = pytest.mark.django_db

@@ -54,7 +54,9 @@ def test_hf_api_day(sources, fixtures_dir):
     assert sources.requests == ["/api/daily_papers?date=2025-09-15"]
     assert output.startswith("hf: succeeded — 12 created, 0 updated, 0 unchanged, 0 skipped, 0 failed")
     assert DailyEntry.objects.on(dt.date(2025, 9, 15)).count() == 12
-    assert ingest("--source", "hf", "--date", "2025-09-15").startswith("hf: succeeded — 0 created, 0 updated, 12 unchanged")
+    assert ingest("--source", "hf", "--date", "2025-09-15").startswith(
+        "hf: succeeded — 0 created, 0 updated, 12 unchanged"
+    )
 
 
 def test_hf_api_retries_a_503_then_succeeds(sources, fixtures_dir):
@@ -109,7 +111,9 @@ def test_arxiv_announcement_feed(sources, fixtures_dir):
 
 
 def test_truncated_feed_keeps_complete_entries_and_says_so(sources, fixtures_dir):
-    feed = (fixtures_dir / "arxiv_rss" / "rss_arxiv_org_atom_cs.AI_2025-08-20_AS_STORED_not_wellformed.xml").read_bytes()
+    feed = (
+        fixtures_dir / "arxiv_rss" / "rss_arxiv_org_atom_cs.AI_2025-08-20_AS_STORED_not_wellformed.xml"
+    ).read_bytes()
     sources.route("/atom/cs.AI", feed)
 
     ingest("--source", "arxiv", "--category", "cs.AI", "--date", "2025-08-20")
@@ -123,7 +127,7 @@ def test_truncated_feed_keeps_complete_entries_and_says_so(sources, fixtures_dir
 def test_failure_exits_non_zero_with_the_reason(sources, fixtures_dir):
     sources.route("/api/daily_papers", "<html>Gateway timeout</html>", status=504)
     sources.route("/papers/date/2024-05-27", "<html>also down</html>", status=502)
-    with pytest.raises(CommandError, match="hf-page: failed — .*502"):
+    with pytest.raises(CommandError, match=r"hf-page: failed — .*502"):
         ingest("--source", "hf", "--date", "2024-05-27")
     assert Paper.objects.count() == 0
 

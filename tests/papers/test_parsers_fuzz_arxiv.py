@@ -89,7 +89,22 @@ def test_random_text(data, parser):
 
 
 # Pieces that plain-text cleaning has to get right when they meet: tags, half tags, entities.
-FRAGMENTS = ["<", ">", "/", "script", "scr", "ipt", "&lt;", "&gt;", "&amp;", "<b>", "</b>", " ", "\n", "$a<b$", "x"]
+FRAGMENTS = [
+    "<script",
+    "&lt;script",
+    "<scr",
+    "ipt",
+    "<",
+    ">",
+    "&gt;",
+    "</script>",
+    "<b>",
+    "&lt;",
+    "&amp;",
+    " ",
+    "\n",
+    "$a<b$",
+]
 HOSTILE_TEXT = st.one_of(
     st.text(st.characters(codec="utf-8"), max_size=300),
     st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=3), max_size=30).map("".join),
@@ -147,7 +162,7 @@ def test_fixtures_with_deleted_lines(corpus, data):
 @given(st.data())
 def test_fixtures_with_deleted_elements(corpus, data):
     """Well-formed documents with random elements removed: the parser must cope with anything missing."""
-    root = ET.fromstring(data.draw(st.sampled_from(corpus)))
+    root = ET.fromstring(data.draw(st.sampled_from(corpus)))  # noqa: S314 - our own recorded fixtures
     parents = [element for element in root.iter() if len(element)]
     for _ in range(data.draw(st.integers(min_value=1, max_value=12))):
         parent = data.draw(st.sampled_from(parents))

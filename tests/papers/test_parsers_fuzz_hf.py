@@ -49,18 +49,47 @@ HOSTILE = [
     "https://huggingface.co/papers/2405.01234",
     "p<0.05",
 ]
-hostile_text = st.lists(st.sampled_from(HOSTILE) | st.text(max_size=8), max_size=6).map("".join)
+hostile_text = st.sampled_from(HOSTILE) | st.lists(st.sampled_from(HOSTILE) | st.text(max_size=8), max_size=6).map(
+    "".join
+)
 KEYS = [
-    "paper", "id", "title", "summary", "authors", "name", "hidden", "upvotes", "publishedAt", "submittedOnDailyAt",
-    "thumbnail", "mediaUrl", "mediaUrls", "githubRepo", "githubStars", "projectPage", "organization", "fullname",
-    "submittedBy", "submittedOnDailyBy", "ai_summary", "ai_keywords", "numComments", "dailyPapers", "comments",
+    "paper",
+    "id",
+    "title",
+    "summary",
+    "authors",
+    "name",
+    "hidden",
+    "upvotes",
+    "publishedAt",
+    "submittedOnDailyAt",
+    "thumbnail",
+    "mediaUrl",
+    "mediaUrls",
+    "githubRepo",
+    "githubStars",
+    "projectPage",
+    "organization",
+    "fullname",
+    "submittedBy",
+    "submittedOnDailyBy",
+    "ai_summary",
+    "ai_keywords",
+    "numComments",
+    "dailyPapers",
+    "comments",
     "dailyPaperRank",
 ]
 ids = st.sampled_from(["2405.01234", "2405.01234v3", "hep-th/9901001", "https://arxiv.org/abs/2405.01234", "x"])
-leaves = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20) | hostile_text | ids
+leaves = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20) | hostile_text | ids
+)
 json_values = st.recursive(
     leaves,
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=5), children, max_size=6),
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=5), children, max_size=6)
+    ),
     max_leaves=30,
 )
 WRONG = [None, "", "a string", "12", -1, 2**40, 3.5, True, [], {}, ["<script>x</script>"], {"name": None}]
@@ -102,14 +131,18 @@ def check_record(record: PaperRecord) -> None:
 
 def listing_page(props: object) -> str:
     attribute = html.escape(json.dumps(props), quote=True)
-    return f'<html><body><div class="SVELTE_HYDRATER contents" data-target="DailyPapers" data-props="{attribute}"></div></body></html>'
+    return (
+        '<html><body><div class="SVELTE_HYDRATER contents" data-target="DailyPapers" '
+        f'data-props="{attribute}"></div></body></html>'
+    )
 
 
 def paper_page(props: object) -> str:
     attribute = html.escape(json.dumps(props), quote=True)
     return (
         '<html><head><meta property="og:image" content="https://cdn.example.org/t.png"></head><body>'
-        f"<div class=\"SVELTE_HYDRATER contents\" data-target=\"PaperContent\" data-props='{attribute}'></div></body></html>"
+        '<div class="SVELTE_HYDRATER contents" data-target="PaperContent" '
+        f"data-props='{attribute}'></div></body></html>"
     )
 
 
@@ -175,11 +208,31 @@ def test_random_json(value):
 
 
 FRAGMENTS = [
-    "<html>", "<body>", "</div>", "<h3>", "</h3>", "<a ", 'href="/papers/2405.01234"', "href='/papers/2405.01234v2#x'",
-    'href="/papers/date/2024-05-27"', 'href="javascript:alert(1)"', ">", "</a>", "<script>", "</script>",
-    '<div class="SVELTE_HYDRATER" data-target="DailyPapers" data-props="', '<div data-target="PaperContent" data-props=\'',
-    "{&quot;dailyPapers&quot;:[", "{&quot;paper&quot;:{&quot;id&quot;:&quot;2405.01234&quot;}}", '"', "'", "<!--",
-    "<title>", "</title>", "&lt;script", "<meta property=\"og:image\" content=\"javascript:x\">",
+    "<html>",
+    "<body>",
+    "</div>",
+    "<h3>",
+    "</h3>",
+    "<a ",
+    'href="/papers/2405.01234"',
+    "href='/papers/2405.01234v2#x'",
+    'href="/papers/date/2024-05-27"',
+    'href="javascript:alert(1)"',
+    ">",
+    "</a>",
+    "<script>",
+    "</script>",
+    '<div class="SVELTE_HYDRATER" data-target="DailyPapers" data-props="',
+    '<div data-target="PaperContent" data-props=\'',
+    "{&quot;dailyPapers&quot;:[",
+    "{&quot;paper&quot;:{&quot;id&quot;:&quot;2405.01234&quot;}}",
+    '"',
+    "'",
+    "<!--",
+    "<title>",
+    "</title>",
+    "&lt;script",
+    '<meta property="og:image" content="javascript:x">',
 ]
 
 
@@ -197,7 +250,9 @@ def test_random_markup(parts):
 def test_mutated_api_entries(real_entries, data):
     day = data.draw(st.sampled_from(DAYS))
     start = data.draw(st.integers(0, len(real_entries[day]) - 1))
-    entries = mutate(data.draw, real_entries[day][start : start + data.draw(st.integers(1, 4))], data.draw(st.integers(1, 6)))
+    entries = mutate(
+        data.draw, real_entries[day][start : start + data.draw(st.integers(1, 4))], data.draw(st.integers(1, 6))
+    )
 
     result = check(hf_api.parse, json.dumps(entries))
 
@@ -207,6 +262,46 @@ def test_mutated_api_entries(real_entries, data):
     assert all(record.arxiv_id for record in result.records)
     # The listing page carries the same entries and must give the same answer.
     assert check(hf_page.parse, listing_page({"dailyPapers": entries})) == result
+
+
+# Where an entry carries text or links, as (container path, key); containers are created when missing.
+FIELDS = [
+    (("paper",), "title"),
+    (("paper",), "summary"),
+    (("paper", "authors", 0), "name"),
+    (("paper",), "githubRepo"),
+    (("paper",), "projectPage"),
+    (("paper",), "ai_summary"),
+    (("paper", "ai_keywords"), 0),
+    ((), "thumbnail"),
+    ((), "mediaUrl"),
+    (("mediaUrls",), 0),
+    (("submittedBy",), "fullname"),
+    (("paper", "organization"), "fullname"),
+    (("paper", "submittedOnDailyBy"), "name"),
+]
+
+
+@COMPOUND
+@given(data=st.data())
+def test_hostile_values_in_real_entries(real_entries, data):
+    day = data.draw(st.sampled_from(DAYS))
+    entry = copy.deepcopy(real_entries[day][data.draw(st.integers(0, len(real_entries[day]) - 1))])
+    for path, key in data.draw(st.lists(st.sampled_from(FIELDS), min_size=1, max_size=4)):
+        node = entry
+        for step, next_step in zip(path, (*path, key)[1:], strict=True):
+            if isinstance(node, dict) and not isinstance(node.get(step), dict | list):
+                node[step] = [{}] if isinstance(next_step, int) else {}
+            node = node[step]
+        if isinstance(node, list):
+            node[:1] = [data.draw(hostile_text)]
+        else:
+            node[key] = data.draw(hostile_text)
+
+    result = check(hf_api.parse, json.dumps([entry]))
+
+    assert result is not None and len(result.records) + len(result.errors) == 1
+    assert check(hf_page.parse, listing_page({"dailyPapers": [entry]})) == result
 
 
 @COMPOUND

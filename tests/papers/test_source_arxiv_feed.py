@@ -18,6 +18,7 @@ TRUNCATED = "arxiv_rss/rss_arxiv_org_atom_cs.AI_2025-08-20_AS_STORED_not_wellfor
 # link, description "arXiv:<id> Announce Type: <type> \nAbstract: ...", guid, category, pubDate,
 # arxiv:announce_type, dc:rights, optional arxiv:DOI / arxiv:journal_reference, and dc:creator as
 # one comma-separated string). No real RSS 2.0 capture exists in the fixtures. Ids are made up.
+# arXiv puts a space before the newline after the announce type; \x20 keeps it without trailing blanks.
 RSS_SAMPLE = """<?xml version='1.0' encoding='UTF-8'?>
 <rss xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns:dc="http://purl.org/dc/elements/1.1/"
      xmlns:atom="http://www.w3.org/2005/Atom" xmlns:content="http://purl.org/rss/1.0/modules/content/" version="2.0">
@@ -38,7 +39,7 @@ RSS_SAMPLE = """<?xml version='1.0' encoding='UTF-8'?>
     <item>
       <title>Sparse Attention with $\\mathcal{O}(n \\log n)$ Cost for Long Documents</title>
       <link>https://arxiv.org/abs/2401.07001</link>
-      <description>arXiv:2401.07001v1 Announce Type: new 
+      <description>arXiv:2401.07001v1 Announce Type: new\x20
 Abstract: We show that attention over $n$ tokens needs only $\\mathcal{O}(n \\log n)$ work when $k &lt; 8$,
 and that the &lt;b&gt;bound&lt;/b&gt; is tight.</description>
       <guid isPermaLink="false">oai:arXiv.org:2401.07001v1</guid>
@@ -52,7 +53,7 @@ and that the &lt;b&gt;bound&lt;/b&gt; is tight.</description>
     <item>
       <title>Speech Tokenizers Revisited</title>
       <link>https://arxiv.org/abs/2401.06500</link>
-      <description>arXiv:2401.06500v1 Announce Type: cross 
+      <description>arXiv:2401.06500v1 Announce Type: cross\x20
 Abstract: Tokenizers for speech.</description>
       <guid isPermaLink="false">oai:arXiv.org:2401.06500v1</guid>
       <category>eess.AS</category>
@@ -66,7 +67,7 @@ Abstract: Tokenizers for speech.</description>
     <item>
       <title>An Older Corpus, Revised</title>
       <link>https://arxiv.org/abs/2311.01234</link>
-      <description>arXiv:2311.01234v3 Announce Type: replace 
+      <description>arXiv:2311.01234v3 Announce Type: replace\x20
 Abstract: A corpus, now with errata.</description>
       <guid isPermaLink="false">oai:arXiv.org:2311.01234v3</guid>
       <category>cs.CL</category>
@@ -80,7 +81,7 @@ Abstract: A corpus, now with errata.</description>
     <item>
       <title>Concentration of Mass in Rescaled Functionals</title>
       <link>https://arxiv.org/abs/2203.01250</link>
-      <description>arXiv:2203.01250v3 Announce Type: replace-cross 
+      <description>arXiv:2203.01250v3 Announce Type: replace-cross\x20
 Abstract: We consider first order local minimization problems $\\min \\int f(u,\\nabla u)$.</description>
       <guid isPermaLink="false">oai:arXiv.org:2203.01250v3</guid>
       <category>math.AP</category>
@@ -186,7 +187,10 @@ def test_rss_sample_keeps_all_announce_types_in_parse():
     assert result.records[2].published is None
     assert result.records[3].published is None
     assert result.records[3].authors == ("Antonin Monteil", "Paul Pegon")
-    assert result.records[3].abstract == "We consider first order local minimization problems $\\min \\int f(u,\\nabla u)$."
+    assert (
+        result.records[3].abstract
+        == "We consider first order local minimization problems $\\min \\int f(u,\\nabla u)$."
+    )
 
 
 def test_rss_sample_announce_type_filter():
@@ -268,7 +272,9 @@ def test_fetch_feed_accepts_real_categories(feeds, category):
     assert arxiv.fetch_feed(category) == RSS_SAMPLE.encode()
 
 
-@pytest.mark.parametrize("category", ["", "cs CL", "../admin", "cs.CL/../x", "cs.CL?x=1", "cs.CL+", "CS.CL", "cs.CL;rm"])
+@pytest.mark.parametrize(
+    "category", ["", "cs CL", "../admin", "cs.CL/../x", "cs.CL?x=1", "cs.CL+", "CS.CL", "cs.CL;rm"]
+)
 def test_fetch_feed_rejects_bad_categories(feeds, category):
     with pytest.raises(ValueError, match="not an arXiv category"):
         arxiv.fetch_feed(category)

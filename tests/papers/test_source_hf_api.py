@@ -291,11 +291,14 @@ def test_fetch_asks_for_the_right_period(hf, fixtures_dir, kwargs, query):
         {"month": "2025-13"},
         {"month": "2025-9"},
         {"month": "2025-09-01"},
+        {"month": "2025-09\n"},
+        {"week": "2025-W37\n"},
+        {"week": "\u0662\u0660\u0662\u0665-W37"},  # Arabic-Indic digits are digits, but not in a URL
     ],
 )
 def test_fetch_rejects_bad_arguments_without_asking(settings, kwargs):
     settings.HF_BASE_URL = "http://127.0.0.1:9"  # nothing listens there: asking would raise SourceError
-    with pytest.raises(ValueError, match="day|week|month"):
+    with pytest.raises(ValueError, match=r"day|week|month"):
         hf_api.fetch(**kwargs)
 
 

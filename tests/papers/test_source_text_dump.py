@@ -11,47 +11,60 @@ from papers.sources.base import SourceError
 
 # Sample: what selecting all on a Daily Papers listing and pasting gives, header and footer noise
 # included. Some lines carry trailing spaces or tabs on purpose; the second abstract is hard-wrapped.
-SAMPLE = """Get trending papers in your email inbox!   
-
-Subscribe
-
-Daily Papers  
-by AK and the research community
-
-Apr 21\t
-
-Scaling Sparse Autoencoders to Long Contexts   
-
-Sparse autoencoders have become a standard tool for reading the features that language models compute, but almost every study trains them on short windows of a few hundred tokens. We train sparse autoencoders on contexts of up to 128k tokens and find that many features only appear once the context is long, that feature density drifts with position, and that a simple positional normalisation recovers most of the lost reconstruction quality. 
-
-Submitted by akhaliq
-
-12
-
-Diffusion Policies that Plan: Test-Time Search for Robot Manipulation
-
-Diffusion policies imitate demonstrations well but commit to a single
-sampled trajectory. We add a lightweight value model and a test-time
-search over denoising seeds, which lets the policy trade compute for
-success rate. On eleven real-world manipulation tasks the search raises
-the success rate from 54% to 78% with no additional demonstrations.
-
-A Benchmark for Tool Use in Spreadsheets?
-
-We introduce SheetBench, 1,200 tasks that require an agent to read, edit and verify spreadsheets through a tool API. Tasks are written by analysts, come with programmatic checks, and cover formulas, pivot tables and charts. The best model solves 41% of the tasks; the most common failures are silent formula errors and lost references after inserting rows.  
-
-On the Limits of p<0.05: Replication in Machine Learning Papers
-
-We attempt to reproduce the headline result of 120 recent machine learning papers using the released code and report that fewer than half replicate within the confidence interval the authors give. We find that the gap is explained mostly by unreported seed selection and by evaluation on a different data split, and we propose a checklist that reviewers can apply in ten minutes.
-
-Load more
-
-System theme
-
-Company
-TOS
-Privacy
-"""
+SAMPLE_LINES = [
+    "Get trending papers in your email inbox!   ",
+    "",
+    "Subscribe",
+    "",
+    "Daily Papers  ",
+    "by AK and the research community",
+    "",
+    "Apr 21\t",
+    "",
+    "Scaling Sparse Autoencoders to Long Contexts   ",
+    "",
+    "Sparse autoencoders have become a standard tool for reading the features that language models compute, but "
+    "almost every study trains them on short windows of a few hundred tokens. We train sparse autoencoders on "
+    "contexts of up to 128k tokens and find that many features only appear once the context is long, that feature "
+    "density drifts with position, and that a simple positional normalisation recovers most of the lost "
+    "reconstruction quality. ",
+    "",
+    "Submitted by akhaliq",
+    "",
+    "12",
+    "",
+    "Diffusion Policies that Plan: Test-Time Search for Robot Manipulation",
+    "",
+    "Diffusion policies imitate demonstrations well but commit to a single",
+    "sampled trajectory. We add a lightweight value model and a test-time",
+    "search over denoising seeds, which lets the policy trade compute for",
+    "success rate. On eleven real-world manipulation tasks the search raises",
+    "the success rate from 54% to 78% with no additional demonstrations.",
+    "",
+    "A Benchmark for Tool Use in Spreadsheets?",
+    "",
+    "We introduce SheetBench, 1,200 tasks that require an agent to read, edit and verify spreadsheets through a tool "
+    "API. Tasks are written by analysts, come with programmatic checks, and cover formulas, pivot tables and charts. "
+    "The best model solves 41% of the tasks; the most common failures are silent formula errors and lost references "
+    "after inserting rows.  ",
+    "",
+    "On the Limits of p<0.05: Replication in Machine Learning Papers",
+    "",
+    "We attempt to reproduce the headline result of 120 recent machine learning papers using the released code and "
+    "report that fewer than half replicate within the confidence interval the authors give. We find that the gap is "
+    "explained mostly by unreported seed selection and by evaluation on a different data split, and we propose a "
+    "checklist that reviewers can apply in ten minutes.",
+    "",
+    "Load more",
+    "",
+    "System theme",
+    "",
+    "Company",
+    "TOS",
+    "Privacy",
+    "",
+]
+SAMPLE = "\n".join(SAMPLE_LINES)
 
 TITLES = [
     "Scaling Sparse Autoencoders to Long Contexts",
@@ -101,10 +114,7 @@ def test_line_ending_and_whitespace_variants_parse_the_same(variant):
 
 def test_header_lines_never_become_titles():
     # A header directly above a title, and a title whose abstract is too short to be one.
-    dump = (
-        "Daily Papers\n\n"
-        "Short Title\n\nToo short to be an abstract.\n\n" + SAMPLE.split("Apr 21\t\n\n", 1)[1]
-    )
+    dump = "Daily Papers\n\nShort Title\n\nToo short to be an abstract.\n\n" + SAMPLE.split("Apr 21\t\n\n", 1)[1]
     titles = [record.title for record in text_dump.parse(dump).records]
     assert titles == TITLES
 

@@ -1,0 +1,162 @@
+"""Curation in Django admin: bulk actions, inline edits, overrides, the two import forms, read-only runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from papers.models import DailyEntry, IngestRun, Paper
+from tests.factories import DailyEntryFactory, PaperFactory
+
+pytestmark = pytest.mark.django_db
+CHANGELIST = reverse("admin:papers_dailyentry_changelist")
+
+
+def test_changelist_searches_and_filters(admin_client):
+    DailyEntryFactory(paper=PaperFactory(title="Diffusion for proteins", author_names=["Rosalind Franklin"]))
+    DailyEntryFactory(paper=PaperFactory(title="Attention again"), status="hidden")
+
+    by_author = admin_client.get(CHANGELIST, {"q": "Franklin"})
+    assert by_author.status_code == 200
+    assert "Diffusion for proteins" in by_author.text and "Attention again" not in by_author.text
+
+    hidden = admin_client.get(CHANGELIST, {"status__exact": "hidden"})
+    assert "Attention again" in hidden.text and "Diffusion for proteins" not in hidden.text
+    assert "Add by arXiv id" in hidden.text and "Import text dump" in hidden.text
+
+
+@pytest.mark.parametrize(
+    ("action", "expected"),
+    [
+        ("approve", {"status": "approved"}),
+        ("hide", {"status": "hidden"}),
+        ("pin", {"pinned": True}),
+        ("unpin", {"pinned": False}),
+    ],
+)
+def test_bulk_actions(admin_client, action, expected):
+    chosen = [DailyEntryFactory(status="pending", pinned=action == "unpin") for _ in range(2)]
+    untouched = DailyEntryFactory(status="pending", pinned=action == "unpin")
+
+    response = admin_client.post(CHANGELIST, {"action": action, "_selected_action": [entry.pk for entry in chosen]})
+
+    assert response.status_code == 302
+    for entry in chosen:
+        entry.refresh_from_db()
+        assert {name: getattr(entry, name) for name in expected} == expected
+    untouched.refresh_from_db()
+    assert (untouched.status, untouched.pinned) == ("pending", action == "unpin")
+
+
+def test_list_editable_status_and_pin(admin_client):
+    entry = DailyEntryFactory(status="pending")
+    response = admin_client.post(
+        CHANGELIST,
+        {
+            "form-TOTAL_FORMS": "1",
+            "form-INITIAL_FORMS": "1",
+            "form-0-id": str(entry.pk),
+            "form-0-status": "hidden",
+            "form-0-pinned": "on",
+            "_save": "Save",
+        },
+    )
+    assert response.status_code == 302
+    entry.refresh_from_db()
+    assert (entry.status, entry.pinned) == ("hidden", True)
+
+
+def test_editor_note_and_edits_mark_overrides(admin_client):
+    paper = PaperFactory(title="Original title", upvotes=3)
+    url = reverse("admin:papers_paper_change", args=[paper.pk])
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None}
+    data.update(
+        {
+            "title": "Edited title",
+            # As a browser posts them: JSON fields with callable defaults carry a hidden initial value.
+            "categories": "[]",
+            "initial-categories": "[]",
+            "ai_keywords": "[]",
+            "initial-ai_keywords": "[]",
+            "author_links-TOTAL_FORMS": "0",
+            "author_links-INITIAL_FORMS": "0",
+        }
+    )
+    response = admin_client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
+    paper.refresh_from_db()
+    assert paper.title == "Edited title"
+    assert paper.overridden_fields == ["title"]
+    assert "title" in admin_client.get(reverse("admin:papers_paper_changelist")).text
+
+
+def test_add_by_arxiv_id(admin_client, settings, http_server, fixtures_dir):
+    settings.ARXIV_API_URL = http_server.url + "/api"
+    settings.ARXIV_REQUEST_INTERVAL = 0
+    settings.PAPERBOY_NEW_ENTRY_STATUS = "pending"
+    http_server.route("/api/query", (fixtures_dir / "arxiv_atom" / "api_2026_idlist_1707.08567.xml").read_bytes())
+
+    response = admin_client.post(
+        reverse("admin:papers_dailyentry_add_by_id"),
+        {"ids": "https://arxiv.org/abs/1707.08567v1", "day": "2026-03-02"},
+    )
+
+    assert response.status_code == 302
+    assert "id_list=1707.08567" in http_server.requests[0]
+    entry = DailyEntry.objects.get(paper__arxiv_id="1707.08567")
+    assert (entry.day, entry.status, entry.source) == (dt.date(2026, 3, 2), "approved", "editor")
+    run = IngestRun.objects.get()
+    assert response["Location"] == reverse("admin:papers_ingestrun_change", args=[run.pk])
+
+
+def test_add_by_arxiv_id_rejects_text_without_ids(admin_client):
+    response = admin_client.post(reverse("admin:papers_dailyentry_add_by_id"), {"ids": "hello", "day": "2026-03-02"})
+    assert response.status_code == 200
+    assert "No arXiv id found" in response.text
+    assert not IngestRun.objects.exists()
+
+
+def test_import_text_dump_upload(admin_client):
+    dump = (
+        "Daily Papers\n\nApr 21\n\n"
+        "Learning to Read Papers Faster\n\n"
+        "We present a method that reads research papers faster than people do, evaluate it on a large set of "
+        "abstracts, and find that it saves time for most readers in our study.\n\n"
+    )
+    upload = SimpleUploadedFile("dump.txt", dump.encode(), content_type="text/plain")
+
+    response = admin_client.post(
+        reverse("admin:papers_dailyentry_import_text"), {"file": upload, "day": "2026-04-21"}, follow=True
+    )
+
+    assert response.status_code == 200
+    paper = Paper.objects.get(title="Learning to Read Papers Faster")
+    assert paper.needs_arxiv_id
+    assert DailyEntry.objects.filter(paper=paper, day=dt.date(2026, 4, 21)).exists()
+    assert "1 created" in response.text
+
+
+def test_import_text_dump_rejects_binary(admin_client):
+    upload = SimpleUploadedFile("dump.txt", b"\xff\xfe\x00binary", content_type="application/octet-stream")
+    response = admin_client.post(reverse("admin:papers_dailyentry_import_text"), {"file": upload, "day": "2026-04-21"})
+    assert response.status_code == 200
+    assert "not UTF-8 text" in response.text
+
+
+def test_ingest_runs_are_read_only(admin_client):
+    run = IngestRun.objects.create(source="hf", status="partial", errors="entry 3 (2405.1): no title")
+    assert admin_client.get(reverse("admin:papers_ingestrun_add")).status_code == 403
+    page = admin_client.get(reverse("admin:papers_ingestrun_change", args=[run.pk]))
+    assert page.status_code == 200
+    assert "entry 3 (2405.1): no title" in page.text
+    assert 'name="_save"' not in page.text
+
+
+def test_import_pages_need_staff(client):
+    response = client.get(reverse("admin:papers_dailyentry_add_by_id"))
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
