@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from papers.models import Author, DailyEntry, IngestRun, Paper, PaperAuthor, title_key
 from papers.sources.base import PaperRecord, ParseResult, SourceError
+from papers.text import safe_url
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +47,13 @@ class Outcome:
     errors: list[str] = field(default_factory=list)
 
 
+URL_FIELDS = ("pdf_url", "project_url", "github_url", "thumbnail_url")
+
+
 def _record_value(record: PaperRecord, name: str):
     value = getattr(record, name)
+    if name in URL_FIELDS:
+        return safe_url(value)  # sources check too; nothing but http(s) is ever stored
     return list(value) if isinstance(value, tuple) else value
 
 

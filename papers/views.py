@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db.models import Prefetch
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from papers.models import DailyEntry, Paper, PaperAuthor
@@ -27,12 +27,8 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html", _day_context(DailyEntry.objects.latest_day()))
 
 
-def day_listing(request: HttpRequest, year: int, month: int, day: int) -> HttpResponse:
-    try:
-        date = dt.date(year, month, day)
-    except ValueError as exc:
-        raise Http404("No such date") from exc
-    return render(request, "papers/day.html", _day_context(date))
+def day_listing(request: HttpRequest, day: dt.date) -> HttpResponse:
+    return render(request, "papers/day.html", _day_context(day))
 
 
 def paper_detail(request: HttpRequest, arxiv_id: str) -> HttpResponse:

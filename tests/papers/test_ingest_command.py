@@ -177,3 +177,26 @@ def test_the_real_command_prints_one_summary_line(fixtures_dir, tmp_path):
     )
     assert failed.returncode == 1
     assert "hf: failed — " in failed.stderr
+
+
+def test_scheduled_tasks_ingest_today(sources, fixtures_dir, settings):
+    from django.utils import timezone
+
+    from papers.tasks import ingest_arxiv_today, ingest_hf_today
+
+    settings.ARXIV_CATEGORIES = ["cs.AI"]
+    sources.route("/api/daily_papers", (fixtures_dir / "hf_api" / "daily_papers_date_2024-05-27.json").read_bytes())
+    sources.route(
+        "/atom/cs.AI",
+        (fixtures_dir / "arxiv_rss" / "rss_arxiv_org_atom_cs.AI_2025-08-20_wellformed_86entries.xml").read_bytes(),
+    )
+
+    hf_run = IngestRun.objects.get(pk=ingest_hf_today.apply().get())
+    arxiv_run = IngestRun.objects.get(pk=ingest_arxiv_today.apply().get())
+
+    today = timezone.localdate()
+    assert f"/api/daily_papers?date={today.isoformat()}" in sources.requests
+    assert "/atom/cs.AI" in sources.requests
+    assert (hf_run.source, hf_run.status, hf_run.created) == ("hf", "succeeded", 13)
+    assert arxiv_run.status == "succeeded" and arxiv_run.created > 0
+    assert DailyEntry.objects.on(today).count() == 13 + arxiv_run.created

@@ -1,0 +1,128 @@
+"""Public pages: the latest day on /, day navigation, a paper's page; scraped text always escaped."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from papers.ingest import upsert_records
+from papers.sources.base import PaperRecord
+from tests.factories import DailyEntryFactory, PaperFactory
+
+pytestmark = pytest.mark.django_db
+MONDAY, TUESDAY, WEDNESDAY = dt.date(2026, 3, 2), dt.date(2026, 3, 3), dt.date(2026, 3, 4)
+
+
+def titles_in(html: str, *titles: str) -> list[str]:
+    """The given titles in the order the page shows them."""
+    return sorted((title for title in titles if title in html), key=html.index)
+
+
+def test_home_lists_the_latest_approved_day_in_order(client):
+    DailyEntryFactory(day=MONDAY, paper=PaperFactory(title="Old news"))
+    DailyEntryFactory(day=TUESDAY, paper=PaperFactory(title="Popular"), upvotes=90, rank=2)
+    DailyEntryFactory(day=TUESDAY, paper=PaperFactory(title="Quiet"), upvotes=4, rank=1)
+    DailyEntryFactory(day=TUESDAY, paper=PaperFactory(title="Editor's pick"), upvotes=1, rank=3, pinned=True)
+    DailyEntryFactory(day=TUESDAY, paper=PaperFactory(title="Hidden one"), upvotes=500, status="hidden")
+    DailyEntryFactory(day=WEDNESDAY, paper=PaperFactory(title="Not yet approved"), status="pending")
+
+    html = client.get("/").text
+
+    assert "Tuesday, March 3, 2026" in html
+    assert titles_in(html, "Popular", "Quiet", "Editor&#x27;s pick", "Hidden one", "Old news", "Not yet approved") == [
+        "Editor&#x27;s pick",
+        "Popular",
+        "Quiet",
+    ]
+
+
+def test_home_without_papers_says_so(client):
+    assert "No papers have been collected yet" in client.get("/").text
+
+
+def test_day_page_navigates_between_listed_days(client):
+    for day in (MONDAY, WEDNESDAY):
+        DailyEntryFactory(day=day)
+    DailyEntryFactory(day=TUESDAY, status="hidden")  # a day with nothing approved is skipped
+
+    response = client.get(reverse("day_listing", args=[WEDNESDAY]))
+
+    assert response.status_code == 200
+    assert 'rel="prev" href="/papers/2026-03-02/"' in response.text
+    assert 'rel="next"' not in response.text
+    monday = client.get("/papers/2026-03-02/").text
+    assert 'rel="next" href="/papers/2026-03-04/"' in monday
+    assert "No approved papers for this day." in client.get("/papers/2026-03-03/").text
+    assert client.get("/papers/2026-02-30/").status_code == 404
+
+
+def test_paper_page_shows_abstract_links_and_days(client):
+    paper = PaperFactory(
+        arxiv_id="2603.01234",
+        title="Sparse experts at scale",
+        abstract="We route tokens.",
+        github_url="https://github.com/example/sparse",
+        github_stars=321,
+        author_names=["Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra"],
+    )
+    DailyEntryFactory(paper=paper, day=MONDAY)
+    DailyEntryFactory(paper=paper, day=TUESDAY)
+
+    html = client.get("/papers/2603.01234/").text
+
+    assert "<h1>Sparse experts at scale</h1>" in html
+    assert "We route tokens." in html
+    assert "Ada Lovelace, Alan Turing, Grace Hopper, Edsger Dijkstra" in html
+    assert 'href="https://arxiv.org/abs/2603.01234"' in html
+    assert "GitHub ★ 321" in html
+    assert titles_in(html, "March 3, 2026", "March 2, 2026") == ["March 3, 2026", "March 2, 2026"]
+    listing = client.get("/papers/2026-03-02/").text
+    assert "Ada Lovelace, Alan Turing, Grace Hopper et al." in listing
+
+
+def test_old_style_ids_have_pages(client):
+    PaperFactory(arxiv_id="astro-ph/0601001", title="An old-style paper")
+    assert "An old-style paper" in client.get("/papers/astro-ph/0601001/").text
+    assert client.get("/papers/9999.99999/").status_code == 404
+
+
+def test_hostile_scraped_text_is_escaped_everywhere(client):
+    record = PaperRecord(
+        arxiv_id="2603.06666",
+        title='"><img src=x onerror=alert(1)> & <b>bold</b>',
+        abstract="</p><script>alert(document.cookie)</script>x < y",
+        authors=("<i>Eve</i>",),
+        github_url="javascript:alert(1)",
+        listed_on=MONDAY,
+        upvotes=3,
+    )
+    upsert_records([record], source="hf")
+
+    for url in ("/", "/papers/2026-03-02/", "/papers/2603.06666/"):
+        html = client.get(url).text
+        assert "<script>alert" not in html
+        assert "onerror=alert" not in html or "&lt;img" in html
+        assert "<img src=x" not in html
+        assert "javascript:" not in html
+        assert "<b>bold</b>" not in html
+    assert "x &lt; y" in client.get("/papers/2603.06666/").text
+
+
+@pytest.mark.browser
+def test_reader_clicks_from_the_home_page_to_a_paper(page, live_server):
+    paper = PaperFactory(arxiv_id="2603.04444", title="Clickable paper", abstract="Read me in full.")
+    DailyEntryFactory(paper=paper, day=TUESDAY)
+    DailyEntryFactory(day=MONDAY, paper=PaperFactory(title="Yesterday's paper"))
+
+    page.goto(f"{live_server.url}/")
+    page.get_by_role("link", name="Clickable paper").click()
+    page.wait_for_url(f"{live_server.url}/papers/2603.04444/")
+    assert page.locator("h1").inner_text() == "Clickable paper"
+    assert "Read me in full." in page.locator(".abstract").inner_text()
+
+    page.get_by_role("link", name="March 3, 2026").click()
+    page.get_by_role("link", name="← Mar 2").click()
+    page.wait_for_url(f"{live_server.url}/papers/2026-03-02/")
+    assert page.get_by_role("link", name="Yesterday's paper").is_visible()
