@@ -35,6 +35,14 @@ test: $(STAMP) browser
 ## demo: one whole day offline on the embedded defaults
 demo: $(STAMP)
 	@$(PY) manage.py migrate --noinput
+	@$(PY) manage.py ingest --source hf --file papers/samples/hf_daily_papers_sample.json
+	@$(PY) manage.py ingest --source text --file papers/samples/text_dump_sample.txt
+	@echo
+	@echo "  Loaded the invented sample papers from papers/samples/ (not real papers; see its README.md) onto today's page:"
+	@echo "    10 from a Hugging Face Daily Papers answer, and 3 from a pasted text dump: 1 matched by title, 2 new ones"
+	@echo "    that wait in admin for an arXiv id. Running make demo again changes nothing (it reports them unchanged)."
+	@echo "  Next:  make run, then open http://127.0.0.1:8000/"
+	@echo "  The digest part of the demo arrives with the Digests issue."
 
 lint: $(STAMP)
 	@$(VENV)/bin/ruff check .
