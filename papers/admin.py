@@ -197,8 +197,9 @@ class DailyEntryAdmin(admin.ModelAdmin):
             IngestRun.Status.PARTIAL: messages.WARNING,
         }.get(run.status, messages.ERROR)
         self.message_user(request, run.summary, level)
-        for line in run.errors.splitlines()[:10]:
-            self.message_user(request, line, messages.WARNING)
+        if run.status != IngestRun.Status.FAILED:  # a failed run's summary already gives its reason
+            for line in run.errors.splitlines()[:10]:
+                self.message_user(request, line, messages.WARNING)
         return HttpResponseRedirect(reverse("admin:papers_ingestrun_change", args=[run.pk]))
 
     def add_by_id_view(self, request: HttpRequest) -> HttpResponse:

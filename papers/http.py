@@ -3,6 +3,8 @@ exponential backoff on connection errors, 429 and 5xx (honouring Retry-After, ca
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
@@ -41,6 +43,17 @@ def session(*, retries: int | None = None, backoff: float | None = None) -> requ
     return http
 
 
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    if "NameResolution" in text or "Name or service not known" in text:
+        return "its name does not resolve (no network, or a wrong base URL setting?)"
+    if "refused" in text.lower():
+        return "connection refused"
+    if "Max retries exceeded" in text:
+        return "gave up after repeated errors"
+    return exc.__class__.__name__
+
+
 def get(
     url: str, *, params: dict | None = None, accept_statuses: tuple[int, ...] = (200,), **kwargs
 ) -> requests.Response:
@@ -48,6 +61,10 @@ def get(
     try:
         with session(**kwargs) as http:
             response = http.get(url, params=params, timeout=settings.PAPERBOY_HTTP_TIMEOUT)
+    except requests.Timeout as exc:
+        raise SourceError(f"{url} did not answer within {settings.PAPERBOY_HTTP_TIMEOUT:g} s") from exc
+    except requests.ConnectionError as exc:
+        raise SourceError(f"could not connect to {urlsplit(url).netloc}: {_reason(exc)}") from exc
     except requests.RequestException as exc:
         raise SourceError(f"could not fetch {url}: {exc.__class__.__name__}: {exc}") from exc
     if response.status_code not in accept_statuses:

@@ -200,3 +200,15 @@ def test_scheduled_tasks_ingest_today(sources, fixtures_dir, settings):
     assert (hf_run.source, hf_run.status, hf_run.created) == ("hf", "succeeded", 13)
     assert arxiv_run.status == "succeeded" and arxiv_run.created > 0
     assert DailyEntry.objects.on(today).count() == 13 + arxiv_run.created
+
+
+def test_unreachable_source_is_explained(settings):
+    from tests.conftest import free_port
+
+    port = free_port()
+    settings.HF_BASE_URL = f"http://127.0.0.1:{port}"
+    settings.PAPERBOY_HTTP_RETRIES = 1
+    settings.PAPERBOY_HTTP_BACKOFF = 0.01
+    with pytest.raises(CommandError, match=rf"could not connect to 127\.0\.0\.1:{port}: connection refused"):
+        ingest("--source", "hf-page", "--date", "2024-05-27")
+    assert IngestRun.objects.get().status == "failed"
