@@ -33,13 +33,16 @@ def ingest(
     month: str | None = None,
     categories: Iterable[str] = (),
     papers: Iterable[str] = (),
+    query: str = "",
+    max_results: int = 100,
     path: str | Path | None = None,
     progress: ProgressFactory | None = None,
 ) -> IngestRun:
     """Fetch (or read ``path``) and store one source's papers.
 
     Without ``day``/``week``/``month`` the day is today (server time zone). ``papers`` (arXiv
-    ids, hf-page only) fetches single HF paper pages instead of a day's listing."""
+    ids, hf-page only) fetches single HF paper pages instead of a day's listing; ``query`` (arxiv
+    only) runs an export-API search (``cat:cs.CL AND ti:diffusion``) instead of the feeds."""
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
     if week or month:
@@ -85,6 +88,15 @@ def ingest(
             source="hf-page",
             parameters=parameters,
             load=lambda: hf_page.parse(_read(path) if path else hf_page.fetch_day(listing_day), listed_on=listing_day),
+            default_day=listing_day,
+            progress_factory=progress,
+        )
+
+    if source == "arxiv" and query:
+        return run_ingest(
+            source="arxiv",
+            parameters={**parameters, "query": query, "max_results": max_results},
+            load=lambda: arxiv.search(query, max_results=max_results),
             default_day=listing_day,
             progress_factory=progress,
         )

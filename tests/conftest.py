@@ -230,7 +230,7 @@ class RecordedServer:
 
     ``server.route("/api/daily_papers", body, status=200, headers={})`` adds one response; give a
     path several and they are served in order, the last one repeating. Requests (path + query)
-    are recorded in ``server.requests``."""
+    are recorded in ``server.requests``, their headers in ``server.request_headers``."""
 
     def __init__(self) -> None:
         import threading
@@ -238,11 +238,13 @@ class RecordedServer:
 
         self.routes: dict[str, list[tuple[int, dict[str, str], bytes]]] = {}
         self.requests: list[str] = []
+        self.request_headers: list[dict[str, str]] = []
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 owner.requests.append(self.path)
+                owner.request_headers.append(dict(self.headers))
                 path = self.path.split("?", 1)[0]
                 script = owner.routes.get(path)
                 if not script:

@@ -212,3 +212,17 @@ def test_unreachable_source_is_explained(settings):
     with pytest.raises(CommandError, match=rf"could not connect to 127\.0\.0\.1:{port}: connection refused"):
         ingest("--source", "hf-page", "--date", "2024-05-27")
     assert IngestRun.objects.get().status == "failed"
+
+
+def test_arxiv_search_query_pages_through_the_export_api(sources, fixtures_dir):
+    page = (fixtures_dir / "arxiv_atom" / "api_2026_search_testing_start0_max10.xml").read_bytes()
+    sources.route("/api/query", page, headers={"Content-Type": "application/atom+xml"})
+
+    output = ingest("--source", "arxiv", "--query", "cat:cs.CL", "--max", "10", "--date", "2026-04-12")
+
+    assert len(sources.requests) == 1
+    assert "search_query=cat%3Acs.CL" in sources.requests[0]
+    assert "max_results=10" in sources.requests[0]
+    assert sources.request_headers[0]["User-Agent"].startswith("Paperboy/")
+    assert output.startswith("arxiv: succeeded — 10 created")
+    assert IngestRun.objects.get().parameters["query"] == "cat:cs.CL"

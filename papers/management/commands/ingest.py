@@ -43,9 +43,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--paper", action="append", default=[], help="HF paper page to fetch by arXiv id, repeatable (hf-page)"
         )
+        parser.add_argument("--query", default="", help="arXiv export-API search instead of the feeds (arxiv)")
+        parser.add_argument("--max", type=int, default=100, help="at most this many --query results (default 100)")
         parser.add_argument("--file", help="read this file instead of the network")
 
-    def handle(self, *args, source: str, date, week, month, category, paper, file, **options) -> None:
+    def handle(self, *args, source: str, date, week, month, category, paper, query, file, **options) -> None:
         day = iso_date(date) if date else None
         week = iso_week(week) if week else None
         month = iso_month(month) if month else None
@@ -53,6 +55,8 @@ class Command(BaseCommand):
             raise CommandError("--week and --month work with --source hf only")
         if paper and source != "hf-page":
             raise CommandError("--paper works with --source hf-page only")
+        if query and source != "arxiv":
+            raise CommandError("--query works with --source arxiv only")
         show_progress = sys.stderr.isatty() and options["verbosity"] > 0
 
         def progress(total: int):
@@ -73,6 +77,8 @@ class Command(BaseCommand):
                 month=month,
                 categories=category,
                 papers=paper,
+                query=query,
+                max_results=options["max"],
                 path=file,
                 progress=progress if show_progress else None,
             )
