@@ -16,23 +16,10 @@ from papers.text import safe_url
 
 logger = logging.getLogger(__name__)
 
-# Refreshed on every fetch: they change from day to day.
-VOLATILE_FIELDS = ("upvotes", "comments", "github_stars", "thumbnail_url")
-# Descriptive fields: a source with the value fills or corrects them.
-DESCRIPTIVE_FIELDS = (
-    "title",
-    "abstract",
-    "published",
-    "categories",
-    "primary_category",
-    "pdf_url",
-    "project_url",
-    "github_url",
-    "ai_summary",
-    "ai_keywords",
-    "submitter",
-    "organization",
-)
+# Every field a source may fill; an editor's change to one of them (Paper.overridden_fields) wins.
+# A source that sends a value refreshes the stored one: that is how upvotes, comments, stars and
+# thumbnails follow the day, and how a corrected title or abstract arrives.
+INGESTED_FIELDS = Paper.EDITABLE_FIELDS
 # Sources whose text is copied by hand: they only fill what is empty, never correct.
 FILL_ONLY_SOURCES = {"text"}
 
@@ -64,7 +51,7 @@ def _is_empty(value) -> bool:
 def _changes(paper: Paper, record: PaperRecord, *, fill_only: bool) -> dict:
     """The field values ``record`` should write to an existing ``paper``."""
     changes = {}
-    for name in (*DESCRIPTIVE_FIELDS, *VOLATILE_FIELDS):
+    for name in INGESTED_FIELDS:
         if name in paper.overridden_fields:
             continue
         new = _record_value(record, name)
@@ -79,7 +66,7 @@ def _changes(paper: Paper, record: PaperRecord, *, fill_only: bool) -> dict:
 
 
 def _new_paper(record: PaperRecord) -> Paper:
-    values = {name: _record_value(record, name) for name in (*DESCRIPTIVE_FIELDS, *VOLATILE_FIELDS)}
+    values = {name: _record_value(record, name) for name in INGESTED_FIELDS}
     values = {name: value for name, value in values.items() if value is not None}
     return Paper(arxiv_id=record.arxiv_id or None, **values)
 
