@@ -13,7 +13,7 @@ from tests.conftest import clean_env, free_port
 
 def get_json(url: str) -> tuple[int, dict]:
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 (loopback URL)
+        with urllib.request.urlopen(url, timeout=30) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
@@ -58,3 +58,37 @@ def test_broker_down_is_reported_but_still_200(web_server, tmp_path):
     assert body["status"] == "degraded"
     assert body["broker"]["ok"] is False
     assert "hunter2" not in json.dumps(body), "the broker password must not leak"
+
+
+def test_production_stack_serves_pages_and_hashed_static_files(web_server, tmp_path):
+    """DJANGO_ENV=production behind gunicorn: collectstatic + whitenoise, as the Dockerfile does it."""
+    import re
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    from tests.envvars import PRODUCTION_MINIMUM
+
+    env = clean_env(
+        **{**PRODUCTION_MINIMUM, "ALLOWED_HOSTS": "127.0.0.1"},
+        SECURE_SSL_REDIRECT="false",
+        TRUST_X_FORWARDED_PROTO="true",
+        PAPERBOY_VAR_DIR=str(tmp_path),
+        STATIC_ROOT=str(tmp_path / "static"),
+    )
+    for command in (["migrate", "-v0"], ["collectstatic", "--noinput", "-v0"]):
+        subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, timeout=120)
+    url = web_server(env)
+
+    # As behind the TLS-terminating proxy the deployment expects.
+    request = urllib.request.Request(f"{url}/", headers={"X-Forwarded-Proto": "https"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        html = response.read().decode()
+        assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+        assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    stylesheet = re.search(r'href="(/static/paperboy/site\.[0-9a-f]{12}\.css)"', html)
+    assert stylesheet, "production pages link the hashed (cache-busting) stylesheet"
+    with urllib.request.urlopen(f"{url}{stylesheet.group(1)}", timeout=30) as response:
+        assert response.status == 200
+        assert "immutable" in response.headers["Cache-Control"]
+        assert b"--accent" in response.read()
