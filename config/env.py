@@ -6,6 +6,8 @@ production should stop the process with a message that names the variable instea
 
 from __future__ import annotations
 
+import re
+
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
@@ -44,6 +46,13 @@ class StrictEnv(environ.Env):
         value = self.str(var, default=default).strip().lower()
         if value not in choices:
             raise ImproperlyConfigured(f"{var}={value!r} is not valid: expected one of {', '.join(choices)}")
+        return value
+
+    def rate(self, var: str, default: str) -> str:
+        """A django-ratelimit rate such as ``10/h`` or ``100/5m``."""
+        value = self.str(var, default=default).strip()
+        if not re.fullmatch(r"\d+/\d*[smhd]", value):
+            raise ImproperlyConfigured(f"{var}={value!r} is not valid: expected a rate like 10/h, 5/m or 100/d")
         return value
 
     def url_with_scheme(self, var: str, schemes: tuple[str, ...], default: str) -> str:

@@ -241,3 +241,15 @@ ARXIV_CATEGORIES = env.list("ARXIV_CATEGORIES", default=["cs.CL", "cs.LG", "cs.A
 ARXIV_INGEST_HOUR = env.int("ARXIV_INGEST_HOUR", default=5)
 if not all(0 <= hour <= 23 for hour in [*HF_INGEST_HOURS, ARXIV_INGEST_HOUR]):
     raise ImproperlyConfigured("HF_INGEST_HOURS and ARXIV_INGEST_HOUR take hours from 0 to 23 (UTC).")
+
+# --- Subscribers ----------------------------------------------------------------------------
+# Confirmation (and "already subscribed") emails to one address per day, whoever asks.
+SIGNUP_CONFIRMATIONS_PER_DAY = env.int("SIGNUP_CONFIRMATIONS_PER_DAY", default=3)
+# django-ratelimit rates ("count/period", period s/m/h/d) for the signup form.
+SIGNUP_RATE_PER_IP = env.rate("SIGNUP_RATE_PER_IP", default="10/h")
+SIGNUP_RATE_PER_EMAIL = env.rate("SIGNUP_RATE_PER_EMAIL", default="5/h")
+# Where the client's address is: REMOTE_ADDR, or e.g. HTTP_X_REAL_IP behind a proxy that sets it.
+RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
+# Rate limits count in the default cache: Redis (shared by every web process) when REDIS_URL is
+# set, else process memory, which is exact for `make run`'s single process but per-process under
+# gunicorn (`check --deploy` says so).

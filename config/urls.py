@@ -8,5 +8,6 @@ urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("", include("papers.urls")),
+    path("", include("subscribers.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from papers.models import DailyEntry, Paper, PaperAuthor
+from subscribers.forms import SignupForm
 
 
 def _entries_on(day: dt.date):
@@ -24,7 +25,8 @@ def _day_context(day: dt.date | None) -> dict:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html", _day_context(DailyEntry.objects.latest_day()))
+    context = {**_day_context(DailyEntry.objects.latest_day()), "signup_form": SignupForm()}
+    return render(request, "home.html", context)
 
 
 def day_listing(request: HttpRequest, day: dt.date) -> HttpResponse:

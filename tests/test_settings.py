@@ -182,7 +182,8 @@ def test_deploy_check_passes_with_the_documented_minimum(tmp_path):
         timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "no issues" in result.stdout
+    assert "WARNINGS:" not in result.stdout + result.stderr
+    assert "ERRORS:" not in result.stdout + result.stderr
 
 
 def test_deploy_check_fails_on_development_settings(tmp_path):

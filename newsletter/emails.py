@@ -1,0 +1,34 @@
+"""Every email is three templates: ``emails/<name>-subject.txt``, ``-body.txt`` and ``-body.html``,
+rendered by one function. The HTML part gets its CSS inlined (css-inline), as mail clients want."""
+
+from __future__ import annotations
+
+import css_inline
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+
+_inliner = css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False)
+
+
+def render(name: str, context: dict, *, html: bool = True) -> tuple[str, str, str | None]:
+    """(subject, text body, inlined HTML body or None)."""
+    context = {"SITE_NAME": settings.SITE_NAME, "SITE_URL": settings.SITE_URL, **context}
+    subject = " ".join(render_to_string(f"emails/{name}-subject.txt", context).split())
+    text = render_to_string(f"emails/{name}-body.txt", context).strip() + "\n"
+    body_html = _inliner.inline(render_to_string(f"emails/{name}-body.html", context)) if html else None
+    return subject, text, body_html
+
+
+def build(
+    name: str, *, to: str, context: dict, html: bool = True, headers: dict[str, str] | None = None
+) -> EmailMultiAlternatives:
+    subject, text, body_html = render(name, context, html=html)
+    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [to], headers=headers or {})
+    if body_html:
+        message.attach_alternative(body_html, "text/html")
+    return message
+
+
+def send(name: str, *, to: str, context: dict, html: bool = True, headers: dict[str, str] | None = None) -> None:
+    build(name, to=to, context=context, html=html, headers=headers).send()

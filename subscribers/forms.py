@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import re
+
+from django import forms
+
+from subscribers.models import Subscriber, available_time_zones
+
+CATEGORY = re.compile(r"^[a-z]+(?:-[a-z]+)?(?:\.[A-Za-z]+(?:-[a-z]+)?)?$")
+MAX_FOLLOWED_AUTHORS = 50
+MAX_CATEGORIES = 30
+HOURS = [(hour, f"{hour:02d}:00") for hour in range(24)]
+
+
+def reject_line_breaks(value: str, what: str) -> None:
+    if "\r" in value or "\n" in value:
+        raise forms.ValidationError(f"{what} cannot contain line breaks.")
+
+
+class SignupForm(forms.Form):
+    email = forms.EmailField(
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "placeholder": "you@university.edu", "required": True}),
+    )
+    interests = forms.CharField(
+        required=False,
+        max_length=Subscriber.INTERESTS_MAX_LENGTH,
+        widget=forms.TextInput(attrs={"placeholder": "diffusion, RLHF, protein folding"}),
+        help_text="Optional: what you work on, comma-separated. You can change it any time.",
+    )
+    # Filled in by the browser (static/subscribers/signup.js); editable later in the preferences.
+    time_zone = forms.CharField(required=False, widget=forms.HiddenInput, max_length=64)
+    # A field people never see (hidden by CSS): whatever fills it in is a bot.
+    website = forms.CharField(
+        required=False,
+        label="Leave this empty",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+    )
+
+    def clean_email(self) -> str:
+        reject_line_breaks(self.data.get(self.add_prefix("email"), ""), "An email address")
+        return self.cleaned_data["email"]
+
+    def clean_interests(self) -> str:
+        return " ".join(self.cleaned_data["interests"].split())
+
+    def clean_time_zone(self) -> str:
+        value = self.cleaned_data["time_zone"]
+        return value if value in available_time_zones() else "UTC"
+
+    @property
+    def is_bot(self) -> bool:
+        return bool(self.cleaned_data.get("website"))
+
+
+class ListField(forms.CharField):
+    """A list edited as text: one item per line, or also comma-separated with ``commas=True``."""
+
+    def __init__(self, *, commas: bool = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.commas = commas
+
+    def prepare_value(self, value):
+        return (", " if self.commas else "\n").join(value) if isinstance(value, list) else value
+
+    def to_python(self, value) -> list[str]:
+        text = super().to_python(value)
+        items = [" ".join(item.split()) for item in re.split(r"[,\n]" if self.commas else r"\n", text)]
+        return list(dict.fromkeys(item for item in items if item))
+
+
+class PreferencesForm(forms.ModelForm):
+    time_zone = forms.ChoiceField(choices=())
+    send_hour = forms.TypedChoiceField(choices=HOURS, coerce=int, label="Delivery hour")
+    categories = ListField(
+        commas=True,
+        required=False,
+        label="arXiv categories",
+        help_text="Only papers in these categories, e.g. cs.CL, cs.LG. Leave empty for all.",
+    )
+    followed_authors = ListField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Papers by these people always make your digest. One name per line.",
+    )
+
+    class Meta:
+        model = Subscriber
+        fields = [
+            "frequency",
+            "weekly_day",
+            "send_hour",
+            "time_zone",
+            "papers_per_digest",
+            "email_format",
+            "interests",
+            "categories",
+            "followed_authors",
+            "skip_if_no_match",
+        ]
+        widgets = {
+            "interests": forms.Textarea(attrs={"rows": 3, "placeholder": "diffusion, RLHF, protein folding"}),
+            "frequency": forms.RadioSelect,
+            "email_format": forms.RadioSelect,
+        }
+        help_texts = {
+            "interests": "Keywords and phrases, comma-separated. Papers about them rank first.",
+            "papers_per_digest": "From 1 to 50.",
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = [(name, name.replace("_", " ")) for name in sorted(available_time_zones())]
+
+    def clean_interests(self) -> str:
+        return " ".join(self.cleaned_data["interests"].split())
+
+    def clean_categories(self) -> list[str]:
+        categories = self.cleaned_data["categories"]
+        wrong = [category for category in categories if not CATEGORY.match(category)]
+        if wrong:
+            raise forms.ValidationError(
+                f"Not arXiv categories: {', '.join(wrong[:5])}. They look like cs.CL or math.GT."
+            )
+        if len(categories) > MAX_CATEGORIES:
+            raise forms.ValidationError(f"At most {MAX_CATEGORIES} categories.")
+        return categories
+
+    def clean_followed_authors(self) -> list[str]:
+        authors = [name[:200] for name in self.cleaned_data["followed_authors"]]
+        if len(authors) > MAX_FOLLOWED_AUTHORS:
+            raise forms.ValidationError(f"At most {MAX_FOLLOWED_AUTHORS} authors.")
+        return authors

@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+def normalize_email(value: str) -> str:
+    """Trimmed, with the domain lower-cased (the local part is the mailbox owner's business)."""
+    value = (value or "").strip()
+    local, at, domain = value.rpartition("@")
+    return f"{local}@{domain.lower()}" if at else value
+
+
+def email_hash(email: str) -> str:
+    """How the suppression list remembers an address without keeping it.
+
+    Case-insensitive, and independent of SECRET_KEY so that rotating the key does not forget
+    who bounced or asked to be erased."""
+    return hashlib.sha256(f"paperboy-suppression:{normalize_email(email).lower()}".encode()).hexdigest()
+
+
+def ip_hash(ip: str | None) -> str:
+    """An IP address kept only as a keyed hash: enough to spot abuse, not to identify anyone."""
+    if not ip:
+        return ""
+    return hmac.new(settings.SECRET_KEY.encode(), f"ip:{ip}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in available_time_zones():
+        raise ValidationError(f"“{value}” is not a time zone name such as Europe/Berlin or America/New_York.")
+
+
+def available_time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def new_link_key() -> str:
+    return secrets.token_urlsafe(6)
+
+
+class SubscriberQuerySet(models.QuerySet):
+    def with_email(self, email: str) -> SubscriberQuerySet:
+        return self.filter(email__iexact=normalize_email(email))
+
+    def receiving(self) -> SubscriberQuerySet:
+        """Who gets digests: confirmed and not paused, unsubscribed, bounced or complained."""
+        return self.filter(status=Subscriber.Status.ACTIVE)
+
+
+class Subscriber(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending confirmation"
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        BOUNCED = "bounced", "Bounced"
+        COMPLAINED = "complained", "Complained"
+
+    class Frequency(models.TextChoices):
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
+
+    class Format(models.TextChoices):
+        HTML = "html", "HTML with a plain-text part"
+        TEXT = "text", "Plain text only"
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, "Monday"
+        TUESDAY = 1, "Tuesday"
+        WEDNESDAY = 2, "Wednesday"
+        THURSDAY = 3, "Thursday"
+        FRIDAY = 4, "Friday"
+        SATURDAY = 5, "Saturday"
+        SUNDAY = 6, "Sunday"
+
+    INTERESTS_MAX_LENGTH = 500
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Part of every signed link; a new key (on erasure or on demand) kills all old links.
+    link_key = models.CharField(max_length=16, default=new_link_key, editable=False)
+    email = models.EmailField(max_length=254)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+
+    # Consent: where they signed up, when they confirmed, and the confirming request's IP (hashed).
+    consent_source = models.CharField(max_length=200, blank=True)
+    consent_at = models.DateTimeField(null=True, blank=True)
+    consent_ip_hash = models.CharField(max_length=64, blank=True)
+    signup_ip_hash = models.CharField(max_length=64, blank=True)
+
+    # Confirmation emails sent on confirmation_day (a per-address daily cap).
+    confirmations_sent = models.PositiveSmallIntegerField(default=0)
+    confirmation_day = models.DateField(null=True, blank=True)
+
+    # Preferences
+    frequency = models.CharField(max_length=6, choices=Frequency.choices, default=Frequency.DAILY)
+    weekly_day = models.PositiveSmallIntegerField(
+        "day of the week (weekly digests)", choices=Weekday.choices, default=Weekday.MONDAY
+    )
+    send_hour = models.PositiveSmallIntegerField(
+        "delivery hour", default=8, validators=[MinValueValidator(0), MaxValueValidator(23)]
+    )
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    papers_per_digest = models.PositiveSmallIntegerField(
+        default=10, validators=[MinValueValidator(1), MaxValueValidator(50)]
+    )
+    email_format = models.CharField(max_length=4, choices=Format.choices, default=Format.HTML)
+    interests = models.TextField(blank=True, max_length=INTERESTS_MAX_LENGTH)
+    categories = models.JSONField("arXiv categories", default=list, blank=True)
+    followed_authors = models.JSONField(default=list, blank=True)
+    skip_if_no_match = models.BooleanField(
+        "skip the email when nothing matches my interests",
+        default=False,
+        help_text="Otherwise the day's top papers are sent anyway.",
+    )
+
+    objects = SubscriberQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="subscriber_email_ci_unique"),
+            models.CheckConstraint(condition=models.Q(send_hour__lte=23), name="subscriber_send_hour_valid"),
+            models.CheckConstraint(
+                condition=models.Q(papers_per_digest__gte=1, papers_per_digest__lte=50),
+                name="subscriber_papers_per_digest_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def save(self, *args, **kwargs) -> None:
+        self.email = normalize_email(self.email)
+        super().save(*args, **kwargs)
+
+    def set_status(self, status: str) -> None:
+        if status != self.status:
+            self.status = status
+            self.status_changed_at = timezone.now()
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+
+class Suppression(models.Model):
+    """An address that must not be (re-)added: bounced, complained, or asked to be forgotten."""
+
+    class Reason(models.TextChoices):
+        BOUNCED = "bounced", "Bounced"
+        COMPLAINED = "complained", "Complained (marked as spam)"
+        FORGOTTEN = "forgotten", "Asked to be forgotten"
+        MANUAL = "manual", "Suppressed by an editor"
+
+    email_hash = models.CharField(max_length=64, unique=True, editable=False)
+    reason = models.CharField(max_length=12, choices=Reason.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()} ({self.email_hash[:12]}…)"
+
+    @classmethod
+    def add(cls, email: str, reason: str) -> Suppression:
+        suppression, _ = cls.objects.update_or_create(email_hash=email_hash(email), defaults={"reason": reason})
+        return suppression
+
+    @classmethod
+    def lookup(cls, email: str) -> Suppression | None:
+        return cls.objects.filter(email_hash=email_hash(email)).first()

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.urls import reverse
+
+from newsletter import emails
+from subscribers.models import Subscriber
+from subscribers.tokens import Purpose, make_token
+
+logger = logging.getLogger(__name__)
+
+# Which statuses each email still makes sense for when the task runs (things change in between).
+SENDABLE = {
+    "confirm": {Subscriber.Status.PENDING, Subscriber.Status.UNSUBSCRIBED},
+    "welcome": {Subscriber.Status.ACTIVE},
+    "already-subscribed": {Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED},
+}
+
+
+def absolute(path: str) -> str:
+    from django.conf import settings
+
+    return settings.SITE_URL + path
+
+
+def links_for(subscriber: Subscriber) -> dict[str, str]:
+    return {
+        "confirm_url": absolute(reverse("subscribers:confirm", args=[make_token(subscriber, Purpose.CONFIRM)])),
+        "preferences_url": absolute(
+            reverse("subscribers:preferences", args=[make_token(subscriber, Purpose.PREFERENCES)])
+        ),
+        "unsubscribe_url": absolute(
+            reverse("subscribers:unsubscribe", args=[make_token(subscriber, Purpose.UNSUBSCRIBE)])
+        ),
+    }
+
+
+@shared_task(name="subscribers.send_subscriber_email", autoretry_for=(OSError,), retry_backoff=30, max_retries=5)
+def send_subscriber_email(subscriber_id: int, kind: str) -> bool:
+    """Send one transactional email (confirm, welcome, already-subscribed) if it still applies."""
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is None or subscriber.status not in SENDABLE[kind]:
+        logger.info("not sending %s to subscriber %s: no longer applies", kind, subscriber_id)
+        return False
+    emails.send(
+        kind,
+        to=subscriber.email,
+        context={"subscriber": subscriber, **links_for(subscriber)},
+        html=subscriber.email_format == Subscriber.Format.HTML,
+    )
+    return True
