@@ -12,13 +12,17 @@ MAX_CATEGORIES = 30
 HOURS = [(hour, f"{hour:02d}:00") for hour in range(24)]
 
 
-def reject_line_breaks(value: str, what: str) -> None:
-    if "\r" in value or "\n" in value:
-        raise forms.ValidationError(f"{what} cannot contain line breaks.")
+class SingleLineEmailField(forms.EmailField):
+    """An address with a CR or LF anywhere (even trailing) is an attempt to inject mail headers."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and ("\r" in value or "\n" in value):
+            raise forms.ValidationError("An email address cannot contain line breaks.", code="line_break")
+        return super().to_python(value)
 
 
 class SignupForm(forms.Form):
-    email = forms.EmailField(
+    email = SingleLineEmailField(
         max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email", "placeholder": "you@university.edu", "required": True}),
     )
@@ -36,10 +40,6 @@ class SignupForm(forms.Form):
         label="Leave this empty",
         widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
     )
-
-    def clean_email(self) -> str:
-        reject_line_breaks(self.data.get(self.add_prefix("email"), ""), "An email address")
-        return self.cleaned_data["email"]
 
     def clean_interests(self) -> str:
         return " ".join(self.cleaned_data["interests"].split())

@@ -42,3 +42,13 @@ class DailyEntryFactory(factory.django.DjangoModelFactory):
     upvotes = factory.SelfAttribute("paper.upvotes")
     source = "hf"
     status = DailyEntry.Status.APPROVED
+
+
+class SubscriberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "subscribers.Subscriber"
+
+    email = factory.Sequence(lambda n: f"reader{n}@example.org")
+    status = "active"
+    interests = "diffusion models, RLHF"
+    time_zone = "Europe/Berlin"
