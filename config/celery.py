@@ -31,6 +31,10 @@ BEAT_SCHEDULE = {
         "task": "papers.ingest_arxiv_today",
         "schedule": crontab(hour=settings.ARXIV_INGEST_HOUR, minute=30),
     },
+    "purge-unconfirmed-subscribers": {
+        "task": "subscribers.purge_unconfirmed",
+        "schedule": crontab(hour=3, minute=41),
+    },
     "clear-expired-sessions": {
         "task": "paperboy.clear_expired_sessions",
         "schedule": crontab(hour=3, minute=17),

@@ -248,6 +248,8 @@ SIGNUP_CONFIRMATIONS_PER_DAY = env.int("SIGNUP_CONFIRMATIONS_PER_DAY", default=3
 # django-ratelimit rates ("count/period", period s/m/h/d) for the signup form.
 SIGNUP_RATE_PER_IP = env.rate("SIGNUP_RATE_PER_IP", default="10/h")
 SIGNUP_RATE_PER_EMAIL = env.rate("SIGNUP_RATE_PER_EMAIL", default="5/h")
+# Signups never confirmed are deleted after this many days.
+UNCONFIRMED_RETENTION_DAYS = env.int("UNCONFIRMED_RETENTION_DAYS", default=30)
 # Where the client's address is: REMOTE_ADDR, or e.g. HTTP_X_REAL_IP behind a proxy that sets it.
 RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
 # Rate limits count in the default cache: Redis (shared by every web process) when REDIS_URL is

@@ -51,3 +51,17 @@ def send_subscriber_email(subscriber_id: int, kind: str) -> bool:
         html=subscriber.email_format == Subscriber.Format.HTML,
     )
     return True
+
+
+@shared_task(name="subscribers.purge_unconfirmed")
+def purge_unconfirmed() -> int:
+    """Addresses that never confirmed are forgotten after UNCONFIRMED_RETENTION_DAYS."""
+    import datetime as dt
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    cutoff = timezone.now() - dt.timedelta(days=settings.UNCONFIRMED_RETENTION_DAYS)
+    deleted, _ = Subscriber.objects.filter(status=Subscriber.Status.PENDING, created_at__lt=cutoff).delete()
+    logger.info("purged %s unconfirmed subscribers", deleted)
+    return deleted

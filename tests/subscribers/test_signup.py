@@ -189,3 +189,22 @@ def test_home_page_carries_the_signup_form(client):
     assert f'action="{SUBSCRIBE}"' in html
     assert 'name="website"' in html and 'class="hp"' in html
     assert 'name="csrfmiddlewaretoken"' in html
+
+
+def test_unconfirmed_signups_are_purged_after_the_retention_period(settings):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from subscribers.tasks import purge_unconfirmed
+
+    settings.UNCONFIRMED_RETENTION_DAYS = 30
+    old_pending = SubscriberFactory(status="pending")
+    old_active = SubscriberFactory(status="active")
+    Subscriber.objects.filter(pk__in=[old_pending.pk, old_active.pk]).update(
+        created_at=timezone.now() - dt.timedelta(days=31)
+    )
+    recent_pending = SubscriberFactory(status="pending")
+
+    assert purge_unconfirmed.apply().get() == 1
+    assert set(Subscriber.objects.values_list("pk", flat=True)) == {old_active.pk, recent_pending.pk}
