@@ -14,7 +14,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from subscribers.admin import EXPORT_COLUMNS, SubscriberAdmin
+from subscribers.admin import SubscriberAdmin
+from subscribers.csv_io import EXPORT_COLUMNS
 from subscribers.models import Subscriber, Suppression, email_hash
 
 pytestmark = pytest.mark.django_db
