@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Count, Q
+
+from papers.models import Paper
+from subscribers.models import Subscriber
+
+
+class Edition(models.Model):
+    """One digest run: the papers of a day (or a week), frozen when it is published."""
+
+    class Kind(models.TextChoices):
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SCHEDULED = "scheduled", "Scheduled"  # published: readers get it as their hour comes
+        SENDING = "sending", "Sending"
+        PAUSED = "paused", "Paused"
+        SENT = "sent", "Sent"
+
+    kind = models.CharField(max_length=6, choices=Kind.choices, default=Kind.DAILY)
+    period_start = models.DateField()
+    period_end = models.DateField()
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    subject = models.CharField(max_length=200, blank=True)
+    intro = models.TextField("editor's intro", blank=True)
+    # The candidate papers, in listing order (pinned first), frozen at publication.
+    paper_ids = models.JSONField(default=list, blank=True, editable=False)
+    pinned_ids = models.JSONField(default=list, blank=True, editable=False)
+    pause_reason = models.TextField(blank=True)
+    consecutive_errors = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-period_start", "kind"]
+        constraints = [models.UniqueConstraint(fields=["kind", "period_start"], name="edition_kind_period_unique")]
+
+    def __str__(self) -> str:
+        if self.kind == self.Kind.WEEKLY:
+            return f"Weekly digest {self.period_start:%Y-%m-%d} – {self.period_end:%Y-%m-%d}"
+        return f"Daily digest {self.period_start:%Y-%m-%d}"
+
+    @property
+    def display_subject(self) -> str:
+        if self.subject:
+            return self.subject
+        if self.kind == self.Kind.WEEKLY:
+            return f"The week's trending papers ({self.period_start:%b %-d} – {self.period_end:%b %-d})"
+        return f"Trending papers for {self.period_start:%A, %B %-d}"
+
+    def counts(self) -> dict[str, int]:
+        """Deliveries per status, in one query."""
+        statuses = [status for status, _ in Delivery.Status.choices]
+        totals = self.deliveries.aggregate(
+            total=Count("pk"), **{status: Count("pk", filter=Q(status=status)) for status in statuses}
+        )
+        return totals
+
+
+class Delivery(models.Model):
+    """The ledger: one row per (edition, subscriber), enforced by the database."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        SUPPRESSED = "suppressed", "Suppressed"  # the subscriber left or bounced before sending
+        SKIPPED = "skipped", "Skipped (nothing matched)"
+        UNKNOWN = "unknown", "Unknown (worker lost while sending)"
+
+    edition = models.ForeignKey(Edition, on_delete=models.CASCADE, related_name="deliveries")
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="deliveries")
+    kind = models.CharField(max_length=6, choices=Edition.Kind.choices)
+    # The subscriber's own calendar day the digest is for: at most one daily digest per local day.
+    local_date = models.DateField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    paper_ids = models.JSONField(default=list, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    message_id = models.CharField(max_length=255, blank=True)
+    esp_message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["edition", "subscriber"], name="delivery_edition_subscriber_unique"),
+            models.UniqueConstraint(
+                fields=["subscriber", "kind", "local_date"], name="delivery_one_digest_per_local_day"
+            ),
+        ]
+        indexes = [models.Index(fields=["edition", "status"], name="delivery_edition_status")]
+
+    def __str__(self) -> str:
+        return f"{self.edition} → {self.subscriber_id} ({self.status})"
+
+
+class Feedback(models.Model):
+    """"More like this" (+1) or "less like this" (-1) on a paper, from a digest's links."""
+
+    class Vote(models.IntegerChoices):
+        MORE = 1, "More like this"
+        LESS = -1, "Less like this"
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="feedback")
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="feedback")
+    vote = models.SmallIntegerField(choices=Vote.choices)
+    created_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["subscriber", "paper"], name="feedback_subscriber_paper_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber_id} {self.get_vote_display()} {self.paper_id}"
+
+
+class TrackingEvent(models.Model):
+    """An ESP webhook event, kept once (by event id) so a replayed webhook changes nothing."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    event_type = models.CharField(max_length=32)
+    delivery = models.ForeignKey(Delivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    received_at = models.DateTimeField(auto_now_add=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id}"
