@@ -31,6 +31,10 @@ BEAT_SCHEDULE = {
         "task": "papers.ingest_arxiv_today",
         "schedule": crontab(hour=settings.ARXIV_INGEST_HOUR, minute=30),
     },
+    "newsletter-tick": {
+        "task": "newsletter.tick",
+        "schedule": crontab(minute="*/5"),
+    },
     "purge-unconfirmed-subscribers": {
         "task": "subscribers.purge_unconfirmed",
         "schedule": crontab(hour=3, minute=41),

@@ -255,3 +255,22 @@ RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
 # Rate limits count in the default cache: Redis (shared by every web process) when REDIS_URL is
 # set, else process memory, which is exact for `make run`'s single process but per-process under
 # gunicorn (`check --deploy` says so).
+
+# --- Digests --------------------------------------------------------------------------------
+# The sender's postal address, shown in every digest's footer (anti-spam laws ask for one).
+POSTAL_ADDRESS = env.str("POSTAL_ADDRESS", default="")
+# The day's curation freezes at this UTC hour: the daily edition is published then (weekly: on Sundays).
+DIGEST_CUTOFF_HOUR = env.int("DIGEST_CUTOFF_HOUR", default=22)
+# Ranking weights (popularity vs. relevance to the reader's interests).
+RANKING_POPULARITY_WEIGHT = env.float("RANKING_POPULARITY_WEIGHT", default=0.4)
+RANKING_RELEVANCE_WEIGHT = env.float("RANKING_RELEVANCE_WEIGHT", default=0.6)
+# Sending: deliveries per chunk task, attempts per message, and the pause threshold.
+DIGEST_CHUNK_SIZE = env.int("DIGEST_CHUNK_SIZE", default=200)
+DIGEST_MAX_ATTEMPTS = env.int("DIGEST_MAX_ATTEMPTS", default=5)
+DIGEST_PAUSE_AFTER_ERRORS = env.int("DIGEST_PAUSE_AFTER_ERRORS", default=50)
+# Messages per second across all workers (0: no limit), counted in the shared cache.
+DIGEST_SEND_RATE = env.int("DIGEST_SEND_RATE", default=0)
+# A row claimed by a worker that has not finished within this many minutes is marked unknown.
+DIGEST_SENDING_TIMEOUT_MINUTES = env.int("DIGEST_SENDING_TIMEOUT_MINUTES", default=30)
+if not 0 <= DIGEST_CUTOFF_HOUR <= 23:
+    raise ImproperlyConfigured("DIGEST_CUTOFF_HOUR takes an hour from 0 to 23 (UTC).")

@@ -9,5 +9,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("", include("papers.urls")),
     path("", include("subscribers.urls")),
+    path("", include("newsletter.urls")),
     path("admin/", admin.site.urls),
+    path("webhooks/anymail/", include("anymail.urls")),
 ]

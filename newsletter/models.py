@@ -84,7 +84,10 @@ class Delivery(models.Model):
     last_error = models.TextField(blank=True)
     message_id = models.CharField(max_length=255, blank=True)
     esp_message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    # Which worker call moved the row to 'sending' (a fresh random id per claim).
+    claim = models.CharField(max_length=32, blank=True, editable=False)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     opened_at = models.DateTimeField(null=True, blank=True)
     clicked_at = models.DateTimeField(null=True, blank=True)

@@ -1,0 +1,316 @@
+"""Sending: claim rows atomically, render, hand each message to the provider over one
+connection, record the outcome at once. A message is never sent twice: a row is sent only by the
+worker whose claim moved it from pending to sending, and a row whose worker vanished mid-send
+becomes 'unknown' instead of being retried."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import smtplib
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from email.utils import make_msgid
+from urllib.parse import urlsplit
+
+from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
+from django.conf import settings
+from django.core import signing
+from django.core.cache import cache
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db.models import F, Prefetch
+from django.urls import reverse
+from django.utils import timezone
+
+from newsletter.models import Delivery, Edition
+from newsletter.rendering import PaperView, RenderedEdition, render_digest, render_edition
+from papers.models import DailyEntry, Paper, PaperAuthor
+from subscribers.models import Subscriber
+from subscribers.tokens import Purpose, make_token
+
+logger = logging.getLogger(__name__)
+VIEW_SALT = "paperboy.newsletter.view"
+
+
+class TransientError(Exception):
+    """Worth retrying later: the connection, a timeout, a 4xx SMTP reply, an ESP 5xx or 429."""
+
+
+class PermanentError(Exception):
+    """This recipient will not take this message: invalid address, 5xx SMTP reply, ESP 4xx."""
+
+
+def classify(exc: Exception) -> Exception:
+    if isinstance(exc, AnymailRecipientsRefused):
+        return PermanentError(str(exc))
+    if isinstance(exc, AnymailAPIError):
+        status = getattr(exc, "status_code", None)
+        if status is not None and 400 <= status < 500 and status != 429:
+            return PermanentError(str(exc))
+        return TransientError(str(exc))
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return TransientError(str(exc)) if codes and all(400 <= c < 500 for c in codes) else PermanentError(str(exc))
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return PermanentError(str(exc)) if exc.smtp_code >= 500 else TransientError(str(exc))
+    if isinstance(exc, (smtplib.SMTPException, OSError, socket.timeout)):
+        return TransientError(f"{exc.__class__.__name__}: {exc}")
+    return TransientError(f"{exc.__class__.__name__}: {exc}")
+
+
+# --- Links -----------------------------------------------------------------------------------
+
+
+def view_token(delivery_id: int) -> str:
+    return signing.Signer(salt=VIEW_SALT).sign(str(delivery_id))
+
+
+def read_view_token(token: str) -> int | None:
+    try:
+        return int(signing.Signer(salt=VIEW_SALT).unsign(token))
+    except (signing.BadSignature, ValueError):
+        return None
+
+
+def personal_links(delivery: Delivery, subscriber: Subscriber) -> tuple[dict[str, str], str]:
+    site = settings.SITE_URL
+    links = {
+        "view_url": site + reverse("newsletter:view_digest", args=[view_token(delivery.pk)]),
+        "preferences_url": site
+        + reverse("subscribers:preferences", args=[make_token(subscriber, Purpose.PREFERENCES)]),
+        "unsubscribe_url": site
+        + reverse("subscribers:unsubscribe", args=[make_token(subscriber, Purpose.UNSUBSCRIBE)]),
+    }
+    example = reverse("newsletter:feedback", args=[make_token(subscriber, Purpose.FEEDBACK), 0, "more"])
+    return links, site + example.removesuffix("0/more/")
+
+
+def list_id(kind: str) -> str:
+    host = urlsplit(settings.SITE_URL).hostname or "localhost"
+    return f"{settings.SITE_NAME} {kind} digest <{kind}.digest.{host}>"
+
+
+# --- Rendering, once per edition per process ---------------------------------------------------
+
+
+_rendered: dict[tuple[int, str], RenderedEdition] = {}
+
+
+def paper_views(edition: Edition) -> list[PaperView]:
+    authors = Prefetch("author_links", queryset=PaperAuthor.objects.select_related("author"))
+    papers = Paper.objects.prefetch_related(authors).in_bulk(edition.paper_ids)
+    entries = {
+        entry.paper_id: entry
+        for entry in DailyEntry.objects.filter(
+            paper_id__in=edition.paper_ids, day__gte=edition.period_start, day__lte=edition.period_end
+        ).order_by("day")
+    }
+    pinned = set(edition.pinned_ids)
+    return [
+        PaperView(
+            paper=papers[pk],
+            upvotes=entries[pk].upvotes if pk in entries else papers[pk].upvotes,
+            note=entries[pk].note if pk in entries else "",
+            pinned=pk in pinned,
+        )
+        for pk in edition.paper_ids
+        if pk in papers
+    ]
+
+
+def rendered_edition(edition: Edition) -> RenderedEdition:
+    """The shared renderings of ``edition``, computed once per process (and again if the editor
+    changes the subject or intro)."""
+    key = (edition.pk, f"{edition.subject}\x00{edition.intro}")
+    if key not in _rendered:
+        for stale in [k for k in _rendered if k[0] == edition.pk]:
+            del _rendered[stale]
+        _rendered[key] = render_edition(edition, paper_views(edition))
+    return _rendered[key]
+
+
+def build_message(delivery: Delivery, subscriber: Subscriber, rendered: RenderedEdition) -> EmailMultiAlternatives:
+    links, feedback = personal_links(delivery, subscriber)
+    wants_html = subscriber.email_format == Subscriber.Format.HTML
+    digest = render_digest(rendered, delivery.paper_ids, links=links, feedback_url=feedback, html=wants_html)
+    domain = urlsplit(settings.SITE_URL).hostname or "localhost"
+    message = EmailMultiAlternatives(
+        digest.subject,
+        digest.text,
+        settings.DEFAULT_FROM_EMAIL,
+        [subscriber.email],
+        headers={
+            "List-Unsubscribe": f"<{links['unsubscribe_url']}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "List-Id": list_id(delivery.kind),
+            "Message-ID": make_msgid(idstring=f"d{delivery.pk}", domain=domain),
+        },
+    )
+    if wants_html:
+        message.attach_alternative(digest.html, "text/html")
+    # Anymail reads these; other backends ignore them.
+    message.metadata = {"delivery_id": str(delivery.pk), "edition_id": str(delivery.edition_id)}
+    message.tags = ["digest", delivery.kind]
+    return message
+
+
+# --- Sending ----------------------------------------------------------------------------------
+
+
+@dataclass
+class ChunkOutcome:
+    sent: int = 0
+    failed: int = 0
+    suppressed: int = 0
+    retry_ids: list[int] = field(default_factory=list)
+    retry_in: float = 0.0
+    paused: bool = False
+
+
+def claim(delivery_ids: list[int]) -> list[Delivery]:
+    """Move the still-pending rows of running editions to 'sending' under a fresh claim id;
+    the UPDATE's row locks make sure two workers never claim the same row."""
+    token = uuid.uuid4().hex
+    Delivery.objects.filter(
+        pk__in=delivery_ids,
+        status=Delivery.Status.PENDING,
+        edition__status__in=[Edition.Status.SCHEDULED, Edition.Status.SENDING],
+    ).update(status=Delivery.Status.SENDING, claim=token, claimed_at=timezone.now(), attempts=F("attempts") + 1)
+    return list(
+        Delivery.objects.filter(pk__in=delivery_ids, status=Delivery.Status.SENDING, claim=token)
+        .select_related("subscriber", "edition")
+        .order_by("pk")
+    )
+
+
+def wait_for_send_slot() -> None:
+    """At most DIGEST_SEND_RATE messages per second across every worker (shared cache counter)."""
+    rate = settings.DIGEST_SEND_RATE
+    if rate <= 0:
+        return
+    while True:
+        second = int(time.time())
+        key = f"paperboy:send-rate:{second}"
+        cache.add(key, 0, timeout=5)
+        if cache.incr(key) <= rate:
+            return
+        time.sleep(max(0.0, second + 1 - time.time()) + 0.001)
+
+
+def backoff(attempts: int) -> float:
+    """Exponential backoff with full jitter: up to 30 s, 60 s, 120 s... capped at an hour."""
+    return random.uniform(0.5, 1.0) * min(30 * 2 ** max(attempts - 1, 0), 3600)  # noqa: S311 (jitter)
+
+
+def _still_receiving(subscriber_id: int) -> bool:
+    return Subscriber.objects.filter(pk=subscriber_id, status=Subscriber.Status.ACTIVE).exists()
+
+
+def _finish(row: Delivery, status: str, **fields) -> None:
+    Delivery.objects.filter(pk=row.pk, status=Delivery.Status.SENDING).update(status=status, **fields)
+
+
+def _release(rows: list[Delivery], error: str, outcome: ChunkOutcome) -> None:
+    """Hand unsent rows back (pending), or fail those out of attempts."""
+    for row in rows:
+        if row.attempts >= settings.DIGEST_MAX_ATTEMPTS:
+            _finish(row, Delivery.Status.FAILED, last_error=f"gave up after {row.attempts} attempts: {error}")
+            outcome.failed += 1
+        else:
+            _finish(row, Delivery.Status.PENDING, last_error=error, claimed_at=None)
+            outcome.retry_ids.append(row.pk)
+    if outcome.retry_ids:
+        outcome.retry_in = backoff(max(row.attempts for row in rows))
+
+
+def _record_error(edition: Edition, error: str) -> bool:
+    """Count a consecutive error on the edition; pause it past the threshold. True if paused."""
+    Edition.objects.filter(pk=edition.pk).update(consecutive_errors=F("consecutive_errors") + 1)
+    edition.refresh_from_db(fields=["consecutive_errors", "status"])
+    if edition.consecutive_errors >= settings.DIGEST_PAUSE_AFTER_ERRORS and edition.status != Edition.Status.PAUSED:
+        reason = f"Paused after {edition.consecutive_errors} consecutive send errors. Last: {error}"
+        Edition.objects.filter(pk=edition.pk).update(status=Edition.Status.PAUSED, pause_reason=reason)
+        logger.error("%s: %s", edition, reason)
+        return True
+    return False
+
+
+def send_chunk(delivery_ids: list[int]) -> ChunkOutcome:
+    outcome = ChunkOutcome()
+    rows = claim(delivery_ids)
+    if not rows:
+        return outcome
+    try:
+        connection = get_connection(fail_silently=False)
+        connection.open()
+    except Exception as exc:  # the provider is unreachable: nothing was sent, all rows go back
+        error = str(classify(exc))
+        _release(rows, error, outcome)
+        outcome.paused = _record_error(rows[0].edition, error)
+        return outcome
+    try:
+        for index, row in enumerate(rows):
+            if not _still_receiving(row.subscriber_id):
+                _finish(row, Delivery.Status.SUPPRESSED, last_error="")
+                outcome.suppressed += 1
+                continue
+            message = build_message(row, row.subscriber, rendered_edition(row.edition))
+            wait_for_send_slot()
+            try:
+                connection.send_messages([message])
+            except Exception as exc:
+                problem = classify(exc)
+                if isinstance(problem, PermanentError):
+                    _finish(row, Delivery.Status.FAILED, last_error=str(problem))
+                    outcome.failed += 1
+                    continue
+                _release(rows[index:], str(problem), outcome)
+                outcome.paused = _record_error(row.edition, str(problem))
+                break
+            esp_id = getattr(getattr(message, "anymail_status", None), "message_id", None) or ""
+            _finish(
+                row,
+                Delivery.Status.SENT,
+                sent_at=timezone.now(),
+                last_error="",
+                message_id=message.extra_headers["Message-ID"],
+                esp_message_id=str(esp_id),
+            )
+            outcome.sent += 1
+            if row.edition.consecutive_errors:
+                Edition.objects.filter(pk=row.edition_id).update(consecutive_errors=0)
+                row.edition.consecutive_errors = 0
+    finally:
+        try:
+            connection.close()
+        except Exception:  # closing a broken connection must not hide what happened
+            logger.warning("closing the email connection failed", exc_info=True)
+    return outcome
+
+
+def reap_stale(*, now: dt.datetime | None = None) -> int:
+    """Rows a vanished worker left in 'sending': maybe sent, maybe not. Mark them unknown; an
+    editor may choose to send them again (admin action)."""
+    cutoff = (now or timezone.now()) - dt.timedelta(minutes=settings.DIGEST_SENDING_TIMEOUT_MINUTES)
+    return Delivery.objects.filter(status=Delivery.Status.SENDING, claimed_at__lt=cutoff).update(
+        status=Delivery.Status.UNKNOWN,
+        last_error="the worker sending this row stopped before recording the outcome",
+    )
+
+
+def send_test(edition: Edition, address: str) -> None:
+    """A test of ``edition`` to any address: the top papers, links that lead nowhere personal."""
+    rendered = render_edition(edition, paper_views(edition))
+    site = settings.SITE_URL
+    links = {
+        "view_url": site + reverse("newsletter:archive_edition", args=[edition.pk]),
+        "preferences_url": site + reverse("subscribers:subscribe"),
+        "unsubscribe_url": site + reverse("subscribers:subscribe"),
+    }
+    digest = render_digest(rendered, edition.paper_ids[:10], links=links, feedback_url=f"{site}/#")
+    message = EmailMultiAlternatives(f"[TEST] {digest.subject}", digest.text, settings.DEFAULT_FROM_EMAIL, [address])
+    message.attach_alternative(digest.html, "text/html")
+    message.send()

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.syndication.views import Feed
+from django.urls import reverse
+from django.utils.feedgenerator import Atom1Feed
+
+from papers.models import DailyEntry
+
+
+class DailyPapersFeed(Feed):
+    """Each day's approved papers, newest first (RSS 2.0 at /feed/, Atom at /feed/atom/)."""
+
+    description = "The day's trending research papers, as curated for the digest."
+
+    def title(self) -> str:
+        return f"{settings.SITE_NAME}: trending papers"
+
+    def link(self) -> str:
+        return reverse("home")
+
+    def items(self):
+        return DailyEntry.objects.approved().select_related("paper").order_by("-day", "-pinned", "-upvotes")[:100]
+
+    def item_title(self, entry: DailyEntry) -> str:
+        return entry.paper.title
+
+    def item_description(self, entry: DailyEntry) -> str:
+        return entry.paper.ai_summary or entry.paper.abstract
+
+    def item_link(self, entry: DailyEntry) -> str:
+        paper = entry.paper
+        return paper.get_absolute_url() or reverse("day_listing", args=[entry.day])
+
+    def item_guid(self, entry: DailyEntry) -> str:
+        return f"{settings.SITE_URL}/papers/{entry.day.isoformat()}/#{entry.paper_id}"
+
+    item_guid_is_permalink = False
+
+    def item_pubdate(self, entry: DailyEntry):
+        return entry.created_at
+
+
+class DailyPapersAtomFeed(DailyPapersFeed):
+    feed_type = Atom1Feed
+    subtitle = DailyPapersFeed.description
