@@ -96,7 +96,8 @@ def list_id(kind: str) -> str:
 # --- Rendering, once per edition per process ---------------------------------------------------
 
 
-_rendered: dict[tuple[int, str], RenderedEdition] = {}
+_rendered: dict[tuple, tuple[float, RenderedEdition]] = {}
+RENDER_CACHE_SECONDS = 300  # editors' notes may change while an edition goes out
 
 
 def paper_views(edition: Edition) -> list[PaperView]:
@@ -122,14 +123,15 @@ def paper_views(edition: Edition) -> list[PaperView]:
 
 
 def rendered_edition(edition: Edition) -> RenderedEdition:
-    """The shared renderings of ``edition``, computed once per process (and again if the editor
-    changes the subject or intro)."""
-    key = (edition.pk, f"{edition.subject}\x00{edition.intro}")
-    if key not in _rendered:
-        for stale in [k for k in _rendered if k[0] == edition.pk]:
-            del _rendered[stale]
-        _rendered[key] = render_edition(edition, paper_views(edition))
-    return _rendered[key]
+    """The shared renderings of ``edition``, computed once per process and reused for a few
+    minutes (sooner if the subject, intro or papers change)."""
+    key = (edition.pk, edition.subject, edition.intro, tuple(edition.paper_ids), tuple(edition.pinned_ids))
+    cached = _rendered.get(key)
+    if cached is None or time.monotonic() - cached[0] > RENDER_CACHE_SECONDS:
+        for other in [k for k in _rendered if k[0] == edition.pk or len(_rendered) > 16]:
+            del _rendered[other]
+        cached = _rendered[key] = (time.monotonic(), render_edition(edition, paper_views(edition)))
+    return cached[1]
 
 
 def build_message(delivery: Delivery, subscriber: Subscriber, rendered: RenderedEdition) -> EmailMultiAlternatives:

@@ -71,6 +71,16 @@ def celery_runs_tasks_inline():
     app.conf.task_always_eager, app.conf.task_eager_propagates = saved
 
 
+@pytest.fixture(autouse=True)
+def fresh_render_cache():
+    """Test databases reuse primary keys; a rendering cached by one test must not leak into the next."""
+    from newsletter import delivery
+
+    delivery._rendered.clear()
+    yield
+    delivery._rendered.clear()
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     url = os.environ.get("REDIS_URL")

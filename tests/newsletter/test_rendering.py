@@ -1,0 +1,157 @@
+"""Digest emails: both parts, exact headers, under Gmail's clipping size, escaped, no per-reader queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from email import message_from_bytes, policy
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from newsletter import delivery, editions, planning
+from newsletter.models import Delivery
+from papers.ingest import upsert_records
+from papers.sources.base import PaperRecord
+from subscribers.tokens import Purpose, read_token
+from tests.factories import DailyEntryFactory, PaperFactory, SubscriberFactory
+
+pytestmark = pytest.mark.django_db
+DAY = dt.date(2026, 5, 4)
+LONG_ABSTRACT = " ".join(["We study a hard problem with a new method and report strong results."] * 25)
+
+
+def published_edition(papers: int = 5):
+    for n in range(papers):
+        paper = PaperFactory(
+            title=f"Paper number {n}: a realistic, fairly long title about models",
+            abstract=LONG_ABSTRACT,
+            github_url=f"https://github.com/example/repo{n}",
+            author_names=[f"Author {n}-{k}" for k in range(12)],
+        )
+        DailyEntryFactory(day=DAY, paper=paper, upvotes=100 - n)
+    return editions.edition_publish(kind="daily", day=DAY)
+
+
+def planned(edition, count: int = 1, **fields) -> list[Delivery]:
+    fields.setdefault("papers_per_digest", 10)
+    subscribers = [
+        SubscriberFactory(confirmed_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC), **fields) for _ in range(count)
+    ]
+    planning.plan_deliveries(edition, [(subscriber.pk, DAY) for subscriber in subscribers])
+    return list(Delivery.objects.filter(edition=edition).select_related("subscriber", "edition").order_by("pk"))
+
+
+def mime(message) -> object:
+    return message_from_bytes(message.message().as_bytes(), policy=policy.default)
+
+
+def test_both_parts_and_exact_headers():
+    edition = published_edition()
+    row, other = planned(edition, 2)
+    message = delivery.build_message(row, row.subscriber, delivery.rendered_edition(edition))
+    parsed = mime(message)
+
+    unsubscribe = parsed["List-Unsubscribe"].strip()
+    assert re.fullmatch(r"<http://127\.0\.0\.1:8000/unsubscribe/[^>\s]+/>", unsubscribe)
+    token = unsubscribe.rsplit("/unsubscribe/", 1)[1].rstrip("/>")
+    assert read_token(token, Purpose.UNSUBSCRIBE) == row.subscriber
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert parsed["List-Id"] == "Paperboy daily digest <daily.digest.127.0.0.1>"
+    assert parsed["Subject"] == "Trending papers for Monday, May 4"
+    assert parsed.get_body(("plain",)) is not None and parsed.get_body(("html",)) is not None
+    assert message.metadata == {"delivery_id": str(row.pk), "edition_id": str(edition.pk)}
+    assert message.tags == ["digest", "daily"]
+
+    other_message = delivery.build_message(other, other.subscriber, delivery.rendered_edition(edition))
+    assert parsed["Message-ID"] != mime(other_message)["Message-ID"]
+    assert parsed["List-Unsubscribe"] != mime(other_message)["List-Unsubscribe"], "links are personal"
+
+
+def test_text_only_readers_get_no_html():
+    edition = published_edition()
+    (row,) = planned(edition, email_format="text")
+    message = delivery.build_message(row, row.subscriber, delivery.rendered_edition(edition))
+    assert message.alternatives == []
+    assert "1. Paper number 0" in message.body
+    assert "Unsubscribe: http://127.0.0.1:8000/unsubscribe/" in message.body
+
+
+def test_every_chosen_paper_with_its_links_in_the_readers_order():
+    edition = published_edition()
+    (row,) = planned(edition)
+    message = delivery.build_message(row, row.subscriber, delivery.rendered_edition(edition))
+    html = message.alternatives[0][0]
+    titles = re.findall(r"Paper number (\d+)", message.body)
+    assert [int(n) for n in titles] == list(range(5))
+    for paper_id in row.paper_ids:
+        assert "/f/" in html and f"/{paper_id}/more/" in html and f"/{paper_id}/less/" in html
+    assert "Author 0-0, Author 0-1, Author 0-2 et al." in html
+    assert 'style="' in html, "CSS inlined"
+    assert "@@" not in html and "@@" not in message.body, "no marker left behind"
+    assert "<script" not in html and "http://fonts" not in html
+
+
+def test_fifty_papers_stay_under_gmails_clipping_size():
+    edition = published_edition(papers=50)
+    (row,) = planned(edition, papers_per_digest=50)
+    assert len(row.paper_ids) == 50
+    message = delivery.build_message(row, row.subscriber, delivery.rendered_edition(edition))
+    size = len(message.alternatives[0][0].encode())
+    assert size < 102 * 1024, f"{size} bytes: Gmail clips above 102 KB"
+
+
+def test_hostile_titles_are_escaped():
+    record = PaperRecord(
+        arxiv_id="2605.06666",
+        title='Evil "><svg/onload=alert(1)> <3 & co',
+        abstract="<script>alert(1)</script> & friends",
+        upvotes=5,
+        listed_on=DAY,
+    )
+    upsert_records([record], source="hf")
+    edition = editions.edition_publish(kind="daily", day=DAY)
+    (row,) = planned(edition)
+    message = delivery.build_message(row, row.subscriber, delivery.rendered_edition(edition))
+    html = message.alternatives[0][0]
+    assert "<svg" not in html and "<script>alert" not in html
+    assert "Evil &quot;&gt;" in html and "&lt;3 &amp; co" in html
+
+
+def test_no_queries_per_reader_when_rendering_a_chunk():
+    edition = published_edition()
+    rows = planned(edition, 20)
+    rendered = delivery.rendered_edition(edition)
+    with CaptureQueriesContext(connection) as queries:
+        for row in rows:
+            delivery.build_message(row, row.subscriber, rendered)
+    assert len(queries) == 0
+
+
+def test_shared_parts_are_rendered_once_per_edition(monkeypatch):
+    edition = published_edition()
+    rows = planned(edition, 5)
+    calls = []
+    real = delivery.render_edition
+    monkeypatch.setattr(delivery, "render_edition", lambda *a, **k: calls.append(1) or real(*a, **k))
+    delivery._rendered.clear()
+    for row in rows:
+        delivery.build_message(row, row.subscriber, delivery.rendered_edition(edition))
+    assert len(calls) == 1
+    edition.intro = "A note from the editor."
+    edition.save()
+    message = delivery.build_message(rows[0], rows[0].subscriber, delivery.rendered_edition(edition))
+    assert len(calls) == 2 and "A note from the editor." in message.body
+
+
+def test_view_in_browser_shows_the_same_digest(client):
+    edition = published_edition()
+    (row,) = planned(edition)
+    message = delivery.build_message(row, row.subscriber, delivery.rendered_edition(edition))
+    view_url = re.search(r'href="http://127\.0\.0\.1:8000(/d/[^"]+)"', message.alternatives[0][0]).group(1)
+    page = client.get(view_url)
+    assert page.status_code == 200
+    assert all(f"Paper number {n}:" in page.text for n in range(5))
+    assert "script-src 'self'" in page["Content-Security-Policy"]
+    assert client.get("/d/123:forged/").status_code == 400
