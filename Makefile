@@ -38,11 +38,10 @@ demo: $(STAMP)
 	@$(PY) manage.py ingest --source hf --file papers/samples/hf_daily_papers_sample.json
 	@$(PY) manage.py ingest --source text --file papers/samples/text_dump_sample.txt
 	@echo
-	@echo "  Loaded the invented sample papers from papers/samples/ (not real papers; see its README.md) onto today's page:"
-	@echo "    10 from a Hugging Face Daily Papers answer, and 3 from a pasted text dump: 1 matched by title, 2 new ones"
-	@echo "    that wait in admin for an arXiv id. Running make demo again changes nothing (it reports them unchanged)."
-	@echo "  Next:  make run, then open http://127.0.0.1:8000/"
-	@echo "  The digest part of the demo arrives with the Digests issue."
+	@echo "  Loaded the invented sample papers from papers/samples/ (not real papers; see its README.md) onto today's page."
+	@$(PY) manage.py demo_day
+	@echo "  Next:  make run, then open http://127.0.0.1:8000/ (admin: http://127.0.0.1:8000/admin/)"
+	@echo "  Running make demo again changes nothing: the papers are unchanged and nobody gets a day's digest twice."
 
 lint: $(STAMP)
 	@$(VENV)/bin/ruff check .

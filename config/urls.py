@@ -11,5 +11,5 @@ urlpatterns = [
     path("", include("subscribers.urls")),
     path("", include("newsletter.urls")),
     path("admin/", admin.site.urls),
-    path("webhooks/anymail/", include("anymail.urls")),
+    path("webhooks/anymail/", include("newsletter.webhooks")),
 ]
