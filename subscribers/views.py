@@ -129,6 +129,7 @@ def preferences(request: HttpRequest, subscriber: Subscriber, token: str) -> Htt
         "form": form,
         "token": token,
         "unsubscribe_token": make_token(subscriber, Purpose.UNSUBSCRIBE),
+        "feedback": subscriber.feedback.select_related("paper").order_by("-created_at")[:20],
     }
     return render(request, "subscribers/preferences.html", context, status=400 if form.is_bound else 200)
 

@@ -311,3 +311,18 @@ def test_rfc8058_one_click_from_a_mailbox_provider(live_server, encoding):
     assert subscriber.status == "unsubscribed"
     again = requests.post(target, data={"List-Unsubscribe": "One-Click"}, timeout=10, allow_redirects=False)
     assert again.status_code == 200, "a repeated one-click POST is harmless"
+
+
+def test_preference_center_shows_the_readers_feedback(client):
+    from newsletter.models import Feedback
+    from tests.factories import PaperFactory
+
+    subscriber = SubscriberFactory()
+    Feedback.objects.create(subscriber=subscriber, paper=PaperFactory(title="Liked <b>paper</b>"), vote=1)
+    Feedback.objects.create(subscriber=subscriber, paper=PaperFactory(title="Disliked paper"), vote=-1)
+    SubscriberFactory().feedback.create(paper=PaperFactory(title="Someone else's vote"), vote=1)
+
+    page = client.get(url("preferences", subscriber, Purpose.PREFERENCES)).text
+    assert "More like “Liked &lt;b&gt;paper&lt;/b&gt;”" in page
+    assert "Less like “Disliked paper”" in page
+    assert "Someone else" not in page
