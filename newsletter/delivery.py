@@ -259,7 +259,13 @@ def send_chunk(delivery_ids: list[int]) -> ChunkOutcome:
                 _finish(row, Delivery.Status.SUPPRESSED, last_error="")
                 outcome.suppressed += 1
                 continue
-            message = build_message(row, row.subscriber, rendered_edition(row.edition))
+            try:
+                message = build_message(row, row.subscriber, rendered_edition(row.edition))
+            except Exception as exc:  # a rendering bug will not fix itself: fail the row, keep going
+                logger.exception("rendering delivery %s failed", row.pk)
+                _finish(row, Delivery.Status.FAILED, last_error=f"rendering failed: {exc.__class__.__name__}: {exc}")
+                outcome.failed += 1
+                continue
             wait_for_send_slot()
             try:
                 connection.send_messages([message])
