@@ -1,0 +1,699 @@
+"""Digests in Django admin: editions with their progress, the editor's tools (draft, publish,
+preview for any reader, test send, pause, resume, resending rows whose fate is unknown) and the
+delivery ledger, read-only but for an explicit "send again"."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections.abc import Iterable
+
+from csp.decorators import csp_update
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+
+from newsletter import delivery, editions, planning, tasks
+from newsletter.models import Delivery, Edition, Feedback, TrackingEvent
+from newsletter.rendering import render_edition
+from papers.models import Paper
+from subscribers.models import Subscriber
+
+DeliveryStatus = Delivery.Status
+RUNNING = [Edition.Status.SCHEDULED, Edition.Status.SENDING]
+_BODY_TAG = re.compile(r"<body[^>]*>", re.IGNORECASE)
+
+
+def plural(count: int, noun: str) -> str:
+    if count == 1:
+        return f"1 {noun}"
+    return f"{count} {noun[:-1]}ies" if noun.endswith("ry") else f"{count} {noun}s"
+
+
+def no_line_breaks(value: str, what: str) -> None:
+    if "\r" in value or "\n" in value:
+        raise forms.ValidationError(f"{what} cannot contain line breaks.")
+
+
+def dispatch_now() -> int:
+    """Enqueue the pending rows of running editions at once (their send tasks start when the
+    surrounding transaction commits)."""
+    return tasks.dispatch()
+
+
+def requeue(rows: QuerySet[Delivery], note: str) -> tuple[int, list[Edition]]:
+    """Move ``rows`` back to pending so the next dispatch sends them; an edition already marked
+    sent becomes 'sending' again (finish_superseded closes it once nothing is left). Returns the
+    number of rows moved and the affected editions that are paused (their rows wait for resume)."""
+    with transaction.atomic():
+        edition_ids = set(rows.values_list("edition_id", flat=True))
+        moved = rows.update(status=DeliveryStatus.PENDING, last_error=note, claim="", claimed_at=None, enqueued_at=None)
+        Edition.objects.filter(pk__in=edition_ids, status=Edition.Status.SENT).update(status=Edition.Status.SENDING)
+        paused = list(Edition.objects.filter(pk__in=edition_ids, status=Edition.Status.PAUSED))
+    return moved, paused
+
+
+def resend_note(request: HttpRequest, was: str) -> str:
+    return (
+        f"Was {was}; {request.user.get_username()} chose to send it again on "
+        f"{timezone.now():%Y-%m-%d %H:%M} UTC (it may already have been delivered)."
+    )
+
+
+def find_subscriber(value: str) -> Subscriber | None:
+    """A subscriber by id or by email address."""
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return Subscriber.objects.filter(pk=int(value)).first()
+    return Subscriber.objects.with_email(value).first()
+
+
+# --- Forms --------------------------------------------------------------------------------------
+
+
+class SingleLineEmailField(forms.EmailField):
+    """An email address on one line: CR and LF are refused before anything strips them."""
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            no_line_breaks(value, "The address")
+        return super().to_python(value)
+
+
+class SendTestForm(forms.Form):
+    address = SingleLineEmailField(label="Send a test to", max_length=254)
+
+
+class PreviewForm(forms.Form):
+    subscriber = forms.CharField(
+        label="Preview for subscriber",
+        max_length=254,
+        help_text="Their email address (or subscriber id).",
+        widget=forms.TextInput(attrs={"placeholder": "reader@example.org"}),
+    )
+    format = forms.ChoiceField(choices=[("html", "HTML"), ("text", "Plain text")], initial="html")
+
+
+class DraftForm(forms.Form):
+    kind = forms.ChoiceField(choices=Edition.Kind.choices, initial=Edition.Kind.DAILY)
+    day = forms.DateField(
+        initial=timezone.localdate,
+        help_text="Any day of the period: a daily edition covers that day, a weekly one its Monday–Sunday week.",
+    )
+
+
+class EditionForm(forms.ModelForm):
+    class Meta:
+        model = Edition
+        fields = ["subject", "intro"]
+
+    def clean_subject(self) -> str:
+        subject = self.cleaned_data["subject"]
+        no_line_breaks(subject, "The subject")
+        return subject
+
+
+# --- Editions -----------------------------------------------------------------------------------
+
+
+def status_count_annotations() -> dict:
+    return {
+        "n_total": Count("deliveries"),
+        **{f"n_{status}": Count("deliveries", filter=Q(deliveries__status=status)) for status in DeliveryStatus.values},
+    }
+
+
+def progress_text(counts: dict[str, int]) -> str:
+    """ "sent 120 / 300 (failed 2, unknown 1)": the emails meant to go out (skipped readers had
+    nothing to receive) and how they fared."""
+    total = counts.get("total", 0)
+    if not total:
+        return "no deliveries yet"
+    skipped = counts.get(DeliveryStatus.SKIPPED, 0)
+    text = (
+        f"sent {counts.get(DeliveryStatus.SENT, 0)} / {total - skipped} "
+        f"(failed {counts.get(DeliveryStatus.FAILED, 0)}, unknown {counts.get(DeliveryStatus.UNKNOWN, 0)})"
+    )
+    extra = [
+        f"{counts[status]} {label}"
+        for status, label in [
+            (DeliveryStatus.PENDING, "pending"),
+            (DeliveryStatus.SENDING, "sending"),
+            (DeliveryStatus.SUPPRESSED, "suppressed"),
+            (DeliveryStatus.SKIPPED, "skipped"),
+        ]
+        if counts.get(status)
+    ]
+    return text + (" · " + ", ".join(extra) if extra else "")
+
+
+@admin.register(Edition)
+class EditionAdmin(admin.ModelAdmin):
+    form = EditionForm
+    change_list_template = "admin/newsletter/edition/change_list.html"
+    change_form_template = "admin/newsletter/edition/change_form.html"
+    list_display = ["__str__", "kind", "status", "paper_count", "published_at", "progress"]
+    list_filter = ["kind", "status"]
+    date_hierarchy = "period_start"
+    actions = ["publish", "pause", "resume", "resend_unknown"]
+    readonly_fields = [
+        "kind",
+        "period_start",
+        "period_end",
+        "status",
+        "published_at",
+        "created_at",
+        "papers",
+        "delivery_counts",
+        "pause_reason",
+        "consecutive_errors",
+    ]
+    fieldsets = [
+        (None, {"fields": ["kind", "period_start", "period_end", "status", "published_at", "created_at"]}),
+        ("Content", {"fields": ["subject", "intro", "papers"]}),
+        ("Sending", {"fields": ["delivery_counts", "pause_reason", "consecutive_errors"]}),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Edition]:
+        # Every status count in the changelist's one query (a GROUP BY), never a query per row.
+        return super().get_queryset(request).annotate(**status_count_annotations())
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # editions come from "Create / refresh a draft" (or the schedule)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Edition | None = None) -> bool:
+        # Only a draft may go: a published edition's ledger is the record of what was sent.
+        return obj is not None and obj.status == Edition.Status.DRAFT and super().has_delete_permission(request, obj)
+
+    def _can(self, request: HttpRequest, action: str) -> bool:
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.{get_permission_codename(action, opts)}")
+
+    # --- columns and read-only fields ---
+
+    @admin.display(description="Papers")
+    def paper_count(self, edition: Edition) -> int:
+        return len(edition.paper_ids)
+
+    @staticmethod
+    def _annotated_counts(edition: Edition) -> dict[str, int]:
+        if hasattr(edition, "n_total"):
+            counts = {status: getattr(edition, f"n_{status}") for status in DeliveryStatus.values}
+            return {"total": edition.n_total, **counts}
+        return edition.counts()
+
+    @admin.display(description="Progress", ordering="n_sent")
+    def progress(self, edition: Edition) -> str:
+        return progress_text(self._annotated_counts(edition))
+
+    @admin.display(description="Papers, in listing order")
+    def papers(self, edition: Edition) -> str:
+        if not edition.paper_ids:
+            return "None yet: no approved entries in the period."
+        found = Paper.objects.only("pk", "title", "arxiv_id").in_bulk(edition.paper_ids)  # one query
+        pinned = set(edition.pinned_ids)
+        items = []
+        for pk in edition.paper_ids:
+            paper = found.get(pk)
+            pin = " 📌 editor's pick" if pk in pinned else ""
+            if paper is None:
+                items.append(format_html("<li>paper #{} (deleted){}</li>", pk, pin))
+                continue
+            url = reverse("admin:papers_paper_change", args=[pk])
+            items.append(
+                format_html(
+                    '<li><a href="{}">{}</a> <span class="quiet">{}</span>{}</li>',
+                    url,
+                    paper.title,
+                    paper.arxiv_id or "",
+                    pin,
+                )
+            )
+        return format_html('<ol class="edition-papers">{}</ol>', format_html_join("", "{}", ((i,) for i in items)))
+
+    @admin.display(description="Deliveries")
+    def delivery_counts(self, edition: Edition) -> str:
+        counts = edition.counts()
+        ledger = reverse("admin:newsletter_delivery_changelist")
+        rows = [
+            (
+                f"{ledger}?{urlencode({'edition__id__exact': edition.pk, 'status__exact': status})}",
+                label,
+                counts.get(status, 0),
+            )
+            for status, label in DeliveryStatus.choices
+        ]
+        return format_html(
+            '<p id="edition-progress">{}</p><ul class="delivery-counts">{}</ul>'
+            '<p><a href="{}?{}">All {} deliveries</a></p>',
+            progress_text(counts),
+            format_html_join("", '<li><a href="{}">{}</a>: <strong>{}</strong></li>', rows),
+            ledger,
+            urlencode({"edition__id__exact": edition.pk}),
+            counts.get("total", 0),
+        )
+
+    # --- URLs and pages ---
+
+    def get_urls(self):
+        def view(func, suffix: str, route: str):
+            return path(route, self.admin_site.admin_view(func), name=f"newsletter_edition_{suffix}")
+
+        own = [
+            view(self.draft_view, "draft", "draft/"),
+            view(self.preview_view, "preview", "<path:object_id>/preview/"),
+            view(self.send_test_view, "send_test", "<path:object_id>/send-test/"),
+            view(self.publish_view, "publish", "<path:object_id>/publish/"),
+            view(self.pause_view, "pause", "<path:object_id>/pause/"),
+            view(self.resume_view, "resume", "<path:object_id>/resume/"),
+            view(self.resend_unknown_view, "resend_unknown", "<path:object_id>/resend-unknown/"),
+        ]
+        return own + super().get_urls()
+
+    def _page(self, request: HttpRequest, template: str, title: str, **context) -> TemplateResponse:
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "title": title, **context}
+        return TemplateResponse(request, f"admin/newsletter/edition/{template}", context)
+
+    def _edition(self, request: HttpRequest, object_id: str, *, change: bool = True) -> Edition:
+        edition = self.get_object(request, object_id)
+        if edition is None:
+            raise Http404("No such edition.")
+        allowed = self.has_change_permission if change else self.has_view_permission
+        if not allowed(request, edition):
+            raise PermissionDenied
+        return edition
+
+    def _back(self, edition: Edition) -> HttpResponseRedirect:
+        return HttpResponseRedirect(reverse("admin:newsletter_edition_change", args=[edition.pk]))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        edition = self.get_object(request, object_id)
+        if edition is not None:
+            counts = self._annotated_counts(edition)
+            extra_context = {
+                **(extra_context or {}),
+                "preview_form": PreviewForm(),
+                "send_test_form": SendTestForm(),
+                "can_publish": edition.status == Edition.Status.DRAFT,
+                "can_pause": edition.status in RUNNING,
+                "can_resume": edition.status == Edition.Status.PAUSED,
+                "unknown_count": counts[DeliveryStatus.UNKNOWN],
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def draft_view(self, request: HttpRequest) -> HttpResponse:
+        if not self._can(request, "add"):
+            raise PermissionDenied
+        form = DraftForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            edition = editions.edition_prepare(kind=form.cleaned_data["kind"], day=form.cleaned_data["day"])
+            if edition.status == Edition.Status.DRAFT:
+                self.message_user(
+                    request,
+                    f"{edition}: draft ready with {plural(len(edition.paper_ids), 'approved paper')}.",
+                    messages.SUCCESS if edition.paper_ids else messages.WARNING,
+                )
+            else:
+                self.message_user(
+                    request,
+                    f"{edition} is already {edition.get_status_display().lower()}: its papers are frozen.",
+                    messages.WARNING,
+                )
+            return self._back(edition)
+        return self._page(
+            request,
+            "form_page.html",
+            "Create / refresh a draft",
+            form=form,
+            intro="Gathers the period's approved entries (pinned first) into the edition's draft. "
+            "Running it again refreshes the papers of a draft; a published edition is left as it is.",
+            submit="Create / refresh draft",
+        )
+
+    # --- preview for any subscriber ---
+
+    def _preview_delivery(self, edition: Edition, subscriber: Subscriber) -> tuple[Delivery, str]:
+        """Their stored delivery, or one ranked for them now and never saved (pk 0: its
+        view-in-browser link leads nowhere)."""
+        row = Delivery.objects.filter(edition=edition, subscriber=subscriber).first()
+        if row is not None:
+            return row, f"their delivery row ({row.status})"
+        ranked = planning.score_papers(
+            planning.paper_infos(edition), planning.reader_infos([subscriber.pk]), weights=planning.weights()
+        )
+        local_date = timezone.now().astimezone(zoneinfo.ZoneInfo(subscriber.time_zone)).date()
+        transient = Delivery(
+            pk=0,
+            edition=edition,
+            subscriber=subscriber,
+            kind=edition.kind,
+            local_date=local_date,
+            paper_ids=ranked.get(subscriber.pk, []),
+        )
+        return transient, "ranked for them now (not planned yet; nothing was saved)"
+
+    @csp_update({"style-src": ["'unsafe-inline'"]})  # the email's own inline styles; still no scripts
+    def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        edition = self._edition(request, object_id, change=False)
+        wanted = request.GET.get("subscriber", "")
+        subscriber = find_subscriber(wanted)
+        if subscriber is None:
+            self.message_user(request, f"No subscriber “{wanted.strip()}”.", messages.ERROR)
+            return self._back(edition)
+        row, source = self._preview_delivery(edition, subscriber)
+        rendered = render_edition(edition, delivery.paper_views(edition))  # fresh: a draft's papers change
+        missing = [pk for pk in row.paper_ids if pk not in rendered.paper_text]
+        if missing:  # papers deleted since planning: show the rest rather than fail
+            row.paper_ids = [pk for pk in row.paper_ids if pk in rendered.paper_text]
+        message = delivery.build_message(row, subscriber, rendered)
+        html = message.alternatives[0][0] if message.alternatives else None
+        notes = []
+        if subscriber.frequency != edition.kind:
+            notes.append(f"{subscriber.email} takes {subscriber.get_frequency_display().lower()} digests.")
+        if subscriber.status != Subscriber.Status.ACTIVE:
+            notes.append(f"{subscriber.email} is {subscriber.get_status_display().lower()}: no digest goes to them.")
+        if not row.paper_ids:
+            notes.append("Nothing for this reader: no email would be sent (they skip digests when nothing matches).")
+        if missing:
+            notes.append(f"Left out {plural(len(missing), 'deleted paper')} of their delivery.")
+        base = reverse("admin:newsletter_edition_preview", args=[edition.pk])
+        links = {
+            "html_url": f"{base}?{urlencode({'subscriber': subscriber.pk})}",
+            "text_url": f"{base}?{urlencode({'subscriber': subscriber.pk, 'format': 'text'})}",
+            "edition_url": reverse("admin:newsletter_edition_change", args=[edition.pk]),
+        }
+        if request.GET.get("format") == "text" or html is None or not row.paper_ids:
+            return self._page(
+                request,
+                "preview_text.html",
+                f"Preview of {edition} for {subscriber.email}",
+                edition=edition,
+                original=edition,
+                subscriber=subscriber,
+                source=source,
+                notes=notes,
+                email=message,
+                has_html=html is not None,
+                **links,
+            )
+        banner = format_html(
+            '<div style="font:13px/1.5 sans-serif;background:#fff3cd;color:#333;padding:8px 12px;'
+            'border-bottom:1px solid #e0c36a" id="admin-preview-banner">'
+            "Admin preview of <strong>{}</strong> for <strong>{}</strong> — {}.{} "
+            '<a href="{}">Plain text</a> · <a href="{}">Back to the edition</a></div>',
+            edition,
+            subscriber.email,
+            source,
+            format_html_join("", " {}", ((note,) for note in notes)),
+            links["text_url"],
+            links["edition_url"],
+        )
+        # The email exactly as sent, with only the banner added after <body>.
+        document = _BODY_TAG.sub(lambda match: match.group(0) + banner, html, count=1)
+        return HttpResponse(document)
+
+    # --- test send ---
+
+    def send_test_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        edition = self._edition(request, object_id)
+        form = SendTestForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            address = form.cleaned_data["address"]
+            try:
+                delivery.send_test(edition, address)
+            except Exception as exc:  # the provider's answer is what the editor needs to see
+                self.message_user(request, f"The test to {address} was not sent: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"Sent a test of {edition} to {address}.", messages.SUCCESS)
+            return self._back(edition)
+        return self._page(
+            request,
+            "form_page.html",
+            f"Send a test of {edition}",
+            original=edition,
+            form=form,
+            intro="The edition's top papers, marked [TEST], with links that lead nowhere personal.",
+            submit="Send test",
+        )
+
+    # --- publish, pause, resume ---
+
+    def _publish(self, request: HttpRequest, edition: Edition) -> bool:
+        if edition.status != Edition.Status.DRAFT:
+            self.message_user(request, f"{edition} is already {edition.get_status_display().lower()}.", messages.INFO)
+            return False
+        published = editions.edition_publish(kind=edition.kind, day=edition.period_start)
+        if published is None:
+            self.message_user(request, f"{edition}: no approved papers in the period, not published.", messages.ERROR)
+            return False
+        self.message_user(
+            request,
+            f"Published {published} with {plural(len(published.paper_ids), 'paper')}; "
+            "readers get it as their delivery hour comes.",
+            messages.SUCCESS,
+        )
+        return True
+
+    def _pause(self, request: HttpRequest, edition: Edition) -> bool:
+        reason = f"Paused by {request.user.get_username()} on {timezone.now():%Y-%m-%d %H:%M} UTC."
+        done = Edition.objects.filter(pk=edition.pk, status__in=RUNNING).update(
+            status=Edition.Status.PAUSED, pause_reason=reason
+        )
+        if done:
+            self.message_user(request, f"Paused {edition}: nothing more is sent until you resume it.", messages.SUCCESS)
+        else:
+            self.message_user(
+                request,
+                f"{edition} is {edition.get_status_display().lower()}: only a running one pauses.",
+                messages.INFO,
+            )
+        return bool(done)
+
+    def _resume(self, request: HttpRequest, edition: Edition) -> bool:
+        with transaction.atomic():
+            has_rows = Delivery.objects.filter(edition=edition).exists()
+            done = Edition.objects.filter(pk=edition.pk, status=Edition.Status.PAUSED).update(
+                status=Edition.Status.SENDING if has_rows else Edition.Status.SCHEDULED,
+                consecutive_errors=0,
+                pause_reason="",
+            )
+            if done:
+                # Rows a send task put back while the edition was paused wait for no stale timer.
+                Delivery.objects.filter(edition=edition, status=DeliveryStatus.PENDING).update(enqueued_at=None)
+        if not done:
+            self.message_user(request, f"{edition} is not paused.", messages.INFO)
+            return False
+        self.message_user(request, f"Resumed {edition}.", messages.SUCCESS)
+        return True
+
+    def _after_resume(self, request: HttpRequest) -> None:
+        queued = dispatch_now()
+        if queued:
+            self.message_user(request, f"Queued {plural(queued, 'pending delivery')} for sending.", messages.SUCCESS)
+
+    def _post_only(self, request: HttpRequest) -> None:
+        if request.method != "POST":
+            raise PermissionDenied("Use the buttons on the edition's page.")
+
+    def publish_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        edition = self._edition(request, object_id)
+        self._post_only(request)
+        self._publish(request, edition)
+        return self._back(edition)
+
+    def pause_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        edition = self._edition(request, object_id)
+        self._post_only(request)
+        self._pause(request, edition)
+        return self._back(edition)
+
+    def resume_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        edition = self._edition(request, object_id)
+        self._post_only(request)
+        if self._resume(request, edition):
+            self._after_resume(request)
+        return self._back(edition)
+
+    # --- resend unknown ---
+
+    def _resend_unknown(self, request: HttpRequest, chosen: Iterable[Edition]) -> None:
+        rows = Delivery.objects.filter(edition__in=list(chosen), status=DeliveryStatus.UNKNOWN)
+        moved, paused = requeue(rows, resend_note(request, "unknown (the worker stopped while sending)"))
+        if not moved:
+            self.message_user(request, "No deliveries in the 'unknown' state.", messages.INFO)
+            return
+        queued = dispatch_now()
+        self.message_user(
+            request,
+            f"Sending {plural(moved, 'delivery')} again ({queued} queued now). Some of these readers may get the "
+            "digest twice.",
+            messages.WARNING,
+        )
+        for edition in paused:
+            self.message_user(request, f"{edition} is paused: its rows go out when you resume it.", messages.WARNING)
+
+    def _confirm_resend(self, request: HttpRequest, chosen: list[Edition], hidden: list[tuple[str, str]]):
+        unknown = dict(
+            Delivery.objects.filter(edition__in=chosen, status=DeliveryStatus.UNKNOWN)
+            .order_by()
+            .values_list("edition_id")
+            .annotate(n=Count("pk"))
+        )
+        rows = [(edition, unknown.get(edition.pk, 0)) for edition in chosen]
+        return self._page(
+            request,
+            "resend_unknown.html",
+            "Send the unknown deliveries again?",
+            rows=rows,
+            total=sum(unknown.values()),
+            hidden=hidden,
+            original=chosen[0] if len(chosen) == 1 else None,
+            timeout=settings.DIGEST_SENDING_TIMEOUT_MINUTES,
+        )
+
+    def resend_unknown_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        edition = self._edition(request, object_id)
+        if request.method == "POST" and request.POST.get("confirm") == "yes":
+            self._resend_unknown(request, [edition])
+            return self._back(edition)
+        return self._confirm_resend(request, [edition], hidden=[])
+
+    # --- changelist actions ---
+
+    @admin.action(description="Publish the selected drafts", permissions=["change"])
+    def publish(self, request: HttpRequest, queryset: QuerySet[Edition]) -> None:
+        for edition in queryset:
+            self._publish(request, edition)
+
+    @admin.action(description="Pause the selected editions", permissions=["change"])
+    def pause(self, request: HttpRequest, queryset: QuerySet[Edition]) -> None:
+        for edition in queryset:
+            self._pause(request, edition)
+
+    @admin.action(description="Resume the selected paused editions", permissions=["change"])
+    def resume(self, request: HttpRequest, queryset: QuerySet[Edition]) -> None:
+        if sum(self._resume(request, edition) for edition in queryset):
+            self._after_resume(request)
+
+    @admin.action(description="Send the unknown deliveries of the selected editions again…", permissions=["change"])
+    def resend_unknown(self, request: HttpRequest, queryset: QuerySet[Edition]) -> HttpResponse | None:
+        if request.POST.get("confirm") == "yes":
+            self._resend_unknown(request, queryset)
+            return None
+        chosen = list(queryset)
+        hidden = [("action", "resend_unknown")] + [
+            (admin.helpers.ACTION_CHECKBOX_NAME, str(edition.pk)) for edition in chosen
+        ]
+        return self._confirm_resend(request, chosen, hidden=hidden)
+
+
+# --- The delivery ledger ----------------------------------------------------------------------
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = [
+        "edition",
+        "subscriber_email",
+        "status",
+        "attempts",
+        "sent_at",
+        "opened_at",
+        "clicked_at",
+        "short_error",
+    ]
+    list_filter = ["status", "kind", "edition__status"]
+    list_select_related = ["edition", "subscriber"]
+    search_fields = ["subscriber__email"]
+    search_help_text = "Search by subscriber email."
+    date_hierarchy = "created_at"
+    actions = ["send_again"]
+    ordering = ["-pk"]
+
+    @admin.display(description="Subscriber", ordering="subscriber__email")
+    def subscriber_email(self, row: Delivery) -> str:
+        return row.subscriber.email
+
+    @admin.display(description="Last error")
+    def short_error(self, row: Delivery) -> str:
+        error = row.last_error
+        return error if len(error) <= 80 else error[:79] + "…"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
+        return False
+
+    def has_resend_permission(self, request: HttpRequest) -> bool:
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.{get_permission_codename('change', opts)}")
+
+    @admin.action(description="Send again (unknown or failed rows only)", permissions=["resend"])
+    def send_again(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        total = queryset.count()
+        unknown = queryset.filter(status=DeliveryStatus.UNKNOWN)
+        failed = queryset.filter(status=DeliveryStatus.FAILED)
+        moved, paused = requeue(unknown, resend_note(request, "unknown (the worker stopped while sending)"))
+        moved_failed, paused_failed = requeue(failed, resend_note(request, "failed"))
+        moved += moved_failed
+        if not moved:
+            self.message_user(request, "Only unknown or failed deliveries can be sent again.", messages.ERROR)
+            return
+        queued = dispatch_now()
+        message = (
+            f"Sending {plural(moved, 'delivery')} again ({queued} queued now). An 'unknown' row may already have "
+            "been delivered: those readers may get the digest twice."
+        )
+        if total - moved:
+            message += f" Left {total - moved} that were neither unknown nor failed."
+        self.message_user(request, message, messages.WARNING)
+        for edition in {e.pk: e for e in [*paused, *paused_failed]}.values():
+            self.message_user(request, f"{edition} is paused: its rows go out when you resume it.", messages.WARNING)
+
+
+# --- Feedback and webhook events (read-only) -----------------------------------------------------
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "subscriber", "paper", "vote"]
+    list_filter = ["vote"]
+    list_select_related = ["subscriber", "paper"]
+    search_fields = ["subscriber__email", "paper__title", "paper__arxiv_id"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(TrackingEvent)
+class TrackingEventAdmin(ReadOnlyAdmin):
+    list_display = ["received_at", "event_type", "event_id", "delivery", "description"]
+    list_filter = ["event_type"]
+    list_select_related = ["delivery__edition"]
+    search_fields = ["event_id", "delivery__subscriber__email"]
+    date_hierarchy = "received_at"
