@@ -108,7 +108,7 @@ class Delivery(models.Model):
 
 
 class Feedback(models.Model):
-    """"More like this" (+1) or "less like this" (-1) on a paper, from a digest's links."""
+    """ "More like this" (+1) or "less like this" (-1) on a paper, from a digest's links."""
 
     class Vote(models.IntegerChoices):
         MORE = 1, "More like this"

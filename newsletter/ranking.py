@@ -52,12 +52,13 @@ the same papers, since the planner calls ``score_papers`` once per batch of read
 
 from __future__ import annotations
 
+import gc
 import math
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
+from itertools import chain, repeat
 
 import numpy as np
 import scipy.sparse as sp
@@ -76,6 +77,7 @@ __all__ = [
 MAX_COUNT = 50  # papers per digest, upper bound (the lower bound is 1)
 _VECTORIZER_OPTIONS = {"stop_words": "english", "ngram_range": (1, 2), "lowercase": True}
 _PHRASE_CACHE_LIMIT = 500_000  # distinct interest phrases kept per edition between calls
+_DENSE_LIMIT = 4_000_000  # vocabulary x papers cells kept dense (32 MB)
 _EDITION_CACHE_SIZE = 2  # the daily and the weekly edition being planned
 
 
@@ -162,14 +164,14 @@ class _Edition:
         for paper in self.papers:
             for category in paper.categories:
                 self.category_index.setdefault(category, len(self.category_index))
-        self.paper_categories = self._incidence(
+        self.paper_categories = self._paper_incidence(
             [[self.category_index[c] for c in paper.categories] for paper in self.papers], len(self.category_index)
         )
         self.author_index: dict[str, int] = {}
         for paper in self.papers:
             for name in paper.authors:
                 self.author_index.setdefault(_author_key(name), len(self.author_index))
-        self.paper_authors = self._incidence(
+        self.paper_authors = self._paper_incidence(
             [[self.author_index[_author_key(a)] for a in paper.authors] for paper in self.papers],
             len(self.author_index),
         )
@@ -185,14 +187,17 @@ class _Edition:
         else:
             self.counter = CountVectorizer(vocabulary=tfidf.vocabulary_, **_VECTORIZER_OPTIONS)
             self.idf = tfidf.idf_.astype(np.float64)
-            self.paper_vectors_t = matrix.T.tocsc()  # vocabulary x papers
+            # vocabulary x papers; dense while small (a sparse x dense product is the fastest here)
+            transposed = matrix.T.tocsr()
+            small = transposed.shape[0] * n <= _DENSE_LIMIT
+            self.paper_vectors_t = transposed.toarray() if small else transposed
             self.similarity = (matrix @ matrix.T).toarray()  # paper x paper cosine
         self.vocabulary_size = len(self.idf)
         self.phrases = _PieceCache(self)
         self.lock = threading.Lock()
 
     @staticmethod
-    def _incidence(rows: list[list[int]], width: int) -> np.ndarray:
+    def _paper_incidence(rows: list[list[int]], width: int) -> np.ndarray:
         """(width x papers) 0/1 float matrix from each paper's list of indices."""
         matrix = np.zeros((width, len(rows)), dtype=np.float32)
         for col, indices in enumerate(rows):
@@ -206,22 +211,50 @@ class _Edition:
 
 
 class _PieceCache:
-    """Profile pieces (interest phrases, liked texts) -> row of their term counts, grown lazily."""
+    """Profile pieces (interest phrases, liked texts) -> row of their term counts, grown lazily:
+    a phrase shared by many readers is tokenized once per edition."""
+
+    _NEW, _EMPTY, _BOUNDARY = -3, -1, -2
+    _MARK = "\x01"  # separates readers in the joined interests of a batch
 
     def __init__(self, edition: _Edition):
         self.edition = edition
         self.reset()
 
     def reset(self) -> None:
-        self.index: dict[str, int] = {}
-        self.blocks: list[sp.csr_matrix] = []
+        self.index: dict[str, int] = {"": self._EMPTY, self._MARK: self._BOUNDARY}
+        self.size = 0
         self.matrix = sp.csr_matrix((0, self.edition.vocabulary_size))
 
-    def add(self, new_pieces: list[str]) -> None:
-        if new_pieces:
-            self.blocks.append(self.edition.term_counts(new_pieces))
-            self.matrix = sp.vstack(self.blocks, format="csr") if len(self.blocks) > 1 else self.blocks[0]
-            self.blocks = [self.matrix]
+    def _add(self, pieces: list[str]) -> None:
+        for piece in pieces:
+            self.index[piece] = self.size
+            self.size += 1
+        block = self.edition.term_counts(pieces)
+        self.matrix = sp.vstack([self.matrix, block], format="csr") if self.matrix.shape[0] else block
+
+    def lookup(self, pieces: list[str]) -> np.ndarray:
+        """Row of each piece (any text; liked texts are used verbatim)."""
+        get = self.index.get
+        codes = np.fromiter(map(get, pieces, repeat(self._NEW)), dtype=np.int64, count=len(pieces))
+        missing = np.flatnonzero(codes == self._NEW)
+        if missing.size:
+            self._add(list(dict.fromkeys(pieces[i] for i in missing)))
+            codes[missing] = [self.index[pieces[i]] for i in missing]
+        return codes
+
+    def phrase_pairs(self, interests: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(reader row, piece row) for every interest phrase of a batch of readers, found with
+        one join/split over the whole batch instead of a split per reader."""
+        mark = self._MARK
+        joined = mark.join(interests)
+        if joined.count(mark) != len(interests) - 1:  # a reader's text contains the mark itself
+            joined = mark.join(text.replace(mark, " ") for text in interests)
+        joined = joined.lower().replace(";", ",").replace("\n", ",").replace(mark, "," + mark + ",")
+        codes = self.lookup(list(map(str.strip, joined.split(","))))
+        rows = np.cumsum(codes == self._BOUNDARY)
+        keep = codes >= 0
+        return rows[keep], codes[keep]
 
 
 _editions: OrderedDict[tuple[PaperInfo, ...], _Edition] = OrderedDict()
@@ -243,25 +276,11 @@ def _edition_for(papers: Sequence[PaperInfo]) -> _Edition:
     return edition
 
 
-_reader_fields = attrgetter(
-    "id",
-    "interests",
-    "categories",
-    "followed_authors",
-    "count",
-    "skip_if_no_match",
-    "sent",
-    "liked",
-    "disliked",
-    "liked_texts",
-)
-
-
 def score_papers(
     papers: Sequence[PaperInfo],
     readers: Sequence[ReaderInfo],
     *,
-    weights: Weights = Weights(),  # noqa: B008 - frozen, so a shared default is safe
+    weights: Weights = Weights(),
     batch_size: int = 20_000,
 ) -> dict[int, list[int]]:
     """reader id -> chosen paper ids in order (best first); [] means skip this reader's email."""
@@ -271,121 +290,83 @@ def score_papers(
         return {reader.id: [] for reader in readers}
     edition = _edition_for(papers)
     result: dict[int, list[int]] = {}
-    with edition.lock:  # the phrase cache is shared between calls
-        if len(edition.phrases.index) > _PHRASE_CACHE_LIMIT:
-            edition.phrases.reset()
-        for start in range(0, len(readers), batch_size):
-            _score_batch(edition, readers[start : start + batch_size], weights, result)
+    # The cyclic garbage collector would walk every live object (the callers' million readers) again
+    # and again while we allocate the result lists; nothing here makes reference cycles.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        with edition.lock:  # the phrase cache is shared between calls
+            if edition.phrases.size > _PHRASE_CACHE_LIMIT:
+                edition.phrases.reset()
+            for start in range(0, len(readers), batch_size):
+                _score_batch(edition, readers[start : start + batch_size], weights, result)
+    finally:
+        if collecting:
+            gc.enable()
     return result
 
 
 def _score_batch(edition: _Edition, batch: Sequence[ReaderInfo], weights: Weights, result: dict) -> None:
     n, b = edition.n, len(batch)
-    col_of, id_set, text_of = edition.col_of, edition.id_set, edition.text_of
-    phrase_index = edition.phrases.index
-    category_index, author_index = edition.category_index, edition.author_index
-    new_pieces: list[str] = []
+    # Column-wise reads of the reader fields, then flattened index lists: C-level loops (map,
+    # chain, fromiter) wherever possible, and no Python work per (reader, paper) pair.
+    reader_ids = [reader.id for reader in batch]
+    counts = np.clip(np.array([reader.count for reader in batch], dtype=np.int64), 1, MAX_COUNT)
+    skip_flag = np.array([reader.skip_if_no_match for reader in batch], dtype=bool)
 
-    reader_ids: list[int] = []
-    counts: list[int] = []
-    profiled = np.zeros(b, dtype=bool)
-    skip_flag = np.zeros(b, dtype=bool)
-    filtered = np.zeros(b, dtype=bool)  # has a category filter
-    piece_rows: list[int] = []
-    piece_cols: list[int] = []
-    cat_rows: list[int] = []
-    cat_cols: list[int] = []
-    author_rows: list[int] = []
-    author_cols: list[int] = []
-    excluded_rows: list[int] = []
-    excluded_cols: list[int] = []
-    dislike_rows: list[int] = []
-    dislike_cols: list[int] = []
+    piece_rows, piece_cols = edition.phrases.phrase_pairs([reader.interests or "" for reader in batch])
+    liked_rows, liked_pieces = _liked_pieces(edition, batch)
+    if liked_pieces:
+        piece_rows = np.concatenate([piece_rows, liked_rows])
+        piece_cols = np.concatenate([piece_cols, edition.phrases.lookup(liked_pieces)])
+    profiled = np.bincount(piece_rows, minlength=b) > 0
 
-    def piece(text: str) -> int:
-        index = phrase_index.get(text)
-        if index is None:
-            index = phrase_index[text] = len(phrase_index)
-            new_pieces.append(text)
-        return index
-
-    # The one pass over the readers: collect index lists, nothing per (reader, paper) pair.
-    for row, (rid, interests, categories, authors, count, skip, sent, liked, disliked, liked_texts) in enumerate(
-        map(_reader_fields, batch)
-    ):
-        reader_ids.append(rid)
-        counts.append(count)
-        first_piece = len(piece_cols)
-        if interests:
-            piece_cols.extend([piece(phrase) for phrase in split_interests(interests)])
-        if liked_texts:
-            piece_cols.extend([piece(text) for text in liked_texts if text])
-        if liked:
-            for pid in liked & id_set:
-                if text_of[pid] and text_of[pid] not in liked_texts:
-                    piece_cols.append(piece(text_of[pid]))
-        if len(piece_cols) > first_piece:
-            piece_rows.extend([row] * (len(piece_cols) - first_piece))
-            profiled[row] = True
-        if authors:
-            profiled[row] = True
-            hits = [author_index[key] for key in map(_author_key, authors) if key in author_index]
-            if hits:
-                author_cols.extend(hits)
-                author_rows.extend([row] * len(hits))
-        if categories:
-            filtered[row] = True
-            hits = [category_index[c] for c in categories if c in category_index]
-            if hits:
-                cat_cols.extend(hits)
-                cat_rows.extend([row] * len(hits))
-        if skip:
-            skip_flag[row] = True
-        if sent:
-            hits = [col_of[pid] for pid in sent & id_set]
-            if hits:
-                excluded_cols.extend(hits)
-                excluded_rows.extend([row] * len(hits))
-        if disliked:
-            hits = [col_of[pid] for pid in disliked & id_set]
-            if hits:
-                excluded_cols.extend(hits)
-                excluded_rows.extend([row] * len(hits))
-                dislike_cols.extend(hits)
-                dislike_rows.extend([row] * len(hits))
-    edition.phrases.add(new_pieces)
+    followed_lists = [reader.followed_authors for reader in batch]
+    profiled |= np.fromiter(map(bool, followed_lists), dtype=bool, count=b)
+    author_index = edition.author_index
+    author_rows, author_cols = _flat_lookup(followed_lists, author_index, _author_key)
+    category_lists = [reader.categories for reader in batch]
+    filtered = np.fromiter(map(bool, category_lists), dtype=bool, count=b)
+    category_index = edition.category_index
+    cat_rows, cat_cols = _flat_lookup(category_lists, category_index)
+    intersect = edition.id_set.intersection  # iterates the smaller of the two sets
+    sent_rows, sent_cols = _flat_lookup(list(map(intersect, [reader.sent for reader in batch])), edition.col_of)
+    disliked = list(map(intersect, [reader.disliked for reader in batch]))
+    dislike_rows, dislike_cols = _flat_lookup(disliked, edition.col_of)
 
     # Relevance: tf-idf cosine between each reader's profile and each paper.
     relevance = np.zeros((b, n))
-    if piece_cols and edition.vocabulary_size:
-        pieces = _incidence(piece_rows, piece_cols, (b, len(phrase_index)), np.float64)
+    if piece_cols.size and edition.vocabulary_size:
+        pieces = _incidence(piece_rows, piece_cols, (b, edition.phrases.size), np.float64)
         terms = pieces @ edition.phrases.matrix  # readers x vocabulary, summed term counts
         np.log(terms.data, out=terms.data)
         terms.data += 1.0  # sublinear tf: 1 + log(count)
         terms.data *= edition.idf[terms.indices]
         normalize(terms, copy=False)
-        relevance = (terms @ edition.paper_vectors_t).toarray()
+        relevance = terms @ edition.paper_vectors_t
+        if sp.issparse(relevance):
+            relevance = relevance.toarray()
 
     allowed = np.ones((b, n), dtype=bool)
     if filtered.any():
         shares = _incidence(cat_rows, cat_cols, (b, len(category_index)), np.float32) @ edition.paper_categories
         allowed[filtered] = shares[filtered] > 0
     followed = None
-    if author_cols:
+    if author_cols.size:
         followed = (
             _incidence(author_rows, author_cols, (b, len(author_index)), np.float32) @ edition.paper_authors
         ) > 0
         allowed |= followed
-    if excluded_cols:
-        allowed[excluded_rows, excluded_cols] = False
+    allowed[sent_rows, sent_cols] = False
+    allowed[dislike_rows, dislike_cols] = False
 
     score = weights.relevance * relevance
     score += weights.popularity * edition.popularity
     if followed is not None:
         score += weights.author_boost * followed
-    if dislike_cols:
+    if dislike_cols.size:
         closeness = np.zeros((b, n))
-        np.maximum.at(closeness, np.asarray(dislike_rows), edition.similarity[dislike_cols])
+        np.maximum.at(closeness, dislike_rows, edition.similarity[dislike_cols])
         score -= weights.dislike_penalty * closeness
     if edition.pinned_cols.size:
         ceiling = np.abs(score).max(initial=0.0) + 1.0  # above every score in this batch
@@ -395,20 +376,69 @@ def _score_batch(edition: _Edition, batch: Sequence[ReaderInfo], weights: Weight
     matched = ((relevance >= weights.min_relevance) & allowed).any(axis=1)
     if followed is not None:
         matched |= (followed & allowed).any(axis=1)
-    skipped = skip_flag & profiled & ~matched
+    lengths = np.minimum(counts, allowed.sum(axis=1))
+    lengths[skip_flag & profiled & ~matched] = 0
+    _emit(edition, reader_ids, score, lengths, result)
 
-    lengths = np.minimum(np.clip(np.asarray(counts, dtype=np.int64), 1, MAX_COUNT), allowed.sum(axis=1))
-    lengths[skipped] = 0
+
+def _emit(edition: _Edition, reader_ids: list[int], score: np.ndarray, lengths: np.ndarray, result: dict) -> None:
+    """result[reader id] = the first ``length`` columns of the reader's ranking, as paper ids."""
     k = int(lengths.max(initial=0))
     if k == 0:
-        result.update((rid, []) for rid in reader_ids)
+        for rid in reader_ids:
+            result[rid] = []
         return
     chosen = edition.ids_obj[top_k_columns(score, k)].tolist()
     for rid, ids, length in zip(reader_ids, chosen, lengths.tolist(), strict=True):
         result[rid] = ids if length == k else ids[:length]
 
 
-def _incidence(rows: list[int], cols: list[int], shape: tuple[int, int], dtype) -> sp.csr_matrix:
+def _flat_lookup(values: list, index: dict, key=None) -> tuple[np.ndarray, np.ndarray]:
+    """(row, index[item]) for every item of every row's collection that is in ``index``."""
+    lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    total = int(lengths.sum())
+    if not total:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    items = chain.from_iterable(values)
+    if key is not None:
+        items = map(key, items)
+    cols = np.fromiter(map(index.get, items, repeat(-1)), dtype=np.int64, count=total)
+    rows = np.repeat(np.arange(len(values), dtype=np.int64), lengths)
+    keep = cols >= 0
+    return rows[keep], cols[keep]
+
+
+def _liked_pieces(edition: _Edition, batch: Sequence[ReaderInfo]) -> tuple[np.ndarray, list[str]]:
+    """(row, text) of every liked text: those passed in, plus this edition's own text of a liked
+    paper that is in the edition, unless already passed in."""
+    liked_texts = [reader.liked_texts for reader in batch]
+    rows, texts = _flat_lookup_texts(liked_texts)
+    in_edition = list(map(edition.id_set.intersection, [reader.liked for reader in batch]))
+    extra_rows: list[int] = []
+    for row in [row for row, ids in enumerate(in_edition) if ids]:
+        known = set(liked_texts[row])
+        extra = [edition.text_of[pid] for pid in sorted(in_edition[row])]
+        extra = [text for text in extra if text and text not in known]
+        texts += extra
+        extra_rows += [row] * len(extra)
+    if extra_rows:
+        rows = np.concatenate([rows, np.asarray(extra_rows, dtype=np.int64)])
+    return rows, texts
+
+
+def _flat_lookup_texts(values: list[tuple[str, ...]]) -> tuple[np.ndarray, list[str]]:
+    lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    rows = np.repeat(np.arange(len(values), dtype=np.int64), lengths)
+    texts = list(chain.from_iterable(values))
+    if "" in texts:
+        keep = [bool(text) for text in texts]
+        rows = rows[np.array(keep, dtype=bool)]
+        texts = [text for text in texts if text]
+    return rows, texts
+
+
+def _incidence(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int], dtype) -> sp.csr_matrix:
     """Sparse (readers x things) matrix with a 1 per (row, col) pair; repeated pairs add up."""
     data = np.ones(len(cols), dtype=dtype)
     return sp.csr_matrix((data, (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64))), shape=shape)

@@ -132,7 +132,7 @@ def test_create_draft_via_form(admin_client, day_papers):
 
 
 def test_paper_list_is_one_query(admin_client, day_papers, django_assert_num_queries):
-    from newsletter.admin import EditionAdmin
+    from newsletter.admin.editions import EditionAdmin
 
     edition = Edition.objects.create(
         kind="daily", period_start=DAY, period_end=DAY, paper_ids=[p.pk for p in day_papers]

@@ -1,6 +1,5 @@
-"""Digests in Django admin: editions with their progress, the editor's tools (draft, publish,
-preview for any reader, test send, pause, resume, resending rows whose fate is unknown) and the
-delivery ledger, read-only but for an explicit "send again"."""
+"""Editions in Django admin: their progress, and the editor's tools (draft, publish, preview for
+any reader, test send, pause, resume, resending rows whose fate is unknown)."""
 
 from __future__ import annotations
 
@@ -9,7 +8,6 @@ import zoneinfo
 from collections.abc import Iterable
 
 from csp.decorators import csp_update
-from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
@@ -24,7 +22,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
 from newsletter import delivery, editions, planning, tasks
-from newsletter.models import Delivery, Edition, Feedback, TrackingEvent
+from newsletter.admin.forms import DraftForm, EditionForm, PreviewForm, SendTestForm
+from newsletter.models import Delivery, Edition
 from newsletter.rendering import render_edition
 from papers.models import Paper
 from subscribers.models import Subscriber
@@ -38,11 +37,6 @@ def plural(count: int, noun: str) -> str:
     if count == 1:
         return f"1 {noun}"
     return f"{count} {noun[:-1]}ies" if noun.endswith("ry") else f"{count} {noun}s"
-
-
-def no_line_breaks(value: str, what: str) -> None:
-    if "\r" in value or "\n" in value:
-        raise forms.ValidationError(f"{what} cannot contain line breaks.")
 
 
 def dispatch_now() -> int:
@@ -78,51 +72,6 @@ def find_subscriber(value: str) -> Subscriber | None:
     if value.isdigit():
         return Subscriber.objects.filter(pk=int(value)).first()
     return Subscriber.objects.with_email(value).first()
-
-
-# --- Forms --------------------------------------------------------------------------------------
-
-
-class SingleLineEmailField(forms.EmailField):
-    """An email address on one line: CR and LF are refused before anything strips them."""
-
-    def to_python(self, value):
-        if isinstance(value, str):
-            no_line_breaks(value, "The address")
-        return super().to_python(value)
-
-
-class SendTestForm(forms.Form):
-    address = SingleLineEmailField(label="Send a test to", max_length=254)
-
-
-class PreviewForm(forms.Form):
-    subscriber = forms.CharField(
-        label="Preview for subscriber",
-        max_length=254,
-        help_text="Their email address (or subscriber id).",
-        widget=forms.TextInput(attrs={"placeholder": "reader@example.org"}),
-    )
-    format = forms.ChoiceField(choices=[("html", "HTML"), ("text", "Plain text")], initial="html")
-
-
-class DraftForm(forms.Form):
-    kind = forms.ChoiceField(choices=Edition.Kind.choices, initial=Edition.Kind.DAILY)
-    day = forms.DateField(
-        initial=timezone.localdate,
-        help_text="Any day of the period: a daily edition covers that day, a weekly one its Monday–Sunday week.",
-    )
-
-
-class EditionForm(forms.ModelForm):
-    class Meta:
-        model = Edition
-        fields = ["subject", "intro"]
-
-    def clean_subject(self) -> str:
-        subject = self.cleaned_data["subject"]
-        no_line_breaks(subject, "The subject")
-        return subject
 
 
 # --- Editions -----------------------------------------------------------------------------------
@@ -597,103 +546,3 @@ class EditionAdmin(admin.ModelAdmin):
             (admin.helpers.ACTION_CHECKBOX_NAME, str(edition.pk)) for edition in chosen
         ]
         return self._confirm_resend(request, chosen, hidden=hidden)
-
-
-# --- The delivery ledger ----------------------------------------------------------------------
-
-
-@admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
-    list_display = [
-        "edition",
-        "subscriber_email",
-        "status",
-        "attempts",
-        "sent_at",
-        "opened_at",
-        "clicked_at",
-        "short_error",
-    ]
-    list_filter = ["status", "kind", "edition__status"]
-    list_select_related = ["edition", "subscriber"]
-    search_fields = ["subscriber__email"]
-    search_help_text = "Search by subscriber email."
-    date_hierarchy = "created_at"
-    actions = ["send_again"]
-    ordering = ["-pk"]
-
-    @admin.display(description="Subscriber", ordering="subscriber__email")
-    def subscriber_email(self, row: Delivery) -> str:
-        return row.subscriber.email
-
-    @admin.display(description="Last error")
-    def short_error(self, row: Delivery) -> str:
-        error = row.last_error
-        return error if len(error) <= 80 else error[:79] + "…"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
-        return False
-
-    def has_resend_permission(self, request: HttpRequest) -> bool:
-        opts = self.opts
-        return request.user.has_perm(f"{opts.app_label}.{get_permission_codename('change', opts)}")
-
-    @admin.action(description="Send again (unknown or failed rows only)", permissions=["resend"])
-    def send_again(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
-        total = queryset.count()
-        unknown = queryset.filter(status=DeliveryStatus.UNKNOWN)
-        failed = queryset.filter(status=DeliveryStatus.FAILED)
-        moved, paused = requeue(unknown, resend_note(request, "unknown (the worker stopped while sending)"))
-        moved_failed, paused_failed = requeue(failed, resend_note(request, "failed"))
-        moved += moved_failed
-        if not moved:
-            self.message_user(request, "Only unknown or failed deliveries can be sent again.", messages.ERROR)
-            return
-        queued = dispatch_now()
-        message = (
-            f"Sending {plural(moved, 'delivery')} again ({queued} queued now). An 'unknown' row may already have "
-            "been delivered: those readers may get the digest twice."
-        )
-        if total - moved:
-            message += f" Left {total - moved} that were neither unknown nor failed."
-        self.message_user(request, message, messages.WARNING)
-        for edition in {e.pk: e for e in [*paused, *paused_failed]}.values():
-            self.message_user(request, f"{edition} is paused: its rows go out when you resume it.", messages.WARNING)
-
-
-# --- Feedback and webhook events (read-only) -----------------------------------------------------
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
-@admin.register(Feedback)
-class FeedbackAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "subscriber", "paper", "vote"]
-    list_filter = ["vote"]
-    list_select_related = ["subscriber", "paper"]
-    search_fields = ["subscriber__email", "paper__title", "paper__arxiv_id"]
-    date_hierarchy = "created_at"
-
-
-@admin.register(TrackingEvent)
-class TrackingEventAdmin(ReadOnlyAdmin):
-    list_display = ["received_at", "event_type", "event_id", "delivery", "description"]
-    list_filter = ["event_type"]
-    list_select_related = ["delivery__edition"]
-    search_fields = ["event_id", "delivery__subscriber__email"]
-    date_hierarchy = "received_at"

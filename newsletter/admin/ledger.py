@@ -1,0 +1,112 @@
+"""The delivery ledger (read-only but for an explicit "send again"), feedback and webhook events."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from newsletter.admin.editions import dispatch_now, plural, requeue, resend_note
+from newsletter.models import Delivery, Feedback, TrackingEvent
+
+DeliveryStatus = Delivery.Status
+
+# --- The delivery ledger ----------------------------------------------------------------------
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = [
+        "edition",
+        "subscriber_email",
+        "status",
+        "attempts",
+        "sent_at",
+        "opened_at",
+        "clicked_at",
+        "short_error",
+    ]
+    list_filter = ["status", "kind", "edition__status"]
+    list_select_related = ["edition", "subscriber"]
+    search_fields = ["subscriber__email"]
+    search_help_text = "Search by subscriber email."
+    date_hierarchy = "created_at"
+    actions = ["send_again"]
+    ordering = ["-pk"]
+
+    @admin.display(description="Subscriber", ordering="subscriber__email")
+    def subscriber_email(self, row: Delivery) -> str:
+        return row.subscriber.email
+
+    @admin.display(description="Last error")
+    def short_error(self, row: Delivery) -> str:
+        error = row.last_error
+        return error if len(error) <= 80 else error[:79] + "…"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
+        return False
+
+    def has_resend_permission(self, request: HttpRequest) -> bool:
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.{get_permission_codename('change', opts)}")
+
+    @admin.action(description="Send again (unknown or failed rows only)", permissions=["resend"])
+    def send_again(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        total = queryset.count()
+        unknown = queryset.filter(status=DeliveryStatus.UNKNOWN)
+        failed = queryset.filter(status=DeliveryStatus.FAILED)
+        moved, paused = requeue(unknown, resend_note(request, "unknown (the worker stopped while sending)"))
+        moved_failed, paused_failed = requeue(failed, resend_note(request, "failed"))
+        moved += moved_failed
+        if not moved:
+            self.message_user(request, "Only unknown or failed deliveries can be sent again.", messages.ERROR)
+            return
+        queued = dispatch_now()
+        message = (
+            f"Sending {plural(moved, 'delivery')} again ({queued} queued now). An 'unknown' row may already have "
+            "been delivered: those readers may get the digest twice."
+        )
+        if total - moved:
+            message += f" Left {total - moved} that were neither unknown nor failed."
+        self.message_user(request, message, messages.WARNING)
+        for edition in {e.pk: e for e in [*paused, *paused_failed]}.values():
+            self.message_user(request, f"{edition} is paused: its rows go out when you resume it.", messages.WARNING)
+
+
+# --- Feedback and webhook events (read-only) -----------------------------------------------------
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "subscriber", "paper", "vote"]
+    list_filter = ["vote"]
+    list_select_related = ["subscriber", "paper"]
+    search_fields = ["subscriber__email", "paper__title", "paper__arxiv_id"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(TrackingEvent)
+class TrackingEventAdmin(ReadOnlyAdmin):
+    list_display = ["received_at", "event_type", "event_id", "delivery", "description"]
+    list_filter = ["event_type"]
+    list_select_related = ["delivery__edition"]
+    search_fields = ["event_id", "delivery__subscriber__email"]
+    date_hierarchy = "received_at"
