@@ -6,7 +6,8 @@ import datetime as dt
 import logging
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import IntegerField, Max
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from newsletter.models import Edition
@@ -30,7 +31,7 @@ def candidate_papers(kind: str, start: dt.date, end: dt.date) -> tuple[list[int]
         # The week's best: each paper once, at its best day's upvotes; pins first.
         best = (
             entries.values("paper_id")
-            .annotate(upvotes=Max("upvotes"), pinned=Max("pinned"))
+            .annotate(upvotes=Max("upvotes"), pinned=Max(Cast("pinned", IntegerField())))
             .order_by("-pinned", "-upvotes", "paper_id")
         )
         rows = [(row["paper_id"], bool(row["pinned"])) for row in best[:WEEKLY_MAX_PAPERS]]
