@@ -179,7 +179,11 @@ def claim(delivery_ids: list[int]) -> list[Delivery]:
     Delivery.objects.filter(
         pk__in=delivery_ids,
         status=Delivery.Status.PENDING,
-        edition__status__in=[Edition.Status.SCHEDULED, Edition.Status.SENDING],
+        # A subquery, not a join: with a join Django wraps the UPDATE in `id IN (SELECT ...)`, whose
+        # status check PostgreSQL does not re-check after waiting on another claim's row locks.
+        edition_id__in=Edition.objects.filter(status__in=[Edition.Status.SCHEDULED, Edition.Status.SENDING]).values(
+            "pk"
+        ),
     ).update(status=Delivery.Status.SENDING, claim=token, claimed_at=timezone.now(), attempts=F("attempts") + 1)
     return list(
         Delivery.objects.filter(pk__in=delivery_ids, status=Delivery.Status.SENDING, claim=token)
@@ -212,7 +216,8 @@ def _still_receiving(subscriber_id: int) -> bool:
 
 
 def _finish(row: Delivery, status: str, **fields) -> None:
-    Delivery.objects.filter(pk=row.pk, status=Delivery.Status.SENDING).update(status=status, **fields)
+    """Record an outcome, only while the row is still ours (sending, under this claim)."""
+    Delivery.objects.filter(pk=row.pk, status=Delivery.Status.SENDING, claim=row.claim).update(status=status, **fields)
 
 
 def _release(rows: list[Delivery], error: str, outcome: ChunkOutcome) -> None:
@@ -278,7 +283,8 @@ def send_chunk(delivery_ids: list[int]) -> ChunkOutcome:
                 _release(rows[index:], str(problem), outcome)
                 outcome.paused = _record_error(row.edition, str(problem))
                 break
-            esp_id = getattr(getattr(message, "anymail_status", None), "message_id", None) or ""
+            esp_id = getattr(getattr(message, "anymail_status", None), "message_id", None)
+            esp_id = "" if esp_id is None else esp_id
             _finish(
                 row,
                 Delivery.Status.SENT,

@@ -1,0 +1,620 @@
+"""Delivery invariants with real parts: a real SMTP server (aiosmtpd), Anymail's test backend,
+and real Celery worker processes on Redis and PostgreSQL.
+
+Every subscriber gets a digest at most once — whatever runs twice, crashes, or races — and
+exactly once when nothing went wrong; the headers a mailbox provider needs are exact.
+
+The in-process tests call ``delivery.send_chunk`` directly (settings point Django's SMTP backend
+at the test's server). The worker tests start ``celery -A config worker`` processes that share
+the pytest-django test database (PostgreSQL only) and a Redis broker, and send tasks by name on a
+queue of their own; they skip on a laptop without those services and fail in CI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import email
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from celery import Celery
+from django.core import mail
+from django.db import connection, connections, transaction
+from django.utils import timezone
+
+from newsletter import delivery, editions, planning, tasks
+from newsletter.models import Delivery, Edition
+from papers.models import Paper
+from subscribers import services
+from subscribers.models import Subscriber
+from subscribers.tokens import Purpose, make_token, read_token
+from tests.conftest import clean_env, free_port
+from tests.factories import DailyEntryFactory, SubscriberFactory
+
+DAY = dt.date(2026, 1, 6)
+SITE_URL = "https://paperboy.example"
+LIST_ID = "Paperboy daily digest <daily.digest.paperboy.example>"
+UNSUBSCRIBE_HEADER = re.compile(r"<https://paperboy\.example(/unsubscribe/([^/<>]+)/)>")
+
+
+# --- A real SMTP server ---------------------------------------------------------------------------
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps every message it accepts. ``reject``: addresses answered
+    with a permanent 550 at RCPT TO; ``delay``: seconds to wait before answering DATA (a slow
+    provider). A message is kept as soon as its data has arrived, before the reply: a client
+    that dies while waiting for the 250 may still have delivered it."""
+
+    def __init__(self, *, reject: set[str] = frozenset(), delay: float = 0.0) -> None:
+        self.reject = {address.lower() for address in reject}
+        self.delay = delay
+        self.received: list[tuple[list[str], EmailMessage]] = []
+        self.refused: list[str] = []
+        self.port = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in self.reject:
+            self.refused.append(address)
+            return "550 5.1.1 Recipient address rejected: user unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        self.received.append((list(envelope.rcpt_tos), message))
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return "250 Message accepted for delivery"
+
+    def counts(self) -> Counter[str]:
+        """Messages received per recipient address."""
+        return Counter(address.lower() for recipients, _ in list(self.received) for address in recipients)
+
+    def messages_to(self, address: str) -> list[EmailMessage]:
+        return [
+            message
+            for recipients, message in list(self.received)
+            if address.lower() in [recipient.lower() for recipient in recipients]
+        ]
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Callable[..., Inbox]]:
+    """Start an SMTP server (on ``port``, or any free one); all are stopped at teardown."""
+    controllers: list[Controller] = []
+
+    def start(port: int | None = None, **options) -> Inbox:
+        inbox = Inbox(**options)
+        controller = Controller(inbox, hostname="127.0.0.1", port=port or free_port())
+        controller.start()
+        controllers.append(controller)
+        inbox.port = controller.port
+        return inbox
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+@pytest.fixture
+def use_smtp(settings) -> Callable[[int], None]:
+    """Point this process's email at an SMTP server on loopback (what EMAIL_URL does for a worker)."""
+
+    def use(port: int) -> None:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST = "127.0.0.1"
+        settings.EMAIL_PORT = port
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.EMAIL_TIMEOUT = 5
+
+    return use
+
+
+@pytest.fixture(autouse=True)
+def digest_settings(settings) -> None:
+    settings.SITE_URL = SITE_URL
+    settings.SITE_NAME = "Paperboy"
+    settings.DIGEST_SEND_RATE = 0
+    settings.DIGEST_MAX_ATTEMPTS = 5
+    settings.DIGEST_PAUSE_AFTER_ERRORS = 50
+    settings.DIGEST_SENDING_TIMEOUT_MINUTES = 30
+    # Renderings are cached per process, keyed by edition id; a rolled-back test may hand the
+    # next test the same id (SQLite), so every test starts without them.
+    delivery._rendered.clear()
+
+
+# --- An edition with planned rows -----------------------------------------------------------------
+
+
+def planned_edition(readers: int, *, papers: int = 4, **subscriber_fields) -> tuple[Edition, list[Delivery]]:
+    """``papers`` approved papers on DAY, ``readers`` active daily subscribers, the daily edition
+    published and planned for all of them: one pending Delivery row each (in pk order)."""
+    DailyEntryFactory.create_batch(papers, day=DAY)
+    confirmed = timezone.now() - dt.timedelta(days=3)
+    SubscriberFactory.create_batch(readers, status="active", confirmed_at=confirmed, **subscriber_fields)
+    edition = editions.edition_publish(kind="daily", day=DAY)
+    assert edition is not None and len(edition.paper_ids) == papers
+    assert planning.plan_deliveries(edition, planning.all_readers(edition)) == readers
+    rows = list(Delivery.objects.filter(edition=edition).select_related("subscriber").order_by("pk"))
+    assert [row.status for row in rows] == ["pending"] * readers
+    return edition, rows
+
+
+def statuses(rows: list[Delivery]) -> dict[int, str]:
+    return dict(Delivery.objects.filter(pk__in=[row.pk for row in rows]).values_list("pk", "status"))
+
+
+def wait_until(condition: Callable[[], bool], *, timeout: float, what: str, output: Callable[[], str] = str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{output()}")
+        time.sleep(0.05)
+
+
+# --- 1. Through a real SMTP server ----------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_every_subscriber_gets_exactly_one_message_with_exact_headers(smtp_server, use_smtp, client):
+    inbox = smtp_server()
+    use_smtp(inbox.port)
+    edition, _ = planned_edition(27)
+    text_only = SubscriberFactory.create_batch(
+        3, status="active", confirmed_at=timezone.now() - dt.timedelta(days=1), email_format="text"
+    )
+    assert planning.plan_deliveries(edition, planning.all_readers(edition)) == 3
+    rows = list(Delivery.objects.filter(edition=edition).select_related("subscriber").order_by("pk"))
+    assert len(rows) == 30
+
+    outcome = delivery.send_chunk([row.pk for row in rows])
+
+    assert (outcome.sent, outcome.failed, outcome.suppressed, outcome.retry_ids) == (30, 0, 0, [])
+    assert inbox.counts() == Counter({row.subscriber.email.lower(): 1 for row in rows})
+    message_ids = set()
+    for row in rows:
+        row.refresh_from_db()
+        assert row.status == "sent" and row.attempts == 1 and row.sent_at and row.last_error == ""
+        (message,) = inbox.messages_to(row.subscriber.email)
+        assert message["To"] == row.subscriber.email
+        assert message["Subject"] and message["Subject"] == inbox.received[0][1]["Subject"]
+        assert message["Message-ID"] == row.message_id and row.message_id.endswith("@paperboy.example>")
+        message_ids.add(message["Message-ID"])
+        assert message["List-Id"] == LIST_ID
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        # The long header is folded onto a second line; unfolded, it is exactly "<URL>".
+        match = UNSUBSCRIBE_HEADER.fullmatch(message["List-Unsubscribe"].strip())
+        assert match, message["List-Unsubscribe"]
+        assert read_token(match[2], Purpose.UNSUBSCRIBE).pk == row.subscriber_id
+        text = message.get_body(("plain",)).get_content()
+        assert SITE_URL + match[1] in text
+        assert row.paper_ids and set(row.paper_ids) <= set(edition.paper_ids)
+        for paper in Paper.objects.filter(pk__in=row.paper_ids):
+            assert paper.title in text
+            assert re.search(rf"{SITE_URL}/f/[^/\s]+/{paper.pk}/more/", text), "a personal feedback link"
+        html = message.get_body(("html",))
+        if row.subscriber in text_only:
+            assert html is None and message.get_content_type() == "text/plain", "plain-text readers get no HTML"
+        else:
+            assert message.get_content_type() == "multipart/alternative"
+            assert "<html" in html.get_content().lower()
+    assert len(message_ids) == 30, "every Message-ID is unique"
+
+    # The header's one-click link works (RFC 8058): a POST, no cookies, no CSRF token.
+    reader = rows[0].subscriber
+    link = UNSUBSCRIBE_HEADER.fullmatch(inbox.messages_to(reader.email)[0]["List-Unsubscribe"].strip())[1]
+    response = client.post(link, {"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200
+    reader.refresh_from_db()
+    assert reader.status == Subscriber.Status.UNSUBSCRIBED
+
+
+# --- 2. Through Anymail's test backend ------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_anymail_gets_the_delivery_id_as_metadata_and_its_message_id_is_recorded(settings):
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    edition, rows = planned_edition(5)
+
+    outcome = delivery.send_chunk([row.pk for row in rows])
+
+    assert outcome.sent == 5
+    assert len(mail.outbox) == 5
+    by_recipient = {message.to[0]: message for message in mail.outbox}
+    for row in rows:
+        row.refresh_from_db()
+        message = by_recipient[row.subscriber.email]
+        params = message.anymail_test_params
+        assert params["metadata"] == {"delivery_id": str(row.pk), "edition_id": str(edition.pk)}
+        assert "digest" in params["tags"] and "daily" in params["tags"]
+        assert params["extra_headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert message.anymail_status.status == {"sent"}
+        assert row.status == "sent"
+        assert row.esp_message_id == str(message.anymail_status.message_id)
+        assert row.message_id == message.extra_headers["Message-ID"]
+
+
+# --- 3. The same chunk twice ----------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_same_chunk_run_twice_sends_once(smtp_server, use_smtp):
+    inbox = smtp_server()
+    use_smtp(inbox.port)
+    _, rows = planned_edition(10)
+    ids = [row.pk for row in rows]
+
+    first = delivery.send_chunk(ids)
+    second = delivery.send_chunk(ids)
+    third = tasks.send_chunk.delay(ids).get()  # the Celery task (run eagerly here) as a worker runs it
+
+    assert first.sent == 10
+    assert (second.sent, second.failed, second.suppressed, second.retry_ids) == (0, 0, 0, [])
+    assert third == {"sent": 0, "failed": 0, "suppressed": 0, "retrying": 0}
+    assert inbox.counts() == Counter({row.subscriber.email.lower(): 1 for row in rows})
+    assert len(inbox.received) == 10
+    assert set(statuses(rows).values()) == {"sent"}
+    assert set(Delivery.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {1}
+
+
+# --- 5. The SMTP server down, then back ------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_smtp_server_down_then_back_sends_everything_once(smtp_server, use_smtp):
+    port = free_port()  # nothing listens here yet: connection refused
+    use_smtp(port)
+    edition, rows = planned_edition(8)
+    ids = [row.pk for row in rows]
+
+    down = delivery.send_chunk(ids)
+
+    assert (down.sent, down.failed, down.paused) == (0, 0, False)
+    assert down.retry_ids == ids and down.retry_in > 0
+    for row in Delivery.objects.filter(pk__in=ids):
+        assert row.status == "pending" and row.attempts == 1 and row.claimed_at is None
+        assert "Connection refused" in row.last_error
+    edition.refresh_from_db()
+    assert edition.consecutive_errors == 1 and edition.status == Edition.Status.SENDING
+
+    inbox = smtp_server(port=port)
+    back = delivery.send_chunk(down.retry_ids)
+
+    assert (back.sent, back.retry_ids) == (8, [])
+    assert inbox.counts() == Counter({row.subscriber.email.lower(): 1 for row in rows})
+    for row in Delivery.objects.filter(pk__in=ids):
+        assert row.status == "sent" and row.attempts == 2 and row.last_error == ""
+    edition.refresh_from_db()
+    assert edition.consecutive_errors == 0, "a success resets the error count"
+
+
+@pytest.mark.django_db
+def test_consecutive_errors_pause_the_edition_and_a_paused_edition_sends_nothing(settings, smtp_server, use_smtp):
+    settings.DIGEST_PAUSE_AFTER_ERRORS = 3
+    settings.DIGEST_MAX_ATTEMPTS = 10
+    port = free_port()
+    use_smtp(port)
+    edition, rows = planned_edition(4)
+    ids = [row.pk for row in rows]
+
+    outcomes = [delivery.send_chunk(ids) for _ in range(3)]
+
+    assert [outcome.paused for outcome in outcomes] == [False, False, True]
+    edition.refresh_from_db()
+    assert edition.status == Edition.Status.PAUSED
+    assert edition.pause_reason.startswith("Paused after 3 consecutive send errors. Last: ")
+    assert "Connection refused" in edition.pause_reason
+    assert set(Delivery.objects.filter(pk__in=ids).values_list("status", "attempts")) == {("pending", 3)}
+
+    # The provider is back, but the edition stays paused until an editor resumes it.
+    inbox = smtp_server(port=port)
+    again = delivery.send_chunk(ids)
+    task = tasks.send_chunk.delay(ids).get()
+
+    assert (again.sent, again.failed, again.retry_ids, again.paused) == (0, 0, [], False)
+    assert task == {"sent": 0, "failed": 0, "suppressed": 0, "retrying": 0}
+    assert inbox.received == []
+    assert set(Delivery.objects.filter(pk__in=ids).values_list("status", "attempts")) == {("pending", 3)}
+
+
+@pytest.mark.django_db
+def test_retries_give_up_after_max_attempts(settings, use_smtp):
+    """The task re-enqueues what it could not send (here eagerly, at once) until the rows run
+    out of attempts; then they fail instead of retrying for ever."""
+    settings.DIGEST_MAX_ATTEMPTS = 3
+    use_smtp(free_port())
+    edition, rows = planned_edition(3)
+    ids = [row.pk for row in rows]
+
+    result = tasks.send_chunk.delay(ids).get()
+
+    assert result == {"sent": 0, "failed": 0, "suppressed": 0, "retrying": 3}  # the first run's own outcome
+    for row in Delivery.objects.filter(pk__in=ids):
+        assert row.status == "failed" and row.attempts == 3
+        assert row.last_error.startswith("gave up after 3 attempts: ") and "Connection refused" in row.last_error
+    edition.refresh_from_db()
+    assert edition.consecutive_errors == 3 and edition.status == Edition.Status.SENDING
+
+
+# --- 6. A permanent rejection -----------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_permanently_rejected_recipient_fails_without_retry_and_the_others_are_sent(smtp_server, use_smtp):
+    _, rows = planned_edition(6)
+    rejected = rows[2]
+    inbox = smtp_server(reject={rejected.subscriber.email})
+    use_smtp(inbox.port)
+    ids = [row.pk for row in rows]
+
+    outcome = delivery.send_chunk(ids)
+    again = delivery.send_chunk(ids)
+
+    assert (outcome.sent, outcome.failed, outcome.retry_ids, outcome.paused) == (5, 1, [], False)
+    assert (again.sent, again.failed, again.retry_ids) == (0, 0, [])
+    assert inbox.refused == [rejected.subscriber.email]
+    assert inbox.counts() == Counter({row.subscriber.email.lower(): 1 for row in rows if row != rejected})
+    rejected.refresh_from_db()
+    assert rejected.status == "failed" and rejected.attempts == 1
+    assert "550" in rejected.last_error
+    assert statuses(rows) == {row.pk: "failed" if row == rejected else "sent" for row in rows}
+    assert Edition.objects.get(pk=rejected.edition_id).consecutive_errors == 0
+
+
+# --- 8. Unsubscribing mid-edition -------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_reader_who_unsubscribes_after_planning_gets_nothing(smtp_server, use_smtp, client):
+    inbox = smtp_server()
+    use_smtp(inbox.port)
+    _, rows = planned_edition(5)
+    by_service, by_link = rows[1], rows[3]
+
+    assert services.subscriber_unsubscribe(subscriber=by_service.subscriber)
+    link = f"/unsubscribe/{make_token(by_link.subscriber, Purpose.UNSUBSCRIBE)}/"
+    assert client.post(link, {"List-Unsubscribe": "One-Click"}).status_code == 200  # yesterday's email
+    outcome = delivery.send_chunk([row.pk for row in rows])
+
+    assert (outcome.sent, outcome.suppressed, outcome.failed) == (3, 2, 0)
+    left = {by_service.pk, by_link.pk}
+    assert statuses(rows) == {row.pk: "suppressed" if row.pk in left else "sent" for row in rows}
+    assert inbox.counts() == Counter({row.subscriber.email.lower(): 1 for row in rows if row.pk not in left})
+
+
+# --- Real workers: Celery on Redis, PostgreSQL ------------------------------------------------------
+
+
+class Workers:
+    """Real ``celery -A config worker`` processes on the test database, consuming a queue of
+    their own; ``send(ids)`` enqueues a chunk task by name, as ``tasks.dispatch`` would."""
+
+    def __init__(self, spawn, client: Celery, env: dict[str, str], queue: str) -> None:
+        self.spawn, self.client, self.env, self.queue = spawn, client, env, queue
+        self.started: list = []
+
+    def start(self, smtp_port: int, *names: str) -> list:
+        """Start one solo worker per name, all at once (the task runs in the process we start:
+        its pid is the one to kill), and wait until every one of them is ready."""
+        env = {**self.env, "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}"}
+        args = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "--concurrency", "1"]
+        args += ["--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", self.queue]
+        started = [self.spawn([*args, "--hostname", f"{name}@%h"], env, name=name) for name in names]
+        self.started += started
+        for worker in started:
+            wait_until(
+                lambda worker=worker: " ready." in worker.output(), timeout=60, what="a worker", output=self.output
+            )
+        return started
+
+    def send(self, ids: list[int]):
+        return self.client.send_task("newsletter.send_chunk", args=[ids], queue=self.queue)
+
+    def results(self, results: list, timeout: float = 60) -> list[dict]:
+        try:
+            return [result.get(timeout=timeout) for result in results]
+        except Exception:
+            print(self.output())
+            raise
+
+    def output(self) -> str:
+        return "\n".join(f"--- {worker.log.name}\n{worker.output()}" for worker in self.started)
+
+    def stop(self) -> None:
+        """Cold shutdown (SIGQUIT), all at once: every task has finished or been abandoned."""
+        running = [worker for worker in self.started if worker.popen.poll() is None]
+        for worker in running:
+            worker.popen.send_signal(signal.SIGQUIT)
+        for worker in running:
+            try:
+                worker.popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                worker.popen.kill()
+                worker.popen.wait()
+
+
+@pytest.fixture
+def workers(redis_url, test_database_url, spawn, tmp_path) -> Iterator[Workers]:
+    """Needs PostgreSQL (the workers are other processes and must see the test's committed rows:
+    mark the test ``django_db(transaction=True)``) and Redis; skips without them, fails in CI."""
+    queue = f"test-delivery-{uuid.uuid4().hex[:8]}"
+    env = clean_env(
+        DATABASE_URL=test_database_url,
+        CELERY_BROKER_URL=redis_url,
+        REDIS_URL=redis_url,
+        SITE_URL=SITE_URL,
+        PAPERBOY_VAR_DIR=str(tmp_path),
+        DIGEST_SEND_RATE="0",
+        DIGEST_MAX_ATTEMPTS="5",
+        DIGEST_PAUSE_AFTER_ERRORS="50",
+        DIGEST_SENDING_TIMEOUT_MINUTES="30",
+    )
+    client = Celery(broker=redis_url, backend=redis_url)
+    pool = Workers(spawn, client, env, queue)
+    yield pool
+    pool.stop()
+    client.close()
+    forget_queue(redis_url, queue)
+
+
+def forget_queue(redis_url: str, queue: str) -> None:
+    """Drop what the test left in the shared Redis: its queue, and the killed worker's
+    unacknowledged message (Redis would re-deliver it, to nobody, after the visibility timeout)."""
+    import redis
+
+    broker = redis.Redis.from_url(redis_url)
+    for tag, payload in broker.hgetall("unacked").items():
+        if json.loads(payload)[-1] == queue:
+            broker.hdel("unacked", tag)
+            broker.zrem("unacked_index", tag)
+    for key in broker.scan_iter(match=f"*{queue}*"):  # the queue and its bindings
+        broker.delete(key)
+    broker.close()
+
+
+def kill_hard(pid: int) -> None:
+    """SIGKILL a process and any children it has (a solo worker has none; a prefork one would)."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            children += [int(child) for child in (task / "children").read_text().split()]
+    for target in [pid, *children]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(target, signal.SIGKILL)
+
+
+# --- 4. Racing claims: two database sessions, then two real workers --------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_waiting_on_another_claims_rows_takes_none_of_them(postgres_url):
+    """The race two workers run on one chunk, made deterministic: the second claim's UPDATE
+    waits on the first one's row locks; once the first commits, the rows are no longer pending
+    and the second claim must take nothing (READ COMMITTED re-checks the row it waited for)."""
+    _, rows = planned_edition(10)
+    ids = [row.pk for row in rows]
+    second: list[list[Delivery]] = []
+
+    def claim_in_another_connection() -> None:
+        try:
+            second.append(delivery.claim(ids))
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        first = delivery.claim(ids)
+        racer = threading.Thread(target=claim_in_another_connection)
+        racer.start()
+        with connection.cursor() as cursor:
+            wait_until(lambda: waiting_on_a_lock(cursor) == 1, timeout=10, what="the second claim to wait on the first")
+    racer.join(timeout=10)
+
+    assert [row.pk for row in first] == ids
+    assert second == [[]], "a row claimed by one worker was claimed (and would be sent) by another"
+    assert set(Delivery.objects.filter(pk__in=ids).values_list("claim", flat=True)) == {first[0].claim}
+    assert set(Delivery.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {1}
+
+
+def waiting_on_a_lock(cursor) -> int:
+    """Sessions of the test database waiting for a lock (PostgreSQL keeps one snapshot of the
+    activity view per transaction unless told to take a new one)."""
+    cursor.execute("SELECT pg_stat_clear_snapshot()")
+    cursor.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_racing_on_the_same_rows_send_each_message_once(workers, smtp_server):
+    inbox = smtp_server(delay=0.02)  # slow enough that the workers' tasks overlap in time
+    _, rows = planned_edition(70)
+    ids = [row.pk for row in rows]
+    first, second = workers.start(inbox.port, "w1", "w2")
+
+    # The same chunk four times at once (a duplicated enqueue, a re-delivery), in several rounds
+    # so that the two idle workers pick their copies up at the same moment: one claim wins.
+    for start in range(0, 50, 10):
+        outcomes = workers.results([workers.send(ids[start : start + 10]) for _ in range(4)])
+        assert sum(outcome["sent"] for outcome in outcomes) == 10, outcomes
+    # Overlapping chunks, in any order: both workers send, and the overlap goes out once.
+    rest = ids[50:]
+    outcomes = workers.results([workers.send(chunk) for chunk in (rest[:12], rest[8:], rest[::-1], rest[4:16])])
+    assert sum(outcome["sent"] for outcome in outcomes) == 20, outcomes
+    assert all(outcome["failed"] == outcome["retrying"] == outcome["suppressed"] == 0 for outcome in outcomes)
+
+    assert inbox.counts() == Counter({row.subscriber.email.lower(): 1 for row in rows})
+    assert len(inbox.received) == 70
+    assert set(statuses(rows).values()) == {"sent"}
+    message_ids = [message["Message-ID"] for _, message in inbox.received]
+    assert len(set(message_ids)) == 70
+    assert set(message_ids) == set(Delivery.objects.filter(pk__in=ids).values_list("message_id", flat=True))
+    for worker in (first, second):
+        assert "newsletter.send_chunk" in worker.output(), f"{worker.log.name} took no task:\n{workers.output()}"
+
+
+# --- 7. A worker killed mid-chunk ----------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_chunk_never_causes_a_second_message(workers, smtp_server):
+    inbox = smtp_server(delay=0.15)  # a slow provider: a chunk takes seconds
+    _, rows = planned_edition(40)
+    ids = [row.pk for row in rows]
+    doomed, untouched = ids[:20], ids[20:]
+    email_of = {row.pk: row.subscriber.email.lower() for row in rows}
+
+    (worker,) = workers.start(inbox.port, "doomed")
+    workers.send(doomed)
+    wait_until(lambda: len(inbox.received) >= 5, timeout=30, what="5 messages", output=workers.output)
+    kill_hard(worker.popen.pid)
+    assert worker.popen.wait(timeout=10) == -signal.SIGKILL
+    time.sleep(0.3)  # let the server take in whatever was already on the wire
+    at_kill = inbox.counts()
+
+    after_kill = statuses(rows)
+    sent = [pk for pk in doomed if after_kill[pk] == "sent"]
+    in_flight = [pk for pk in doomed if after_kill[pk] != "sent"]
+    assert len(sent) >= 4 and in_flight, after_kill
+    assert {after_kill[pk] for pk in in_flight} == {"sending"}, "the killed worker's claimed rows stay 'sending'"
+    assert {after_kill[pk] for pk in untouched} == {"pending"}
+    assert all(at_kill[email_of[pk]] == 1 for pk in sent)
+    assert sum(at_kill[email_of[pk]] for pk in in_flight) <= 1, "only the message on the wire may have gone"
+
+    assert delivery.reap_stale() == 0, "a claim younger than the timeout may still be running"
+    assert delivery.reap_stale(now=timezone.now() + dt.timedelta(hours=1)) == len(in_flight)
+    assert {status for pk, status in statuses(rows).items() if pk in in_flight} == {"unknown"}
+
+    workers.start(inbox.port, "successor")
+    pending = list(Delivery.objects.filter(pk__in=ids, status="pending").order_by("pk").values_list("pk", flat=True))
+    assert pending == untouched
+    # Redis would hand the killed task's message out again after its visibility timeout: do it now.
+    redelivered, remaining = workers.results([workers.send(doomed), workers.send(pending)])
+    assert redelivered == {"sent": 0, "failed": 0, "suppressed": 0, "retrying": 0}
+    assert remaining == {"sent": 20, "failed": 0, "suppressed": 0, "retrying": 0}
+
+    final = statuses(rows)
+    counts = inbox.counts()
+    assert max(counts.values()) == 1, "nobody got a second message"
+    assert all(final[pk] == "sent" and counts[email_of[pk]] == 1 for pk in untouched + sent)
+    assert {final[pk] for pk in in_flight} == {"unknown"}
+    assert all(counts[email_of[pk]] == at_kill[email_of[pk]] for pk in in_flight), "unknown rows are not re-sent"
