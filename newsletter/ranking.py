@@ -57,12 +57,12 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from itertools import chain, repeat
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 __all__ = [
@@ -75,10 +75,18 @@ __all__ = [
 ]
 
 MAX_COUNT = 50  # papers per digest, upper bound (the lower bound is 1)
+# The analyzer that term_counts reproduces: the default token pattern, lower-case, English stop
+# words, unigrams and bigrams.
 _VECTORIZER_OPTIONS = {"stop_words": "english", "ngram_range": (1, 2), "lowercase": True}
 _PHRASE_CACHE_LIMIT = 500_000  # distinct interest phrases kept per edition between calls
 _DENSE_LIMIT = 4_000_000  # vocabulary x papers cells kept dense (32 MB)
+_FLATTEN_LIMIT = 64  # id sets up to this size are matched against the edition as arrays
 _EDITION_CACHE_SIZE = 2  # the daily and the weekly edition being planned
+_PIECE_SEPARATOR_WORD = "zqxpaperboypiecezqx"  # a word that separates profile pieces while tokenizing
+_MARK_CODE = -2
+# ASCII characters that are not word characters (\w), mapped to a space: in ASCII text the
+# vectorizer's token pattern (?u)\b\w\w+\b finds exactly the 2+ character words between them.
+_ASCII_NON_WORD = {code: " " for code in range(128) if not (chr(code).isalnum() or chr(code) == "_")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,10 +124,10 @@ class Weights:
 
 def split_interests(interests: str) -> list[str]:
     """The interest phrases of a free-text field: split on commas, semicolons and newlines,
-    stripped and lower-cased, empty ones dropped."""
+    stripped, empty ones dropped."""
     if not interests:
         return []
-    text = interests.replace(";", ",").replace("\n", ",").lower()
+    text = interests.replace(";", ",").replace("\n", ",")
     return [phrase for phrase in (part.strip() for part in text.split(",")) if phrase]
 
 
@@ -151,7 +159,9 @@ class _Edition:
         self.ids_obj[:] = [int(paper.id) for paper in self.papers]  # shared int objects in the output
         self.col_of = {paper.id: col for col, paper in enumerate(self.papers)}
         self.id_set = frozenset(self.col_of)
-        self.text_of = {paper.id: paper.text for paper in self.papers}
+        by_id = sorted(self.col_of.items())
+        self.sorted_ids = np.array([pid for pid, _ in by_id], dtype=np.int64)
+        self.sorted_cols = np.array([col for _, col in by_id], dtype=np.int64)
 
         top = upvotes.max() if n else 0.0
         self.popularity = np.log1p(upvotes[order]) / math.log1p(top) if top > 0 else np.zeros(n)
@@ -180,12 +190,18 @@ class _Edition:
         try:
             matrix = tfidf.fit_transform([paper.text or "" for paper in self.papers]).tocsr()
         except ValueError:  # no paper, or only stop words: relevance is 0 for everybody
-            self.counter = None
+            self.vocabulary = {}
             self.idf = np.zeros(0)
             self.paper_vectors_t = sp.csc_matrix((0, n))
             self.similarity = np.zeros((n, n))
         else:
-            self.counter = CountVectorizer(vocabulary=tfidf.vocabulary_, **_VECTORIZER_OPTIONS)
+            self.vocabulary = tfidf.vocabulary_
+            self.preprocess = tfidf.build_preprocessor()
+            self.tokenize = tfidf.build_tokenizer()
+            self.stop_words = frozenset(tfidf.get_stop_words() or ())
+            # unigram -> column, and the marker that separates pieces in ``term_counts``
+            self.token_codes = {term: col for term, col in self.vocabulary.items() if " " not in term}
+            self.token_codes[_PIECE_SEPARATOR_WORD] = _MARK_CODE
             self.idf = tfidf.idf_.astype(np.float64)
             # vocabulary x papers; dense while small (a sparse x dense product is the fastest here)
             transposed = matrix.T.tocsr()
@@ -205,9 +221,47 @@ class _Edition:
         return matrix
 
     def term_counts(self, pieces: list[str]) -> sp.csr_matrix:
-        if self.counter is None or not pieces:
-            return sp.csr_matrix((len(pieces), self.vocabulary_size))
-        return self.counter.transform(pieces).astype(np.float64).tocsr()
+        """(pieces x vocabulary) term counts: what ``CountVectorizer(vocabulary=...)`` with the
+        fitted vectorizer's analyzer gives, computed for all pieces at once.
+
+        The analyzer lower-cases, takes the tokens (runs of 2+ word characters), drops English
+        stop words, and counts the unigrams and the bigrams of the remaining tokens. Here the
+        pieces are joined with a marker token between them and tokenized in one pass (ASCII text
+        by ``str.translate`` + ``split``, which is what the token pattern finds in ASCII; other
+        text by the vectorizer's own tokenizer), and a bigram is only built where both of its
+        words are in the vocabulary - no other bigram can be, since every word of a paper's
+        bigram is also one of its unigrams."""
+        size = (len(pieces), self.vocabulary_size)
+        if not self.vocabulary or not pieces:
+            return sp.csr_matrix(size)
+        mark = _PIECE_SEPARATOR_WORD
+        joined = self.preprocess(f" {mark} ".join(pieces))
+        if joined.count(mark) != len(pieces) - 1:  # a piece contains the marker itself
+            blocks = [self.term_counts([piece]) for piece in pieces] if len(pieces) > 1 else None
+            if blocks is not None:
+                return sp.vstack(blocks, format="csr")
+            joined = joined.replace(mark, " ")
+        if joined.isascii():
+            tokens = joined.translate(_ASCII_NON_WORD).split()
+            tokens = [token for token in tokens if len(token) > 1 and token not in self.stop_words]
+        else:
+            tokens = [token for token in self.tokenize(joined) if token not in self.stop_words]
+        codes = np.fromiter(map(self.token_codes.get, tokens, repeat(-1)), dtype=np.int64, count=len(tokens))
+        rows = np.cumsum(codes == _MARK_CODE)
+        pairs = np.flatnonzero((codes[:-1] >= 0) & (codes[1:] >= 0)).tolist()
+        bigrams = np.fromiter(
+            map(self.vocabulary.get, [f"{tokens[i]} {tokens[i + 1]}" for i in pairs], repeat(-1)),
+            dtype=np.int64,
+            count=len(pairs),
+        )
+        unigram = codes >= 0
+        found = bigrams >= 0
+        return _incidence(
+            np.concatenate([rows[unigram], rows[np.asarray(pairs, dtype=np.int64)][found]]),
+            np.concatenate([codes[unigram], bigrams[found]]),
+            size,
+            np.float64,
+        )
 
 
 class _PieceCache:
@@ -245,12 +299,16 @@ class _PieceCache:
 
     def phrase_pairs(self, interests: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(reader row, piece row) for every interest phrase of a batch of readers, found with
-        one join/split over the whole batch instead of a split per reader."""
+        one join/split over the whole batch instead of a split per reader. Phrases are cached as
+        written (not lower-cased: the vectorizer does that, only sharing would gain)."""
         mark = self._MARK
-        joined = mark.join(interests)
+        joined = f",{mark},".join(interests)
         if joined.count(mark) != len(interests) - 1:  # a reader's text contains the mark itself
-            joined = mark.join(text.replace(mark, " ") for text in interests)
-        joined = joined.lower().replace(";", ",").replace("\n", ",").replace(mark, "," + mark + ",")
+            joined = f",{mark},".join(text.replace(mark, " ") for text in interests)
+        if ";" in joined:
+            joined = joined.replace(";", ",")
+        if "\n" in joined:
+            joined = joined.replace("\n", ",")
         codes = self.lookup(list(map(str.strip, joined.split(","))))
         rows = np.cumsum(codes == self._BOUNDARY)
         keep = codes >= 0
@@ -286,6 +344,8 @@ def score_papers(
     """reader id -> chosen paper ids in order (best first); [] means skip this reader's email."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
+    if not all(math.isfinite(value) for value in astuple(weights)):
+        raise ValueError(f"weights must be finite numbers: {weights}")
     if not papers:
         return {reader.id: [] for reader in readers}
     edition = _edition_for(papers)
@@ -299,46 +359,69 @@ def score_papers(
             if edition.phrases.size > _PHRASE_CACHE_LIMIT:
                 edition.phrases.reset()
             for start in range(0, len(readers), batch_size):
-                _score_batch(edition, readers[start : start + batch_size], weights, result)
+                prepared = _prepare(edition, readers[start : start + batch_size])
+                _emit(edition, prepared.reader_ids, *_rank(edition, prepared, weights), result)
     finally:
         if collecting:
             gc.enable()
     return result
 
 
-def _score_batch(edition: _Edition, batch: Sequence[ReaderInfo], weights: Weights, result: dict) -> None:
-    n, b = edition.n, len(batch)
-    # Column-wise reads of the reader fields, then flattened index lists: C-level loops (map,
-    # chain, fromiter) wherever possible, and no Python work per (reader, paper) pair.
-    reader_ids = [reader.id for reader in batch]
-    counts = np.clip(np.array([reader.count for reader in batch], dtype=np.int64), 1, MAX_COUNT)
-    skip_flag = np.array([reader.skip_if_no_match for reader in batch], dtype=bool)
+@dataclass(slots=True)
+class _Prepared:
+    """One batch of readers as index arrays (row = the reader's position in the batch)."""
 
+    reader_ids: list[int]
+    counts: np.ndarray
+    skip_flag: np.ndarray
+    profiled: np.ndarray  # expressed interests: phrases, liked texts or followed authors
+    filtered: np.ndarray  # has a category filter
+    pieces: sp.csr_matrix  # readers x profile pieces (counts)
+    piece_terms: sp.csr_matrix  # profile pieces x vocabulary (counts), as of this batch
+    # (rows, columns) pairs: followed authors and categories (columns of the edition's indexes),
+    # and papers of the edition that were already sent or are disliked (paper columns).
+    authors: tuple[np.ndarray, np.ndarray]
+    categories: tuple[np.ndarray, np.ndarray]
+    sent: tuple[np.ndarray, np.ndarray]
+    disliked: tuple[np.ndarray, np.ndarray]
+
+
+def _prepare(edition: _Edition, batch: Sequence[ReaderInfo]) -> _Prepared:
+    """Read a batch of readers: column-wise reads of their fields, then flattened index arrays,
+    with C-level loops (map, chain, fromiter) wherever possible; nothing per (reader, paper)."""
+    b = len(batch)
     piece_rows, piece_cols = edition.phrases.phrase_pairs([reader.interests or "" for reader in batch])
     liked_rows, liked_pieces = _liked_pieces(edition, batch)
     if liked_pieces:
         piece_rows = np.concatenate([piece_rows, liked_rows])
         piece_cols = np.concatenate([piece_cols, edition.phrases.lookup(liked_pieces)])
-    profiled = np.bincount(piece_rows, minlength=b) > 0
-
     followed_lists = [reader.followed_authors for reader in batch]
-    profiled |= np.fromiter(map(bool, followed_lists), dtype=bool, count=b)
-    author_index = edition.author_index
-    author_rows, author_cols = _flat_lookup(followed_lists, author_index, _author_key)
     category_lists = [reader.categories for reader in batch]
-    filtered = np.fromiter(map(bool, category_lists), dtype=bool, count=b)
-    category_index = edition.category_index
-    cat_rows, cat_cols = _flat_lookup(category_lists, category_index)
-    intersect = edition.id_set.intersection  # iterates the smaller of the two sets
-    sent_rows, sent_cols = _flat_lookup(list(map(intersect, [reader.sent for reader in batch])), edition.col_of)
-    disliked = list(map(intersect, [reader.disliked for reader in batch]))
-    dislike_rows, dislike_cols = _flat_lookup(disliked, edition.col_of)
+    profiled = np.bincount(piece_rows, minlength=b) > 0
+    profiled |= np.fromiter(map(bool, followed_lists), dtype=bool, count=b)
+    return _Prepared(
+        reader_ids=[reader.id for reader in batch],
+        counts=np.clip(np.array([reader.count for reader in batch], dtype=np.int64), 1, MAX_COUNT),
+        skip_flag=np.array([reader.skip_if_no_match for reader in batch], dtype=bool),
+        profiled=profiled,
+        filtered=np.fromiter(map(bool, category_lists), dtype=bool, count=b),
+        pieces=_incidence(piece_rows, piece_cols, (b, edition.phrases.size), np.float64),
+        piece_terms=edition.phrases.matrix,
+        authors=_flat_lookup(followed_lists, edition.author_index, _author_key),
+        categories=_flat_lookup(category_lists, edition.category_index),
+        sent=_in_edition(edition, [reader.sent for reader in batch]),
+        disliked=_in_edition(edition, [reader.disliked for reader in batch]),
+    )
+
+
+def _rank(edition: _Edition, batch: _Prepared, weights: Weights) -> tuple[np.ndarray, np.ndarray]:
+    """The numeric part: (top columns per reader, best first; how many of them to send)."""
+    n, b = edition.n, len(batch.reader_ids)
 
     # Relevance: tf-idf cosine between each reader's profile and each paper.
     relevance = np.zeros((b, n))
-    if piece_cols.size and edition.vocabulary_size:
-        pieces = _incidence(piece_rows, piece_cols, (b, edition.phrases.size), np.float64)
-        terms = pieces @ edition.phrases.matrix  # readers x vocabulary, summed term counts
+    if batch.pieces.nnz and edition.vocabulary_size:
+        terms = batch.pieces @ batch.piece_terms  # readers x vocabulary, summed term counts
         np.log(terms.data, out=terms.data)
         terms.data += 1.0  # sublinear tf: 1 + log(count)
         terms.data *= edition.idf[terms.indices]
@@ -348,49 +431,77 @@ def _score_batch(edition: _Edition, batch: Sequence[ReaderInfo], weights: Weight
             relevance = relevance.toarray()
 
     allowed = np.ones((b, n), dtype=bool)
-    if filtered.any():
-        shares = _incidence(cat_rows, cat_cols, (b, len(category_index)), np.float32) @ edition.paper_categories
-        allowed[filtered] = shares[filtered] > 0
+    if batch.filtered.any():
+        categories = _incidence(*batch.categories, (b, len(edition.category_index)), np.float32)
+        shares = categories @ edition.paper_categories
+        allowed[batch.filtered] = shares[batch.filtered] > 0
     followed = None
-    if author_cols.size:
-        followed = (
-            _incidence(author_rows, author_cols, (b, len(author_index)), np.float32) @ edition.paper_authors
-        ) > 0
+    if batch.authors[1].size:
+        authors = _incidence(*batch.authors, (b, len(edition.author_index)), np.float32)
+        followed = (authors @ edition.paper_authors) > 0
         allowed |= followed
-    allowed[sent_rows, sent_cols] = False
-    allowed[dislike_rows, dislike_cols] = False
+    allowed[batch.sent] = False
+    allowed[batch.disliked] = False
 
+    # Scores are shifted to be positive (the shift only depends on the weights, so a reader's
+    # ranking does not depend on the batch it is in), pinned papers get scores above any other.
+    shift = 1.0 + sum(abs(value) for value in astuple(weights)[:4])
     score = weights.relevance * relevance
-    score += weights.popularity * edition.popularity
+    score += weights.popularity * edition.popularity + shift
     if followed is not None:
         score += weights.author_boost * followed
+    dislike_rows, dislike_cols = batch.disliked
     if dislike_cols.size:
         closeness = np.zeros((b, n))
         np.maximum.at(closeness, dislike_rows, edition.similarity[dislike_cols])
         score -= weights.dislike_penalty * closeness
     if edition.pinned_cols.size:
-        ceiling = np.abs(score).max(initial=0.0) + 1.0  # above every score in this batch
-        score[:, edition.pinned_cols] = ceiling + edition.pinned_rank
-    score[~allowed] = -np.inf
+        score[:, edition.pinned_cols] = 2.0 * shift + edition.pinned_rank
 
     matched = ((relevance >= weights.min_relevance) & allowed).any(axis=1)
     if followed is not None:
         matched |= (followed & allowed).any(axis=1)
-    lengths = np.minimum(counts, allowed.sum(axis=1))
-    lengths[skip_flag & profiled & ~matched] = 0
-    _emit(edition, reader_ids, score, lengths, result)
-
-
-def _emit(edition: _Edition, reader_ids: list[int], score: np.ndarray, lengths: np.ndarray, result: dict) -> None:
-    """result[reader id] = the first ``length`` columns of the reader's ranking, as paper ids."""
+    lengths = np.minimum(batch.counts, allowed.sum(axis=1))
+    lengths[batch.skip_flag & batch.profiled & ~matched] = 0
     k = int(lengths.max(initial=0))
-    if k == 0:
-        for rid in reader_ids:
-            result[rid] = []
+    top = _top_columns(score, allowed, k) if k else np.zeros((b, 0), dtype=np.int64)
+    return top, lengths
+
+
+def _top_columns(score: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
+    """Per row, the ``k`` allowed columns with the highest (positive) scores, best first, equal
+    scores in column order; rows with fewer allowed columns end in arbitrary ones.
+
+    One integer sort instead of an argsort: a positive float's bits, read as an int64, order like
+    the float, so ``~bits`` orders best first; its lowest bits are replaced by the column number,
+    which breaks ties by column and is read back from the sorted keys. Scores closer than about
+    1e-13 (relative) count as equal."""
+    n = score.shape[1]
+    bits = max(1, (n - 1).bit_length())
+    keys = score.view(np.int64)  # the score array is not used after this
+    np.invert(keys, out=keys)
+    keys &= ~np.int64((1 << bits) - 1)
+    keys |= np.arange(n, dtype=np.int64)
+    keys[~allowed] = np.iinfo(np.int64).max
+    keys.sort(axis=1)
+    top = keys[:, :k]
+    top &= np.int64((1 << bits) - 1)
+    return top
+
+
+def _emit(edition: _Edition, reader_ids: list[int], top: np.ndarray, lengths: np.ndarray, result: dict) -> None:
+    """result[reader id] = the reader's first ``length`` columns, as paper ids. Readers are grouped
+    by length, so each list is made by numpy's ``tolist`` at its final size."""
+    result.update(dict.fromkeys(reader_ids))  # keeps the readers' order in the result
+    if not top.shape[1]:
+        result.update(zip(reader_ids, ([] for _ in reader_ids), strict=True))
         return
-    chosen = edition.ids_obj[top_k_columns(score, k)].tolist()
-    for rid, ids, length in zip(reader_ids, chosen, lengths.tolist(), strict=True):
-        result[rid] = ids if length == k else ids[:length]
+    reader_objects = np.empty(len(reader_ids), dtype=object)
+    reader_objects[:] = reader_ids
+    for length in np.unique(lengths).tolist():
+        rows = np.flatnonzero(lengths == length)
+        chosen = edition.ids_obj[top[rows, :length]].tolist()
+        result.update(zip(reader_objects[rows].tolist(), chosen, strict=True))
 
 
 def _flat_lookup(values: list, index: dict, key=None) -> tuple[np.ndarray, np.ndarray]:
@@ -409,20 +520,56 @@ def _flat_lookup(values: list, index: dict, key=None) -> tuple[np.ndarray, np.nd
     return rows[keep], cols[keep]
 
 
+def _in_edition(edition: _Edition, id_sets: list[frozenset[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(row, column) of every paper id of every row's set that is in the edition. Small sets are
+    flattened into one array and matched with a binary search; big ones (a long history) use set
+    operations, which iterate the smaller side, so they cost no more than the edition's size."""
+    lengths = np.fromiter(map(len, id_sets), dtype=np.int64, count=len(id_sets))
+    big = lengths > _FLATTEN_LIMIT
+    rows_out: list[np.ndarray] = []
+    cols_out: list[np.ndarray] = []
+    if big.any():
+        big_rows = np.flatnonzero(big)
+        small_rows = np.flatnonzero(~big)
+        small_sets = [id_sets[row] for row in small_rows.tolist()]
+        big_sets = [id_sets[row] for row in big_rows.tolist()]
+        overlapping = ~np.fromiter(map(edition.id_set.isdisjoint, big_sets), dtype=bool, count=len(big_sets))
+        hits = list(map(edition.id_set.intersection, [big_sets[i] for i in np.flatnonzero(overlapping).tolist()]))
+        hit_lengths = np.fromiter(map(len, hits), dtype=np.int64, count=len(hits))
+        ids = np.fromiter(chain.from_iterable(hits), dtype=np.int64, count=int(hit_lengths.sum()))
+        rows_out.append(np.repeat(big_rows[overlapping], hit_lengths))
+        cols_out.append(edition.sorted_cols[np.searchsorted(edition.sorted_ids, ids)])
+    else:
+        small_rows, small_sets = None, id_sets
+    small_lengths = lengths if small_rows is None else lengths[small_rows]
+    total = int(small_lengths.sum())
+    if total:
+        ids = np.fromiter(chain.from_iterable(small_sets), dtype=np.int64, count=total)
+        position = np.minimum(np.searchsorted(edition.sorted_ids, ids), edition.n - 1)
+        found = edition.sorted_ids[position] == ids
+        rows = np.repeat(np.arange(len(id_sets)) if small_rows is None else small_rows, small_lengths)
+        rows_out.append(rows[found])
+        cols_out.append(edition.sorted_cols[position[found]])
+    if not rows_out:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    return np.concatenate(rows_out), np.concatenate(cols_out)
+
+
 def _liked_pieces(edition: _Edition, batch: Sequence[ReaderInfo]) -> tuple[np.ndarray, list[str]]:
     """(row, text) of every liked text: those passed in, plus this edition's own text of a liked
     paper that is in the edition, unless already passed in."""
     liked_texts = [reader.liked_texts for reader in batch]
     rows, texts = _flat_lookup_texts(liked_texts)
-    in_edition = list(map(edition.id_set.intersection, [reader.liked for reader in batch]))
-    extra_rows: list[int] = []
-    for row in [row for row, ids in enumerate(in_edition) if ids]:
-        known = set(liked_texts[row])
-        extra = [edition.text_of[pid] for pid in sorted(in_edition[row])]
-        extra = [text for text in extra if text and text not in known]
-        texts += extra
-        extra_rows += [row] * len(extra)
-    if extra_rows:
+    liked_rows, liked_cols = _in_edition(edition, [reader.liked for reader in batch])
+    if liked_rows.size:
+        extra_rows: list[int] = []
+        order = np.lexsort((liked_cols, liked_rows))  # deterministic: by reader, then column
+        for row, col in zip(liked_rows[order].tolist(), liked_cols[order].tolist(), strict=True):
+            text = edition.papers[col].text
+            if text and text not in liked_texts[row]:
+                texts.append(text)
+                extra_rows.append(row)
         rows = np.concatenate([rows, np.asarray(extra_rows, dtype=np.int64)])
     return rows, texts
 
@@ -442,22 +589,3 @@ def _incidence(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int], dtype
     """Sparse (readers x things) matrix with a 1 per (row, col) pair; repeated pairs add up."""
     data = np.ones(len(cols), dtype=dtype)
     return sp.csr_matrix((data, (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64))), shape=shape)
-
-
-def top_k_columns(score: np.ndarray, k: int) -> np.ndarray:
-    """Per row, the columns of the ``k`` highest scores, best first; equal scores keep column
-    order (a stable sort). Uses argpartition when k is small against the width, re-sorting fully
-    the rare rows whose k-th score ties with a column left out."""
-    n = score.shape[1]
-    k = min(k, n)
-    if 4 * k >= n:
-        return np.argsort(-score, axis=1, kind="stable")[:, :k]
-    part = np.argpartition(-score, k - 1, axis=1)[:, :k]
-    part.sort(axis=1)  # column order, so the stable sort below breaks ties by column
-    values = np.take_along_axis(score, part, axis=1)
-    order = np.take_along_axis(part, np.argsort(-values, axis=1, kind="stable"), axis=1)
-    kth = values.min(axis=1, keepdims=True)
-    ambiguous = ((score == kth).sum(axis=1) > (values == kth).sum(axis=1)) & np.isfinite(kth[:, 0])
-    if ambiguous.any():
-        order[ambiguous] = np.argsort(-score[ambiguous], axis=1, kind="stable")[:, :k]
-    return order
