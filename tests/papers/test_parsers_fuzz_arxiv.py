@@ -162,7 +162,7 @@ def test_fixtures_with_deleted_lines(corpus, data):
 @given(st.data())
 def test_fixtures_with_deleted_elements(corpus, data):
     """Well-formed documents with random elements removed: the parser must cope with anything missing."""
-    root = ET.fromstring(data.draw(st.sampled_from(corpus)))  # noqa: S314 - our own recorded fixtures
+    root = ET.fromstring(data.draw(st.sampled_from(corpus)))
     parents = [element for element in root.iter() if len(element)]
     for _ in range(data.draw(st.integers(min_value=1, max_value=12))):
         parent = data.draw(st.sampled_from(parents))
