@@ -1,0 +1,647 @@
+"""newsletter/ranking.py: pure computation, so plain pytest with no database."""
+
+from __future__ import annotations
+
+import gc
+import random
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+
+from newsletter import ranking
+from newsletter.ranking import (
+    MAX_COUNT,
+    PaperInfo,
+    ReaderInfo,
+    Weights,
+    clear_cache,
+    profile_text,
+    score_papers,
+    split_interests,
+)
+
+DIFFUSION, RLHF, PROTEIN, SPEECH, ROBOT, RAG, GNN, LLM, DPO = range(101, 110)
+
+PAPERS = [
+    PaperInfo(
+        id=DIFFUSION,
+        text="Latent Diffusion Models for High-Resolution Image Generation. We train denoising diffusion "
+        "models in the latent space of a pretrained autoencoder, which makes text-to-image synthesis and "
+        "image generation at high resolution far cheaper while keeping sample quality.",
+        upvotes=120,
+        categories=("cs.CV",),
+        authors=("Lena Vogt", "Tomas Eriksen"),
+    ),
+    PaperInfo(
+        id=RLHF,
+        text="Reinforcement Learning from Human Feedback for Aligning Large Language Models. We collect human "
+        "preference comparisons, fit a reward model to the human feedback and optimise the language model "
+        "policy with reinforcement learning (PPO), improving helpfulness and harmlessness.",
+        upvotes=80,
+        categories=("cs.CL", "cs.LG"),
+        authors=("Mira Okafor", "Dev Patel"),
+    ),
+    PaperInfo(
+        id=PROTEIN,
+        text="Accurate Protein Structure Prediction with Equivariant Transformers. From the amino acid "
+        "sequence alone our network predicts the three-dimensional protein structure; protein folding "
+        "accuracy approaches experimental methods on held-out protein families.",
+        upvotes=40,
+        categories=("q-bio.BM",),
+        authors=("Sofia Marquez",),
+    ),
+    PaperInfo(
+        id=SPEECH,
+        text="Robust Speech Recognition via Large-Scale Weak Supervision. An encoder-decoder trained on "
+        "hundreds of thousands of hours of transcribed audio gives automatic speech recognition that is "
+        "robust to accents, background noise and technical vocabulary.",
+        upvotes=30,
+        categories=("eess.AS", "cs.CL"),
+        authors=("Kenji Watanabe", "Amara Nwosu"),
+    ),
+    PaperInfo(
+        id=ROBOT,
+        text="Learning Dexterous Robot Manipulation from Demonstrations. A robot arm learns grasping and "
+        "in-hand manipulation of household objects by imitation learning from a few teleoperated "
+        "demonstrations, then refines its policy in simulation.",
+        upvotes=25,
+        categories=("cs.RO",),
+        authors=("Jonas Berg",),
+    ),
+    PaperInfo(
+        id=RAG,
+        text="Retrieval-Augmented Generation for Knowledge-Intensive Question Answering. A dense retriever "
+        "fetches relevant documents from a large corpus and the generator conditions on the retrieved "
+        "passages, reducing hallucination in open-domain question answering.",
+        upvotes=60,
+        categories=("cs.CL", "cs.IR"),
+        authors=("Priya Raman",),
+    ),
+    PaperInfo(
+        id=GNN,
+        text="Graph Neural Networks for Molecular Property Prediction. Message passing over molecular graphs "
+        "with atoms as nodes and bonds as edges predicts solubility and toxicity better than fingerprints.",
+        upvotes=15,
+        categories=("cs.LG",),
+        authors=("Chen Wei",),
+    ),
+    PaperInfo(
+        id=LLM,
+        text="Scaling Open Models to a Trillion Tokens. We pretrain a family of open-weight transformers on "
+        "a trillion tokens of web text and report results on standard benchmarks, with the training code "
+        "and data mixture released.",
+        upvotes=900,
+        categories=("cs.CL",),
+        authors=("Hannah Schmidt", "Dev Patel"),
+    ),
+    PaperInfo(
+        id=DPO,
+        text="Direct Preference Optimization: Aligning Language Models with Human Preferences. Instead of "
+        "reinforcement learning on a learned reward model, we optimise the language model directly on human "
+        "preference comparisons, matching RLHF helpfulness with a simple classification loss.",
+        upvotes=50,
+        categories=("cs.CL", "cs.LG"),
+        authors=("Ivo Horvat",),
+    ),
+]
+TEXT = {paper.id: paper.text for paper in PAPERS}
+BY_POPULARITY = [LLM, DIFFUSION, RLHF, RAG, DPO, PROTEIN, SPEECH, ROBOT, GNN]
+
+
+def rank(reader: ReaderInfo, papers=PAPERS, **kwargs) -> list[int]:
+    return score_papers(papers, [reader], **kwargs)[reader.id]
+
+
+def with_pinned(*pinned_ids: int) -> list[PaperInfo]:
+    return [PaperInfo(p.id, p.text, p.upvotes, p.categories, p.authors, pinned=p.id in pinned_ids) for p in PAPERS]
+
+
+# --- relevance and popularity ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("interests", "first"),
+    [
+        ("protein folding", PROTEIN),
+        ("reinforcement learning from human feedback", RLHF),
+        ("speech recognition, ASR", SPEECH),
+        ("diffusion, image generation", DIFFUSION),
+        ("robot manipulation", ROBOT),
+        ("retrieval-augmented generation; question answering", RAG),
+        ("graph neural networks\nmolecular property prediction", GNN),
+    ],
+)
+def test_the_paper_matching_the_interests_comes_first(interests, first):
+    assert rank(ReaderInfo(1, interests))[0] == first
+
+
+def test_different_interests_give_different_orders():
+    protein = rank(ReaderInfo(1, "protein folding", count=9))
+    speech = rank(ReaderInfo(2, "speech recognition", count=9))
+    assert protein != speech
+    assert sorted(protein) == sorted(speech) == sorted(TEXT)  # same papers, other order
+
+
+def test_a_reader_without_interests_gets_the_most_popular_papers_in_order():
+    assert rank(ReaderInfo(1, count=9)) == BY_POPULARITY
+    assert rank(ReaderInfo(2, interests=" , ;\n", count=9)) == BY_POPULARITY  # only separators
+
+
+def test_a_readers_best_matches_beat_the_viral_paper():
+    # Relevance is scaled per reader (best match = 1), so popularity only orders what matches alike.
+    assert rank(ReaderInfo(1, "protein folding"))[0] == PROTEIN
+    assert rank(ReaderInfo(2, "language models"))[:3] == [RLHF, DPO, LLM]
+
+
+def test_weights_shift_the_balance():
+    popular_first = rank(ReaderInfo(1, "protein folding"), weights=Weights(popularity=1.0, relevance=0.01))
+    assert popular_first[0] == LLM
+    relevant_first = rank(ReaderInfo(1, "protein folding"), weights=Weights(popularity=0.0, relevance=1.0))
+    assert relevant_first[0] == PROTEIN
+
+
+def test_ties_are_broken_by_upvotes_then_paper_order():
+    papers = [
+        PaperInfo(1, "alpha beta", 5),
+        PaperInfo(2, "gamma delta", 9),
+        PaperInfo(3, "epsilon zeta", 5),
+        PaperInfo(4, "eta theta", 9),
+    ]
+    # No profile and popularity weight 0: every score ties.
+    assert rank(ReaderInfo(1, count=4), papers=papers, weights=Weights(popularity=0.0)) == [2, 4, 1, 3]
+
+
+def test_relevance_is_the_tfidf_cosine_of_the_profile():
+    """Same numbers as fitting scikit-learn's vectorizer on the papers and transforming the
+    profile text (pieces chosen so that no bigram spans two of them)."""
+    reader = ReaderInfo(1, "protein folding, speech zzzq", liked_texts=(TEXT[RAG],))
+    vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True, ngram_range=(1, 2), min_df=1)
+    paper_vectors = vectorizer.fit_transform([paper.text for paper in PAPERS])
+    expected = (vectorizer.transform([profile_text(reader.interests, reader.liked_texts)]) @ paper_vectors.T).toarray()
+
+    edition = ranking._Edition(PAPERS)
+    got = ranking._relevance(edition, ranking._prepare(edition, [reader]))
+    # The edition's columns are in tie-break order; map them back to the papers' order.
+    by_paper = {paper.id: got[0, col] for col, paper in enumerate(edition.papers)}
+    np.testing.assert_allclose([by_paper[paper.id] for paper in PAPERS], expected[0], rtol=1e-12, atol=1e-12)
+
+
+def test_pieces_sharing_terms_are_counted_together():
+    """Terms in several pieces of a profile (here "protein", "structure", and the liked texts'
+    words) are summed before the sublinear tf, as if the pieces were one text."""
+    readers = [
+        ReaderInfo(1, "protein folding, protein structure; protein", liked_texts=(STRUCTURE_PAPER, TEXT[GNN])),
+        ReaderInfo(2, "diffusion, diffusion, image generation"),
+        ReaderInfo(3, liked=frozenset({RLHF, DPO})),
+    ]
+    vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True, ngram_range=(1, 2), min_df=1)
+    paper_vectors = vectorizer.fit_transform([paper.text for paper in PAPERS])
+    counter = CountVectorizer(vocabulary=vectorizer.vocabulary_, stop_words="english", ngram_range=(1, 2))
+    edition = ranking._Edition(PAPERS)
+    got = ranking._relevance(edition, ranking._prepare(edition, readers))
+    columns = [[paper.id for paper in edition.papers].index(paper.id) for paper in PAPERS]
+    for row, pieces in enumerate(
+        [
+            ["protein folding", "protein structure", "protein", STRUCTURE_PAPER, TEXT[GNN]],
+            ["diffusion", "diffusion", "image generation"],
+            [TEXT[RLHF], TEXT[DPO]],
+        ]
+    ):
+        counts = np.asarray(counter.transform(pieces).sum(axis=0))[0]
+        weights = np.where(counts > 0, 1 + np.log(np.maximum(counts, 1)), 0) * vectorizer.idf_
+        expected = paper_vectors @ (weights / np.linalg.norm(weights))
+        np.testing.assert_allclose(got[row, columns], expected, rtol=1e-12, atol=1e-12)
+
+
+def test_a_big_edition_gives_the_same_result(monkeypatch):
+    readers = random_readers(200, seed=5, paper_ids=list(TEXT))
+    expected = score_papers(PAPERS, readers)
+    clear_cache()
+    monkeypatch.setattr(ranking, "_DENSE_LIMIT", 0)  # papers' vectors kept sparse, as for a big edition
+    assert score_papers(PAPERS, readers) == expected
+    clear_cache()
+
+
+def test_a_full_phrase_cache_starts_afresh_without_changing_results(monkeypatch):
+    readers = random_readers(200, seed=9, paper_ids=list(TEXT))
+    expected = score_papers(PAPERS, readers)
+    clear_cache()
+    monkeypatch.setattr(ranking, "_PIECE_CACHE_LIMITS", (3, 100, 10))
+    assert score_papers(PAPERS, readers, batch_size=10) == expected
+    clear_cache()
+
+
+# --- history, pins and filters -----------------------------------------------------------------
+
+
+def test_papers_already_sent_never_come_back():
+    sent = frozenset({PROTEIN, LLM, 999})  # 999: a paper of an older edition
+    chosen = rank(ReaderInfo(1, "protein folding", count=50, sent=sent))
+    assert PROTEIN not in chosen and LLM not in chosen
+    assert len(chosen) == len(PAPERS) - 2
+
+
+def test_a_long_history_is_handled_like_a_short_one():
+    history = frozenset(range(10_000, 12_000)) | {PROTEIN}
+    assert rank(ReaderInfo(1, "protein folding", count=50, sent=history)) == rank(
+        ReaderInfo(1, "protein folding", count=50, sent=frozenset({PROTEIN}))
+    )
+
+
+def test_pinned_papers_come_first_in_edition_order_even_if_irrelevant():
+    papers = with_pinned(GNN, ROBOT)  # ROBOT comes before GNN in the edition
+    chosen = rank(ReaderInfo(1, "protein folding"), papers=papers)
+    assert chosen[:3] == [ROBOT, GNN, PROTEIN]
+
+
+def test_pinned_papers_still_obey_history_and_filters():
+    papers = with_pinned(GNN, ROBOT)
+    assert rank(ReaderInfo(1, "protein folding", sent=frozenset({ROBOT})), papers=papers)[:2] == [GNN, PROTEIN]
+    chosen = rank(ReaderInfo(2, "protein folding", categories=("q-bio.BM", "cs.RO")), papers=papers)
+    assert chosen == [ROBOT, PROTEIN]  # GNN (cs.LG) is filtered out, pinned or not
+    assert rank(ReaderInfo(3, disliked=frozenset({ROBOT})), papers=papers)[0] == GNN
+
+
+def test_category_filter_keeps_only_papers_sharing_a_category():
+    chosen = rank(ReaderInfo(1, "language models", categories=("cs.CL",), count=50))
+    assert set(chosen) == {RLHF, SPEECH, RAG, LLM, DPO}
+    assert rank(ReaderInfo(2, categories=("cs.RO", "cs.CV"), count=50)) == [DIFFUSION, ROBOT]
+    assert rank(ReaderInfo(3, categories=("CS.RO",))) == []  # arXiv names are case-sensitive
+    assert rank(ReaderInfo(4, categories=("astro-ph.GA",))) == []
+
+
+def test_a_followed_author_is_included_despite_the_category_filter():
+    reader = ReaderInfo(1, "protein folding", categories=("q-bio.BM",), followed_authors=("  mira   OKAFOR ",))
+    assert rank(reader) == [PROTEIN, RLHF]  # the followed author's paper is in despite the filter
+
+
+def test_a_followed_author_moves_their_paper_up():
+    before = rank(ReaderInfo(1, "protein folding", count=9))
+    after = rank(ReaderInfo(1, "protein folding", count=9, followed_authors=("Jonas Berg",)))
+    assert before.index(ROBOT) > 2
+    assert after.index(ROBOT) < before.index(ROBOT)
+    coauthor = rank(ReaderInfo(2, count=9, followed_authors=("dev patel",)))  # on RLHF and LLM
+    assert coauthor[:2] == [LLM, RLHF]
+
+
+@pytest.mark.parametrize(("count", "expected"), [(1, 1), (3, 3), (9, 9), (50, 9), (0, 1), (500, 9)])
+def test_count_is_respected_and_clamped(count, expected):
+    assert len(rank(ReaderInfo(1, "protein folding", count=count))) == expected
+    assert MAX_COUNT == 50
+
+
+# --- skip_if_no_match --------------------------------------------------------------------------
+
+
+def test_skip_if_no_match_skips_when_nothing_matches():
+    assert rank(ReaderInfo(1, "lattice quantum chromodynamics", skip_if_no_match=True)) == []
+
+
+def test_without_skip_the_reader_gets_the_top_papers_anyway():
+    assert rank(ReaderInfo(1, "lattice quantum chromodynamics", count=3)) == BY_POPULARITY[:3]
+
+
+def test_skip_if_no_match_sends_when_something_matches():
+    chosen = rank(ReaderInfo(1, "lattice quantum chromodynamics, protein folding", skip_if_no_match=True))
+    assert chosen[0] == PROTEIN
+    assert len(chosen) == 9  # the match opens the email; the rest fills it up to count
+
+
+def test_skip_if_no_match_looks_only_at_allowed_papers():
+    reader = ReaderInfo(1, "protein folding", skip_if_no_match=True, sent=frozenset({PROTEIN}))
+    assert rank(reader) == []
+    reader = ReaderInfo(2, "protein folding", skip_if_no_match=True, categories=("cs.RO",))
+    assert rank(reader) == []
+
+
+def test_a_reader_without_interests_is_never_skipped():
+    assert rank(ReaderInfo(1, skip_if_no_match=True, count=3)) == BY_POPULARITY[:3]
+
+
+def test_a_followed_author_counts_as_a_match():
+    reader = ReaderInfo(1, "lattice quantum chromodynamics", followed_authors=("Chen Wei",), skip_if_no_match=True)
+    assert rank(reader)[0] == GNN
+    # An author not in this edition: nothing matched.
+    assert rank(ReaderInfo(2, followed_authors=("Nobody Here",), skip_if_no_match=True)) == []
+
+
+def test_min_relevance_sets_what_counts_as_a_match():
+    reader = ReaderInfo(1, "protein folding", skip_if_no_match=True)
+    assert rank(reader, weights=Weights(min_relevance=0.99)) == []
+    assert rank(reader, weights=Weights(min_relevance=0.05))[0] == PROTEIN
+
+
+def test_pinned_papers_do_not_count_as_a_match():
+    reader = ReaderInfo(1, "lattice quantum chromodynamics", skip_if_no_match=True)
+    assert rank(reader, papers=with_pinned(LLM)) == []
+
+
+# --- feedback ----------------------------------------------------------------------------------
+
+STRUCTURE_PAPER = (
+    "Predicting the Structure of Protein Complexes. We extend protein structure prediction from single "
+    "chains to multimeric protein complexes, predicting interfaces from the amino acid sequence."
+)
+
+
+def test_a_like_moves_similar_papers_up():
+    before = rank(ReaderInfo(1, "speech recognition", count=9))
+    after = rank(ReaderInfo(1, "speech recognition", count=9, liked=frozenset({5001}), liked_texts=(STRUCTURE_PAPER,)))
+    assert before[0] == SPEECH and before.index(PROTEIN) > 3
+    assert after[0] == PROTEIN
+    # The liked abstract has many more terms than the interests, so it dominates the profile:
+    # the speech paper is still relevant but now comes after the viral paper.
+    assert after[:3] == [PROTEIN, LLM, SPEECH]
+
+
+def test_liking_a_paper_of_this_edition_uses_its_text():
+    before = rank(ReaderInfo(1, "speech recognition", count=9))
+    after = rank(ReaderInfo(1, "speech recognition", count=9, liked=frozenset({GNN})))
+    assert after.index(GNN) < before.index(GNN)
+    # Passing the same text again does not count it twice.
+    assert after == rank(ReaderInfo(1, "speech recognition", count=9, liked=frozenset({GNN}), liked_texts=(TEXT[GNN],)))
+
+
+def test_likes_alone_are_a_profile():
+    chosen = rank(ReaderInfo(1, liked_texts=(STRUCTURE_PAPER,), skip_if_no_match=True))
+    assert chosen[0] == PROTEIN
+
+
+def test_a_dislike_excludes_the_paper_and_pushes_similar_ones_down():
+    reader = ReaderInfo(1, "language models", count=9)
+    before = rank(reader)
+    after = rank(ReaderInfo(1, "language models", count=9, disliked=frozenset({RLHF})))
+    assert RLHF in before and RLHF not in after
+    # DPO, RLHF's closest neighbour, ranked above the LLM paper; after the dislike it falls below it.
+    assert before.index(DPO) < before.index(LLM)
+    assert after.index(DPO) > after.index(LLM)
+
+
+def test_a_dislike_outside_the_edition_changes_nothing():
+    reader = ReaderInfo(1, "language models", count=9)
+    assert rank(reader) == rank(ReaderInfo(1, "language models", count=9, disliked=frozenset({777})))
+
+
+# --- determinism, batching, edge cases ---------------------------------------------------------
+
+
+def random_readers(count: int, seed: int, paper_ids: list[int]) -> list[ReaderInfo]:
+    rng = random.Random(seed)
+    phrases = [
+        "protein folding",
+        "diffusion",
+        "RLHF",
+        "speech recognition",
+        "robots",
+        "graph neural networks",
+        "retrieval",
+        "language models",
+        "quantum gravity",
+        "question answering",
+        "alignment",
+    ]
+    categories = ["cs.CL", "cs.LG", "cs.CV", "cs.RO", "q-bio.BM", "eess.AS", "cs.IR", "math.AG"]
+    authors = ["Dev Patel", "Chen Wei", "Mira Okafor", "Nobody Here"]
+    readers = []
+    for rid in range(count):
+        readers.append(
+            ReaderInfo(
+                id=rid,
+                interests=", ".join(rng.sample(phrases, rng.randint(0, 3))),
+                categories=tuple(rng.sample(categories, rng.randint(0, 2))) if rng.random() < 0.3 else (),
+                followed_authors=tuple(rng.sample(authors, 1)) if rng.random() < 0.2 else (),
+                count=rng.choice([1, 3, 5, 10, 50]),
+                skip_if_no_match=rng.random() < 0.3,
+                sent=frozenset(rng.sample(paper_ids, rng.randint(0, 3))) | {rng.randint(1, 99)},
+                liked=frozenset(rng.sample(paper_ids, 1)) if rng.random() < 0.1 else frozenset(),
+                disliked=frozenset(rng.sample(paper_ids, 1)) if rng.random() < 0.1 else frozenset(),
+                liked_texts=(STRUCTURE_PAPER,) if rng.random() < 0.1 else (),
+            )
+        )
+    return readers
+
+
+def test_the_output_is_deterministic_and_independent_of_batching_and_order():
+    readers = random_readers(300, seed=7, paper_ids=list(TEXT))
+    once = score_papers(PAPERS, readers)
+    clear_cache()
+    assert score_papers(PAPERS, readers) == once
+    assert score_papers(PAPERS, readers, batch_size=7) == once
+    assert score_papers(PAPERS, readers, batch_size=1) == once
+    shuffled = readers[:]
+    random.Random(1).shuffle(shuffled)
+    assert score_papers(PAPERS, shuffled, batch_size=13) == once
+    assert list(once) == [reader.id for reader in readers]  # in the readers' order
+
+
+def test_results_are_plain_python_ints_in_lists():
+    result = score_papers(PAPERS, random_readers(50, seed=3, paper_ids=list(TEXT)))
+    assert all(type(key) is int for key in result)
+    assert all(type(value) is list and all(type(pid) is int for pid in value) for value in result.values())
+
+
+def test_edge_cases():
+    assert score_papers([], [ReaderInfo(1, "x")]) == {1: []}
+    assert score_papers(PAPERS, []) == {}
+    stop_words_only = [PaperInfo(1, "the of and", 3), PaperInfo(2, "", 7)]
+    assert rank(ReaderInfo(1, "protein"), papers=stop_words_only) == [2, 1]
+    assert rank(ReaderInfo(1, "protein", skip_if_no_match=True), papers=stop_words_only) == []
+    assert rank(ReaderInfo(1), papers=[PaperInfo(1, "a b", 0), PaperInfo(2, "c d", 0)]) == [1, 2]
+    assert rank(ReaderInfo(1, "weird \x01 marker, protein folding"))[0] == PROTEIN
+    with pytest.raises(ValueError, match="duplicate"):
+        score_papers([PAPERS[0], PAPERS[0]], [ReaderInfo(1)])
+    with pytest.raises(ValueError, match="batch_size"):
+        score_papers(PAPERS, [ReaderInfo(1)], batch_size=0)
+    with pytest.raises(ValueError, match="finite"):
+        score_papers(PAPERS, [ReaderInfo(1)], weights=Weights(relevance=float("nan")))
+
+
+def test_the_garbage_collector_is_left_as_it_was():
+    assert gc.isenabled()
+    score_papers(PAPERS, [ReaderInfo(1, "protein")])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        score_papers(PAPERS, [ReaderInfo(1, "protein")])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_interest_and_profile_helpers():
+    assert split_interests(" diffusion, RLHF;protein folding\n\n, ") == ["diffusion", "RLHF", "protein folding"]
+    assert profile_text("a, b", ["liked text", ""]) == "a\nb\nliked text"
+
+
+def test_scale_smoke_20000_readers_60_papers():
+    rng = random.Random(11)
+    vocabulary = [
+        f"{topic}"
+        for topic in split_interests(
+            "diffusion, image generation, rlhf, reward model, protein folding, speech recognition, robot manipulation,"
+            "retrieval, question answering, graph neural networks, language models, alignment, reasoning, agents,"
+            "quantization, mixture of experts, video generation, 3d reconstruction, code generation, benchmarks"
+        )
+    ]
+    words = " ".join(vocabulary).split()
+    papers = [
+        PaperInfo(
+            id=10_000 + i,
+            text=" ".join(rng.choices(words, k=120)),
+            upvotes=rng.randint(0, 500),
+            categories=tuple(rng.sample(["cs.CL", "cs.LG", "cs.CV", "cs.RO"], rng.randint(1, 2))),
+            authors=(f"Author {rng.randint(0, 50)}",),
+            pinned=i == 0,
+        )
+        for i in range(60)
+    ]
+    paper_ids = [paper.id for paper in papers]
+    readers = [
+        ReaderInfo(
+            id=rid,
+            interests=", ".join(rng.sample(vocabulary, rng.randint(0, 4))),
+            categories=("cs.CL",) if rid % 5 == 0 else (),
+            followed_authors=(f"Author {rid % 60}",) if rid % 7 == 0 else (),
+            count=rng.choice([5, 10, 20]),
+            skip_if_no_match=rid % 3 == 0,
+            sent=frozenset(rng.sample(paper_ids, 3)),
+            disliked=frozenset(rng.sample(paper_ids, 1)) if rid % 11 == 0 else frozenset(),
+        )
+        for rid in range(20_000)
+    ]
+    result = score_papers(papers, readers)
+    assert len(result) == len(readers)
+    for reader in readers[:2000]:
+        chosen = result[reader.id]
+        assert len(chosen) <= reader.count and len(set(chosen)) == len(chosen)
+        assert not (set(chosen) & (reader.sent | reader.disliked))
+
+
+# --- the tokenizer shortcut --------------------------------------------------------------------
+
+WORDS = [
+    "protein",
+    "Folding",
+    "the",
+    "of",
+    "RLHF",
+    "human-feedback",
+    "a",
+    "x",
+    "co2",
+    "über",
+    "naïve",
+    "Ångström",
+    "diffusion",
+    "models",
+    "3D",
+    "e.g.",
+    "it's",
+    "—",
+    "’s",
+    "__init__",
+    "ÉCOLE",
+    "ǅemal",
+    "state-of-the-art",
+    "l2",
+    "x_1",
+    "١٢٣",
+    "数据",
+    "ß",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    papers=st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=30), min_size=1, max_size=5),
+    pieces=st.lists(
+        st.lists(st.sampled_from([*WORDS, ",", "!", "\n", "zqxpaperboypiecezqx"]), max_size=12), min_size=1, max_size=6
+    ),
+)
+def test_term_counts_match_scikit_learns_count_vectorizer(papers, pieces):
+    paper_infos = [PaperInfo(i, " ".join(words), 1) for i, words in enumerate(papers)]
+    edition = ranking._Edition(paper_infos)
+    if not edition.vocabulary:
+        return
+    texts = [" ".join(words) for words in pieces]
+    counter = CountVectorizer(vocabulary=edition.vocabulary, stop_words="english", ngram_range=(1, 2))
+    assert (edition.term_counts(texts).toarray() == counter.transform(texts).toarray()).all()
+
+
+# --- properties --------------------------------------------------------------------------------
+
+CATEGORIES = ["cs.CL", "cs.LG", "cs.CV", "q-bio.BM"]
+AUTHORS = ["Ann Lee", "Bo Chen", "Cy Diaz"]
+TOPICS = ["protein folding", "diffusion", "language models", "robots", "speech", "graphs", "the", ""]
+
+paper_strategy = st.builds(
+    lambda pid, topics, upvotes, categories, authors, pinned: PaperInfo(
+        pid, " ".join(topics), upvotes, tuple(categories), tuple(authors), pinned
+    ),
+    st.integers(1, 30),
+    st.lists(st.sampled_from(TOPICS), max_size=4),
+    st.integers(-5, 1000),
+    st.lists(st.sampled_from(CATEGORIES), max_size=2, unique=True),
+    st.lists(st.sampled_from(AUTHORS), max_size=2, unique=True),
+    st.booleans(),
+)
+ids = st.frozensets(st.integers(1, 35), max_size=6)
+reader_strategy = st.builds(
+    ReaderInfo,
+    id=st.integers(1, 1000),
+    interests=st.lists(st.sampled_from(TOPICS), max_size=3).map(", ".join),
+    categories=st.lists(st.sampled_from([*CATEGORIES, "math.AG"]), max_size=2, unique=True).map(tuple),
+    followed_authors=st.lists(st.sampled_from([*AUTHORS, "ann LEE"]), max_size=2).map(tuple),
+    count=st.integers(-1, 60),
+    skip_if_no_match=st.booleans(),
+    sent=ids,
+    liked=ids,
+    disliked=ids,
+    liked_texts=st.lists(st.sampled_from(TOPICS), max_size=2).map(tuple),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    papers=st.lists(paper_strategy, max_size=10, unique_by=lambda paper: paper.id),
+    readers=st.lists(reader_strategy, max_size=8, unique_by=lambda reader: reader.id),
+    batch_size=st.integers(1, 5),
+)
+def test_properties_on_random_inputs(papers, readers, batch_size):
+    result = score_papers(papers, readers, batch_size=batch_size)
+    assert result == score_papers(papers, readers)  # batching does not matter
+    assert set(result) == {reader.id for reader in readers}
+    by_id = {paper.id: paper for paper in papers}
+    for reader in readers:
+        chosen = result[reader.id]
+        followed = {" ".join(name.split()).casefold() for name in reader.followed_authors}
+
+        def allowed(paper: PaperInfo, reader: ReaderInfo = reader, followed: set[str] = followed) -> bool:
+            if paper.id in reader.sent or paper.id in reader.disliked:
+                return False
+            by_followed = any(author.casefold() in followed for author in paper.authors)
+            return not reader.categories or bool(set(paper.categories) & set(reader.categories)) or by_followed
+
+        assert len(chosen) == len(set(chosen))
+        assert len(chosen) <= min(max(reader.count, 1), MAX_COUNT)
+        assert all(pid in by_id and allowed(by_id[pid]) for pid in chosen)
+        allowed_ids = [paper.id for paper in papers if allowed(paper)]
+        if chosen or not reader.skip_if_no_match:
+            assert len(chosen) == min(max(reader.count, 1), MAX_COUNT, len(allowed_ids))
+        pinned = [pid for pid in allowed_ids if by_id[pid].pinned]
+        assert chosen[: len(pinned)] == pinned[: len(chosen)]  # pinned first, in edition order
+
+
+def test_a_clear_match_beats_a_viral_paper():
+    """Relevance is scaled per reader, so a reader's best match is not drowned by popularity."""
+    papers = [
+        PaperInfo(id=1, text="Scaling laws for large language models trained on web text", upvotes=5000),
+        PaperInfo(id=2, text="Protein folding and structure prediction from single sequences", upvotes=12),
+        PaperInfo(id=3, text="A survey of graph databases and query optimization", upvotes=40),
+    ]
+    ranked = score_papers(papers, [ReaderInfo(id=7, interests="protein folding", count=3)])
+    assert ranked[7] == [2, 1, 3]
+    assert score_papers(papers, [ReaderInfo(id=8, count=3)])[8] == [1, 3, 2], "no interests: popularity"
