@@ -189,7 +189,7 @@ class DailyEntryAdmin(admin.ModelAdmin):
             "title": title,
             "intro": intro,
         }
-        return TemplateResponse(request, "admin/papers/dailyentry/form_page.html", context)
+        return TemplateResponse(request, "admin/_form_page.html", context)
 
     def _report(self, request: HttpRequest, run: IngestRun) -> HttpResponseRedirect:
         level = {

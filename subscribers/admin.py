@@ -36,18 +36,7 @@ Status = Subscriber.Status
 # --- Subscribers ------------------------------------------------------------------------------
 
 
-PREFERENCE_FIELDS = [
-    "frequency",
-    "weekly_day",
-    "send_hour",
-    "time_zone",
-    "papers_per_digest",
-    "email_format",
-    "interests",
-    "categories",
-    "followed_authors",
-    "skip_if_no_match",
-]
+PREFERENCE_FIELDS = list(Subscriber.PREFERENCE_FIELDS)
 
 
 class SubscriberAdminForm(forms.ModelForm):

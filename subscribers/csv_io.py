@@ -27,22 +27,7 @@ MAX_REPORTED_LINES = 10  # invalid rows and notes listed one by one in the impor
 CONSENT_SOURCE_MAX_LENGTH = 120  # leaves room for "admin import by <username>: " in the 200-character field
 IMPORT_COLUMNS = ("email", "interests", "time_zone", "frequency", "papers_per_digest")
 
-EXPORT_COLUMNS = (
-    "email",
-    "status",
-    "frequency",
-    "weekly_day",
-    "send_hour",
-    "time_zone",
-    "papers_per_digest",
-    "email_format",
-    "interests",
-    "categories",
-    "followed_authors",
-    "created_at",
-    "confirmed_at",
-    "consent_source",
-)
+EXPORT_COLUMNS = ("email", "status", *Subscriber.PREFERENCE_FIELDS, "created_at", "confirmed_at", "consent_source")
 # A spreadsheet evaluates a cell starting with one of these as a formula (OWASP "CSV injection").
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 

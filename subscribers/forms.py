@@ -86,18 +86,7 @@ class PreferencesForm(forms.ModelForm):
 
     class Meta:
         model = Subscriber
-        fields = [
-            "frequency",
-            "weekly_day",
-            "send_hour",
-            "time_zone",
-            "papers_per_digest",
-            "email_format",
-            "interests",
-            "categories",
-            "followed_authors",
-            "skip_if_no_match",
-        ]
+        fields = Subscriber.PREFERENCE_FIELDS
         widgets = {
             "interests": forms.Textarea(attrs={"rows": 3, "placeholder": "diffusion, RLHF, protein folding"}),
             "frequency": forms.RadioSelect,

@@ -85,6 +85,19 @@ class Subscriber(models.Model):
         SUNDAY = 6, "Sunday"
 
     INTERESTS_MAX_LENGTH = 500
+    # What a reader chooses in the preference center (and an editor in admin).
+    PREFERENCE_FIELDS = (
+        "frequency",
+        "weekly_day",
+        "send_hour",
+        "time_zone",
+        "papers_per_digest",
+        "email_format",
+        "interests",
+        "categories",
+        "followed_authors",
+        "skip_if_no_match",
+    )
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     # Part of every signed link; a new key (on erasure or on demand) kills all old links.

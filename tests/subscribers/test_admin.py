@@ -237,6 +237,7 @@ def test_export_csv(admin_client):
         "interests": '\'=HYPERLINK("http://evil.example","click")',
         "categories": "cs.CL; cs.LG",
         "followed_authors": "'@handle; Ada Lovelace",
+        "skip_if_no_match": "False",
         "created_at": first.created_at.isoformat(),
         "confirmed_at": "2026-05-01T09:30:00+00:00",
         "consent_source": "'+1 signup sheet",
