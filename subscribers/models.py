@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -41,7 +42,9 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(f"“{value}” is not a time zone name such as Europe/Berlin or America/New_York.")
 
 
+@functools.cache
 def available_time_zones() -> frozenset[str]:
+    """IANA zone names; zoneinfo rescans the tzdata files on every call, so ask it once."""
     return frozenset(zoneinfo.available_timezones())
 
 
