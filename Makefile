@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-requirements
 
-.PHONY: run test demo lint migrations-check deploy-check browser clean
+.PHONY: run test demo bench lint migrations-check browser clean
 
 # (Re)install when requirements.txt changes; the stamp is a copy of the installed file.
 $(STAMP): requirements.txt
@@ -42,6 +42,10 @@ demo: $(STAMP)
 	@$(PY) manage.py demo_day
 	@echo "  Next:  make run, then open http://127.0.0.1:8000/ (admin: http://127.0.0.1:8000/admin/)"
 	@echo "  Running make demo again changes nothing: the papers are unchanged and nobody gets a day's digest twice."
+
+## bench: the benchmark suite (installs wrk and spamassassin when missing); QUICK=1 for a smoke run
+bench: $(STAMP)
+	@$(PY) -m bench $(if $(QUICK),--quick)
 
 lint: $(STAMP)
 	@$(VENV)/bin/ruff check .
