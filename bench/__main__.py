@@ -53,7 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         results.extend(module.run(quick=args.quick))
     elapsed = time.monotonic() - started
 
-    command = "make bench" + (" QUICK=1" if args.quick else "")
+    if args.only:
+        command = (
+            "python -m bench" + "".join(f" --only {name}" for name in args.only) + (" --quick" if args.quick else "")
+        )
+    else:
+        command = "make bench" + (" QUICK=1" if args.quick else "")
     header = (
         f"## {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC — `{command}`\n\n"
         f"{cores()} cores, Python {platform.python_version()}, {platform.machine()}; "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -111,12 +112,19 @@ def upsert_records(
     by_id, by_title = _find_existing(records)
     authors_by_name = _authors_for(records)
     fill_only = source in FILL_ONLY_SOURCES
+    known = _Known.load([*by_id.values(), *by_title.values()], records, default_day)
 
     for number, record in enumerate(records, start=1):
         label = record.arxiv_id or f"“{record.title[:60]}”"
+        if known.unchanged(record, by_id, by_title, default_day, fill_only):
+            outcome.unchanged += 1  # the common re-run case: no query, no transaction
+            if progress:
+                progress(number)
+            continue
         try:
             with transaction.atomic():
                 status = _upsert_one(record, source, default_day, by_id, by_title, authors_by_name, fill_only)
+            known.forget(record, by_id, by_title, default_day)
         except DatabaseError as exc:
             outcome.failed += 1
             outcome.errors.append(f"item {number} ({label}): not stored: {exc}".strip())
@@ -126,6 +134,50 @@ def upsert_records(
         if progress:
             progress(number)
     return outcome
+
+
+@dataclass
+class _Known:
+    """What the database held for this batch's papers when the batch started: their author names
+    and their daily entries, read in two queries so that an unchanged record costs none."""
+
+    names: dict[int, list[str]]
+    entries: dict[tuple[dt.date, int], DailyEntry]
+    stale: set[int] = field(default_factory=set)
+
+    @classmethod
+    def load(cls, papers: list[Paper], records: list[PaperRecord], default_day: dt.date | None) -> _Known:
+        names: dict[int, list[str]] = defaultdict(list)
+        links = PaperAuthor.objects.filter(paper__in=papers).order_by("paper_id", "position")
+        for paper_id, name in links.values_list("paper_id", "author__name"):
+            names[paper_id].append(name)
+        days = {record.listed_on or default_day for record in records} - {None}
+        entries = DailyEntry.objects.filter(paper__in=papers, day__in=days) if papers and days else []
+        return cls(names=names, entries={(entry.day, entry.paper_id): entry for entry in entries})
+
+    def unchanged(self, record, by_id, by_title, default_day, fill_only) -> bool:
+        paper = by_id.get(record.arxiv_id) if record.arxiv_id else by_title.get(title_key(record.title))
+        if paper is None or paper.pk in self.stale or _changes(paper, record, fill_only=fill_only):
+            return False
+        names = [name[:300] for name in record.authors]
+        stored = self.names.get(paper.pk, [])
+        if names and names != stored and "authors" not in paper.overridden_fields and not (fill_only and stored):
+            return False
+        day = record.listed_on or default_day
+        if day is None:
+            return True
+        entry = self.entries.get((day, paper.pk))
+        return (
+            entry is not None
+            and (record.rank is None or entry.rank == record.rank)
+            and (record.upvotes is None or entry.upvotes == record.upvotes)
+        )
+
+    def forget(self, record, by_id, by_title, default_day) -> None:
+        """A record was written: its paper's snapshot no longer describes the database."""
+        paper = by_id.get(record.arxiv_id) if record.arxiv_id else by_title.get(title_key(record.title))
+        if paper is not None and paper.pk is not None:
+            self.stale.add(paper.pk)
 
 
 def _upsert_one(record, source, default_day, by_id, by_title, authors_by_name, fill_only) -> str:

@@ -215,3 +215,12 @@ def test_record_fields_match_paper_fields():
     for field in dataclasses.fields(PaperRecord):
         if field.name not in ("arxiv_id", "authors", "listed_on", "rank"):
             assert field.name in paper_fields, field.name
+
+
+def test_an_unchanged_re_run_costs_a_fixed_number_of_queries(hf_2024, django_assert_max_num_queries):
+    services.ingest("hf", day=DAY_2024, path=hf_2024)
+    records = hf_api.parse(hf_2024.read_bytes(), listed_on=DAY_2024).records
+    assert len(records) == 13
+    with django_assert_max_num_queries(6):  # the batch's lookups, none per record
+        outcome = upsert_records(records, source="hf", default_day=DAY_2024)
+    assert (outcome.unchanged, outcome.updated, outcome.created) == (13, 0, 0)
