@@ -16,6 +16,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from config.text import plural
 from subscribers import services
 from subscribers.csv_io import (
     IMPORT_COLUMNS,
@@ -25,7 +26,6 @@ from subscribers.csv_io import (
     SubscriberImportForm,
     export_rows,
     listed,
-    plural,
     reject_line_breaks,
     run_import,
 )

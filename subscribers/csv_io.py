@@ -32,10 +32,6 @@ EXPORT_COLUMNS = ("email", "status", *Subscriber.PREFERENCE_FIELDS, "created_at"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-def plural(count: int, singular: str, plural_form: str | None = None) -> str:
-    return f"{count} {singular if count == 1 else (plural_form or singular + 's')}"
-
-
 def reject_line_breaks(value: str, what: str) -> None:
     if "\r" in value or "\n" in value:
         raise forms.ValidationError(f"{what} cannot contain line breaks.")

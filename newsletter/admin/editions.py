@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
+from config.text import plural
 from newsletter import delivery, editions, planning, tasks
 from newsletter.admin.forms import DraftForm, EditionForm, PreviewForm, SendTestForm
 from newsletter.models import Delivery, Edition
@@ -31,12 +32,6 @@ from subscribers.models import Subscriber
 DeliveryStatus = Delivery.Status
 RUNNING = [Edition.Status.SCHEDULED, Edition.Status.SENDING]
 _BODY_TAG = re.compile(r"<body[^>]*>", re.IGNORECASE)
-
-
-def plural(count: int, noun: str) -> str:
-    if count == 1:
-        return f"1 {noun}"
-    return f"{count} {noun[:-1]}ies" if noun.endswith("ry") else f"{count} {noun}s"
 
 
 def dispatch_now() -> int:
@@ -450,7 +445,11 @@ class EditionAdmin(admin.ModelAdmin):
     def _after_resume(self, request: HttpRequest) -> None:
         queued = dispatch_now()
         if queued:
-            self.message_user(request, f"Queued {plural(queued, 'pending delivery')} for sending.", messages.SUCCESS)
+            self.message_user(
+                request,
+                f"Queued {plural(queued, 'pending delivery', 'pending deliveries')} for sending.",
+                messages.SUCCESS,
+            )
 
     def _post_only(self, request: HttpRequest) -> None:
         if request.method != "POST":
@@ -486,7 +485,8 @@ class EditionAdmin(admin.ModelAdmin):
         queued = dispatch_now()
         self.message_user(
             request,
-            f"Sending {plural(moved, 'delivery')} again ({queued} queued now). Some of these readers may get the "
+            f"Sending {plural(moved, 'delivery', 'deliveries')} again ({queued} queued now). "
+            "Some of these readers may get the "
             "digest twice.",
             messages.WARNING,
         )

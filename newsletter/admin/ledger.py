@@ -7,7 +7,8 @@ from django.contrib.auth import get_permission_codename
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from newsletter.admin.editions import dispatch_now, plural, requeue, resend_note
+from config.text import plural
+from newsletter.admin.editions import dispatch_now, requeue, resend_note
 from newsletter.models import Delivery, Feedback, TrackingEvent
 
 DeliveryStatus = Delivery.Status
@@ -70,7 +71,8 @@ class DeliveryAdmin(admin.ModelAdmin):
             return
         queued = dispatch_now()
         message = (
-            f"Sending {plural(moved, 'delivery')} again ({queued} queued now). An 'unknown' row may already have "
+            f"Sending {plural(moved, 'delivery', 'deliveries')} again ({queued} queued now). "
+            "An 'unknown' row may already have "
             "been delivered: those readers may get the digest twice."
         )
         if total - moved:
