@@ -3,19 +3,16 @@
 Each upsert is measured against its parse alone (the baseline), so the ratio is the upsert's cost;
 the arXiv re-run (every entry already stored) is measured against the first run.
 
-``bench_database()`` points Django at a throwaway database (also used by ``bench.ranking``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import sys
-import tempfile
 import time
 from pathlib import Path
 
+from bench.db import bench_database, log
 from bench.results import Result
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,56 +20,6 @@ FIXTURES = ROOT.parent / "shared" / "fixtures" / "real"
 HF_DAY_FILE = FIXTURES / "hf_api" / "daily_papers_date_2026-08-21.json"
 HF_DAY = dt.date(2026, 8, 21)
 ARXIV_FILE = FIXTURES / "arxiv_atom" / "api_2026_search_testing_start0_max10.xml"
-BENCH_DB_NAME = "paperboy_bench"
-
-_database: str | None = None
-
-
-def log(message: str) -> None:
-    print(f"  {message}", file=sys.stderr, flush=True)
-
-
-def bench_database() -> str:
-    """Set up Django on a fresh throwaway database, migrated; once per process. Returns a label.
-
-    With DATABASE_URL set (PostgreSQL), its server is used but the database is always
-    ``paperboy_bench``, dropped and created again; without it, a temporary SQLite file."""
-    global _database
-    if _database is not None:
-        return _database
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-    from django.conf import settings
-
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connections
-
-    db = settings.DATABASES["default"]
-    connections["default"].close()
-    if "postgresql" in db["ENGINE"]:
-        import psycopg
-
-        params = {"dbname": "postgres", "user": db.get("USER") or None, "password": db.get("PASSWORD") or None}
-        params |= {"host": db.get("HOST") or None, "port": db.get("PORT") or None}
-        with psycopg.connect(**{k: v for k, v in params.items() if v is not None}, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB_NAME}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{BENCH_DB_NAME}"')
-        name = BENCH_DB_NAME
-        label = f"PostgreSQL {BENCH_DB_NAME}"
-    elif "sqlite" in db["ENGINE"]:
-        name = str(Path(tempfile.mkdtemp(prefix="paperboy-bench-")) / "bench.sqlite3")
-        label = "SQLite (temp file)"
-    else:
-        raise RuntimeError(f"bench: unsupported database engine {db['ENGINE']}")
-    db["NAME"] = name
-    db["CONN_MAX_AGE"] = None  # one connection for the whole run
-    connections["default"].settings_dict["NAME"] = name
-    connections["default"].settings_dict["CONN_MAX_AGE"] = None
-    log(f"database: {label}; migrating")
-    call_command("migrate", verbosity=0)
-    _database = label
-    return label
 
 
 _ENTRY = re.compile(rb"<entry>.*?</entry>", re.S)

@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.ingest import HF_DAY, HF_DAY_FILE, ROOT, arxiv_feed, bench_database, log
+from bench.db import bench_database, log
+from bench.ingest import HF_DAY, HF_DAY_FILE, ROOT, arxiv_feed
 from bench.results import Result
 
 N_PAPERS = 60
