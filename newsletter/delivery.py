@@ -185,11 +185,15 @@ def claim(delivery_ids: list[int]) -> list[Delivery]:
             "pk"
         ),
     ).update(status=Delivery.Status.SENDING, claim=token, claimed_at=timezone.now(), attempts=F("attempts") + 1)
-    return list(
+    rows = list(
         Delivery.objects.filter(pk__in=delivery_ids, status=Delivery.Status.SENDING, claim=token)
         .select_related("subscriber", "edition")
         .order_by("pk")
     )
+    editions: dict[int, Edition] = {}
+    for row in rows:  # one Edition object per edition, so state kept on it holds for the whole chunk
+        row.edition = editions.setdefault(row.edition_id, row.edition)
+    return rows
 
 
 def wait_for_send_slot() -> None:
@@ -211,13 +215,43 @@ def backoff(attempts: int) -> float:
     return random.uniform(0.5, 1.0) * min(30 * 2 ** max(attempts - 1, 0), 3600)  # noqa: S311 (jitter)
 
 
-def _still_receiving(subscriber_id: int) -> bool:
-    return Subscriber.objects.filter(pk=subscriber_id, status=Subscriber.Status.ACTIVE).exists()
-
-
 def _finish(row: Delivery, status: str, **fields) -> None:
     """Record an outcome, only while the row is still ours (sending, under this claim)."""
     Delivery.objects.filter(pk=row.pk, status=Delivery.Status.SENDING, claim=row.claim).update(status=status, **fields)
+
+
+class SentLedger:
+    """Records sent rows in batches: one UPDATE for up to ``max_rows`` messages or ``max_delay``
+    seconds of sending, whichever comes first. When a single send is slow (a slow provider), every
+    row is recorded at once, because then a write costs nothing next to the send. A worker killed
+    hard leaves at most that window's rows in 'sending' (they become 'unknown', never re-sent)."""
+
+    FIELDS = ["status", "sent_at", "last_error", "message_id", "esp_message_id"]
+
+    def __init__(self, *, max_rows: int = 100, max_delay: float = 0.1) -> None:
+        self.max_rows, self.max_delay = max_rows, max_delay
+        self.rows: list[Delivery] = []
+        self.oldest = 0.0
+
+    def sent(self, row: Delivery, *, message_id: str, esp_message_id: str, send_seconds: float) -> None:
+        row.status, row.sent_at, row.last_error = Delivery.Status.SENT, timezone.now(), ""
+        row.message_id, row.esp_message_id = message_id, esp_message_id
+        if not self.rows:
+            self.oldest = time.monotonic()
+        self.rows.append(row)
+        if (
+            len(self.rows) >= self.max_rows
+            or send_seconds >= self.max_delay / 10
+            or time.monotonic() - self.oldest >= self.max_delay
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        claim_id = self.rows[0].claim  # one chunk, one claim
+        Delivery.objects.filter(status=Delivery.Status.SENDING, claim=claim_id).bulk_update(self.rows, self.FIELDS)
+        self.rows = []
 
 
 def _release(rows: list[Delivery], error: str, outcome: ChunkOutcome) -> None:
@@ -250,6 +284,21 @@ def send_chunk(delivery_ids: list[int]) -> ChunkOutcome:
     rows = claim(delivery_ids)
     if not rows:
         return outcome
+    # Who is still receiving, once per chunk: a reader who left after planning gets nothing.
+    receiving = set(
+        Subscriber.objects.filter(pk__in=[row.subscriber_id for row in rows], status=Subscriber.Status.ACTIVE)
+        .order_by()
+        .values_list("pk", flat=True)
+    )
+    gone = [row for row in rows if row.subscriber_id not in receiving]
+    if gone:
+        Delivery.objects.filter(
+            pk__in=[row.pk for row in gone], status=Delivery.Status.SENDING, claim=rows[0].claim
+        ).update(status=Delivery.Status.SUPPRESSED, last_error="")
+        outcome.suppressed = len(gone)
+        rows = [row for row in rows if row.subscriber_id in receiving]
+        if not rows:
+            return outcome
     try:
         connection = get_connection(fail_silently=False)
         connection.open()
@@ -258,12 +307,9 @@ def send_chunk(delivery_ids: list[int]) -> ChunkOutcome:
         _release(rows, error, outcome)
         outcome.paused = _record_error(rows[0].edition, error)
         return outcome
+    ledger = SentLedger()
     try:
         for index, row in enumerate(rows):
-            if not _still_receiving(row.subscriber_id):
-                _finish(row, Delivery.Status.SUPPRESSED, last_error="")
-                outcome.suppressed += 1
-                continue
             try:
                 message = build_message(row, row.subscriber, rendered_edition(row.edition))
             except Exception as exc:  # a rendering bug will not fix itself: fail the row, keep going
@@ -272,6 +318,7 @@ def send_chunk(delivery_ids: list[int]) -> ChunkOutcome:
                 outcome.failed += 1
                 continue
             wait_for_send_slot()
+            started = time.monotonic()
             try:
                 connection.send_messages([message])
             except Exception as exc:
@@ -280,18 +327,16 @@ def send_chunk(delivery_ids: list[int]) -> ChunkOutcome:
                     _finish(row, Delivery.Status.FAILED, last_error=str(problem))
                     outcome.failed += 1
                     continue
+                ledger.flush()
                 _release(rows[index:], str(problem), outcome)
                 outcome.paused = _record_error(row.edition, str(problem))
                 break
             esp_id = getattr(getattr(message, "anymail_status", None), "message_id", None)
-            esp_id = "" if esp_id is None else esp_id
-            _finish(
+            ledger.sent(
                 row,
-                Delivery.Status.SENT,
-                sent_at=timezone.now(),
-                last_error="",
                 message_id=message.extra_headers["Message-ID"],
-                esp_message_id=str(esp_id),
+                esp_message_id="" if esp_id is None else str(esp_id),
+                send_seconds=time.monotonic() - started,
             )
             outcome.sent += 1
             if row.edition.consecutive_errors:
@@ -299,9 +344,12 @@ def send_chunk(delivery_ids: list[int]) -> ChunkOutcome:
                 row.edition.consecutive_errors = 0
     finally:
         try:
-            connection.close()
-        except Exception:  # closing a broken connection must not hide what happened
-            logger.warning("closing the email connection failed", exc_info=True)
+            ledger.flush()
+        finally:
+            try:
+                connection.close()
+            except Exception:  # closing a broken connection must not hide what happened
+                logger.warning("closing the email connection failed", exc_info=True)
     return outcome
 
 

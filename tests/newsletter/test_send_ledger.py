@@ -1,0 +1,64 @@
+"""The sent-row ledger: outcomes are written in batches when sending is fast, at once when it is
+slow, and only onto rows still held by the claim that sent them."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from newsletter import delivery
+from newsletter.models import Delivery
+from tests.newsletter.test_delivery_workers import digest_settings, planned_edition, statuses  # noqa: F401
+
+
+def delivery_updates(queries: CaptureQueriesContext) -> int:
+    return sum(1 for q in queries.captured_queries if q["sql"].startswith('UPDATE "newsletter_delivery"'))
+
+
+@pytest.mark.django_db
+def test_fast_sends_are_recorded_a_batch_at_a_time():
+    _, rows = planned_edition(25)
+    claimed = delivery.claim([row.pk for row in rows])
+    ledger = delivery.SentLedger(max_rows=10, max_delay=3600)
+
+    with CaptureQueriesContext(connection) as queries:
+        for row in claimed:
+            ledger.sent(row, message_id=f"<m{row.pk}@x>", esp_message_id="", send_seconds=0.0)
+        before_last_flush = statuses(rows)
+        ledger.flush()
+
+    assert delivery_updates(queries) == 3  # 10 + 10, then the last 5 on flush()
+    assert sorted(before_last_flush.values()).count("sent") == 20
+    stored = Delivery.objects.filter(pk__in=[row.pk for row in rows])
+    assert {row.status for row in stored} == {"sent"}
+    assert {row.pk: row.message_id for row in stored} == {row.pk: f"<m{row.pk}@x>" for row in rows}
+    assert all(row.sent_at is not None for row in stored)
+
+
+@pytest.mark.django_db
+def test_a_slow_send_is_recorded_at_once():
+    _, rows = planned_edition(3)
+    claimed = delivery.claim([row.pk for row in rows])
+    ledger = delivery.SentLedger(max_rows=100, max_delay=0.1)
+
+    ledger.sent(claimed[0], message_id="<a@x>", esp_message_id="esp-1", send_seconds=0.5)
+
+    assert statuses(rows)[claimed[0].pk] == "sent"
+    assert Delivery.objects.get(pk=claimed[0].pk).esp_message_id == "esp-1"
+    assert {statuses(rows)[row.pk] for row in claimed[1:]} == {"sending"}
+
+
+@pytest.mark.django_db
+def test_the_ledger_writes_only_rows_its_claim_still_holds():
+    _, rows = planned_edition(4)
+    claimed = delivery.claim([row.pk for row in rows])
+    ledger = delivery.SentLedger(max_rows=100, max_delay=3600)
+    for row in claimed:
+        ledger.sent(row, message_id=f"<m{row.pk}@x>", esp_message_id="", send_seconds=0.0)
+    # Meanwhile the row was given up on (reaped as unknown): the late outcome must not overwrite it.
+    Delivery.objects.filter(pk=claimed[0].pk).update(status=Delivery.Status.UNKNOWN)
+
+    ledger.flush()
+
+    assert statuses(rows) == {row.pk: "unknown" if row.pk == claimed[0].pk else "sent" for row in rows}
