@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib
+import inspect
 import os
 import platform
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from bench.results import Result, cores
 
-MODULES = ["ingest", "ranking", "email_quality", "signup_load"]
+MODULES = ["ingest", "ranking", "email_quality", "signup_load", "send"]
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test; numbers not meaningful)")
     parser.add_argument("--only", choices=MODULES, action="append", help="run only these modules")
     parser.add_argument("--no-write", action="store_true", help="do not append to BENCHMARKS.md")
+    parser.add_argument("--subscribers", type=int, help="subscribers in the send benchmarks (default 100,000)")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -50,12 +52,20 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.only or MODULES:
         print(f"== {name}", file=sys.stderr, flush=True)
         module = importlib.import_module(f"bench.{name}")
-        results.extend(module.run(quick=args.quick))
+        options = (
+            {"subscribers": args.subscribers}
+            if args.subscribers and "subscribers" in inspect.signature(module.run).parameters
+            else {}
+        )
+        results.extend(module.run(quick=args.quick, **options))
     elapsed = time.monotonic() - started
 
     if args.only:
         command = (
-            "python -m bench" + "".join(f" --only {name}" for name in args.only) + (" --quick" if args.quick else "")
+            "python -m bench"
+            + "".join(f" --only {name}" for name in args.only)
+            + (" --quick" if args.quick else "")
+            + (f" --subscribers {args.subscribers}" if args.subscribers else "")
         )
     else:
         command = "make bench" + (" QUICK=1" if args.quick else "")

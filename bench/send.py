@@ -1,0 +1,520 @@
+"""End-to-end daily send: N synthetic subscribers, a day of 60 real-length papers, PostgreSQL,
+Redis and two real Celery worker processes, through Django's SMTP backend into Postfix's
+``smtp-sink`` on a loopback port (installed from Debian's ``postfix`` package when missing).
+
+One run = the daily flow as production runs it: the bench sends ``newsletter.tick`` to the
+workers (planning every due reader, dispatching chunk tasks), and the two workers send every
+chunk. Phases: plan (the tick, from enqueue to its result), render (measured in this process
+over a sample: the shared parts once, then per reader), send (tick's end to the last row
+recorded). Baseline, same run: one SMTP connection re-sending a single pre-built message of the
+run's mean size to the same sink.
+
+Memory: the peak RSS (VmHWM) of each worker is read at the end of a run at 10k and at N
+subscribers. The ESP batch path (the same send through Anymail's Postmark backend to a local
+fake Postmark API, bench/fake_esp.py) is in ``bench.esp_batch``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import random
+import re
+import secrets
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from bench.db import BENCH_DB_NAME, bench_database, log
+from bench.results import Result, peak_rss_mib
+from bench.tools import ensure
+
+ROOT = Path(__file__).resolve().parent.parent
+N_PAPERS = 60
+DEFAULT_SUBSCRIBERS = 100_000
+QUICK_SUBSCRIBERS = 300
+SMALL_SUBSCRIBERS = 10_000
+WORKERS = 2
+BENCH_QUEUE = "celery"  # the default queue, as dispatch() uses it, on the bench's own Redis database
+SITE_URL = "https://paperboy.example"
+SEED = 20261202
+_PHRASES = [
+    "diffusion models",
+    "large language models",
+    "reinforcement learning",
+    "graph neural networks",
+    "speech recognition",
+    "robot manipulation",
+    "protein structure",
+    "code generation",
+    "retrieval augmented generation",
+    "vision transformers",
+    "video generation",
+    "mixture of experts",
+    "reasoning benchmarks",
+    "agents and tool use",
+    "quantization",
+]
+_CATEGORIES = ["cs.LG", "cs.CL", "cs.CV", "cs.AI", "cs.RO", "stat.ML"]
+_ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo", "Australia/Sydney"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def redis_url() -> str:
+    """The bench's own Redis database (15 unless PAPERBOY_BENCH_REDIS_URL says otherwise); flushed."""
+    import redis
+
+    base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    parts = urlsplit(os.environ.get("PAPERBOY_BENCH_REDIS_URL", "") or base)
+    url = os.environ.get("PAPERBOY_BENCH_REDIS_URL") or urlunsplit(parts._replace(path="/15"))
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+def database_url() -> str:
+    """DATABASE_URL of the throwaway database ``bench_database()`` set up (PostgreSQL only)."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if "postgresql" not in db["ENGINE"]:
+        raise RuntimeError("the send benchmark needs PostgreSQL: set DATABASE_URL (see README)")
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{BENCH_DB_NAME}"
+
+
+# --- The day and its readers ------------------------------------------------------------------------
+
+
+def make_day() -> tuple[dt.date, list[int]]:
+    """60 papers with real-length abstracts (the HF fixture day's, then templated arXiv entries)."""
+    from bench.ingest import HF_DAY, HF_DAY_FILE, arxiv_feed
+    from papers.ingest import upsert_records
+    from papers.models import Paper
+    from papers.sources import arxiv, hf_api
+
+    records = hf_api.parse(HF_DAY_FILE.read_bytes(), listed_on=HF_DAY).records
+    upsert_records(records, source="hf", default_day=HF_DAY)
+    upsert_records(arxiv.parse(arxiv_feed(N_PAPERS - len(records))).records, source="arxiv", default_day=HF_DAY)
+    paper_ids = list(Paper.objects.order_by("pk").values_list("pk", flat=True)[:N_PAPERS])
+    return HF_DAY, paper_ids
+
+
+def add_subscribers(total: int) -> int:
+    """Grow the synthetic readership to ``total`` active daily subscribers, all due now (send hour
+    0 in five time zones), with varied interests, filters, digest sizes and formats."""
+    from django.utils import timezone
+
+    from subscribers.models import Subscriber
+
+    have = Subscriber.objects.count()
+    if have >= total:
+        return have
+    rng = random.Random(SEED + have)  # noqa: S311 - benchmark data
+    confirmed = timezone.now() - dt.timedelta(days=3)
+    started = time.perf_counter()
+    Subscriber.objects.bulk_create(
+        (
+            Subscriber(
+                email=f"reader{i}@bench.example",
+                status=Subscriber.Status.ACTIVE,
+                confirmed_at=confirmed,
+                consent_at=confirmed,
+                consent_source="benchmark (synthetic)",
+                send_hour=0,
+                time_zone=_ZONES[i % len(_ZONES)],
+                interests=", ".join(rng.sample(_PHRASES, 1 + i % 3)) if i % 10 else "",
+                categories=rng.sample(_CATEGORIES, 2) if i % 4 == 0 else [],
+                papers_per_digest=(5, 10, 10, 15)[i % 4],
+                email_format=Subscriber.Format.TEXT if i % 20 == 0 else Subscriber.Format.HTML,
+            )
+            for i in range(have, total)
+        ),
+        batch_size=5000,
+    )
+    log(f"subscribers: {have:,} -> {total:,} in {time.perf_counter() - started:.1f} s (not counted)")
+    return total
+
+
+def new_edition(paper_ids: list[int]):
+    """Today's daily edition, published (scheduled) with the day's papers; earlier runs' rows gone,
+    so every reader is due again."""
+    from django.utils import timezone
+
+    from newsletter.models import Delivery, Edition
+
+    Delivery.objects.all().delete()
+    Edition.objects.all().delete()
+    today = timezone.now().date()
+    return Edition.objects.create(
+        kind=Edition.Kind.DAILY,
+        period_start=today,
+        period_end=today,
+        status=Edition.Status.SCHEDULED,
+        paper_ids=paper_ids,
+        pinned_ids=paper_ids[:1],
+        published_at=timezone.now(),
+    )
+
+
+# --- Processes --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen
+    log_path: Path
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def peak_rss_mib(self) -> float:
+        """VmHWM: the process's peak resident set so far."""
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{self.popen.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+            try:
+                self.popen.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+
+
+def spawn(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> Process:
+    log_path = log_dir / f"{name}.log"
+    handle = log_path.open("w")
+    popen = subprocess.Popen(args, env=env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
+    return Process(name, popen, log_path)
+
+
+@contextlib.contextmanager
+def smtp_sink(log_dir: Path) -> Iterator[tuple[int, Process]]:
+    """Postfix's smtp-sink on a loopback port; ``-c`` makes it print its message count."""
+    binary = ensure("smtp-sink", "postfix")
+    port = free_port()
+    args = [binary, "-c"]
+    if os.geteuid() == 0:
+        args += ["-u", "nobody"]  # required when started as root
+    sink = spawn("smtp-sink", [*args, f"127.0.0.1:{port}", "1024"], dict(os.environ), log_dir)
+    deadline = time.monotonic() + 10
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            break
+        if time.monotonic() > deadline or sink.popen.poll() is not None:
+            raise RuntimeError(f"smtp-sink did not start: {sink.output()[-500:]}")
+        time.sleep(0.05)
+    try:
+        yield port, sink
+    finally:
+        sink.stop()
+
+
+def sink_count(sink: Process) -> int:
+    """The last ``mesg=N`` smtp-sink -c printed (it rewrites one line with carriage returns)."""
+    counts = re.findall(r"mesg=(\d+)", sink.output())
+    return int(counts[-1]) if counts else 0
+
+
+def worker_env(*, database: str, broker: str, email: dict[str, str], extra: dict[str, str] | None = None) -> dict:
+    """A production-like worker: DEBUG off, persistent DB connections (said in the notes)."""
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "PYTHONPATH", "VIRTUAL_ENV")
+    env = {name: os.environ[name] for name in keep if name in os.environ}
+    return {
+        **env,
+        "DJANGO_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "paperboy.example",
+        "SITE_URL": SITE_URL,
+        "DEFAULT_FROM_EMAIL": "Paperboy <digest@paperboy.example>",
+        "DATABASE_URL": database,
+        "DATABASE_CONN_MAX_AGE": "600",
+        "REDIS_URL": broker,
+        "DIGEST_SEND_RATE": "0",
+        "PAPERBOY_VAR_DIR": str(ROOT / "var" / "bench"),
+        **email,
+        **(extra or {}),
+    }
+
+
+def start_workers(env: dict[str, str], log_dir: Path, count: int = WORKERS) -> list[Process]:
+    args = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "--concurrency", "1"]
+    args += ["--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", BENCH_QUEUE]
+    workers = [spawn(f"worker{i + 1}", [*args, "--hostname", f"bench{i + 1}@%h"], env, log_dir) for i in range(count)]
+    deadline = time.monotonic() + 90
+    for worker in workers:
+        while " ready." not in worker.output():
+            if worker.popen.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{worker.name} did not start:\n{worker.output()[-2000:]}")
+            time.sleep(0.1)
+    return workers
+
+
+def stop_workers(workers: list[Process]) -> None:
+    for worker in workers:
+        if worker.popen.poll() is None:
+            worker.popen.send_signal(signal.SIGTERM)  # warm shutdown: the current task finishes
+    for worker in workers:
+        worker.stop(signal.SIGQUIT)
+
+
+# --- One run ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    subscribers: int
+    planned: int = 0
+    sent: int = 0
+    other: dict[str, int] = field(default_factory=dict)
+    plan_s: float = 0.0
+    send_s: float = 0.0
+    total_s: float = 0.0
+    worker_rss: list[float] = field(default_factory=list)
+    accepted: int = 0  # what the receiving end counted
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.total_s if self.total_s else 0.0
+
+
+def celery_client(broker: str):
+    from celery import Celery
+
+    client = Celery("bench", broker=broker, backend=broker)
+    client.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"])
+    return client
+
+
+def send_day(
+    edition, *, broker: str, workers: list[Process], expected: int, counter, timeout: float = 1800
+) -> tuple[Run, list[Process]]:
+    """Tick once on the workers, wait until every planned row has an outcome."""
+    from newsletter.models import Delivery
+
+    client = celery_client(broker)
+    run = Run(subscribers=expected)
+    started = time.perf_counter()
+    result = client.send_task("newsletter.tick", queue=BENCH_QUEUE)
+    summary = result.get(timeout=timeout)
+    run.plan_s = time.perf_counter() - started
+    run.planned = summary["planned"]
+    log(f"plan: tick planned {run.planned:,} readers, dispatched {summary['dispatched']:,} in {run.plan_s:.1f} s")
+    open_statuses = [Delivery.Status.PENDING, Delivery.Status.SENDING]
+    rows = Delivery.objects.filter(edition=edition)
+    last_report, last_done = time.perf_counter(), -1
+    while True:
+        left = rows.filter(status__in=open_statuses).count()
+        done = run.planned - left
+        now = time.perf_counter()
+        if left == 0:
+            break
+        if now - last_report >= 5:
+            log(f"send: {done:,}/{run.planned:,} recorded, {done / (now - started):,.0f} msg/s so far")
+            if done == last_done:
+                stalled = "\n".join(w.output()[-1500:] for w in workers)
+                raise RuntimeError(f"send: no progress for 5 s with {left} rows open:\n{stalled}")
+            last_report, last_done = now, done
+        if now - started > timeout:
+            raise RuntimeError(f"send: {left} rows still open after {timeout} s")
+        time.sleep(0.05)
+    run.total_s = time.perf_counter() - started
+    run.send_s = run.total_s - run.plan_s
+    counts = _status_counts(rows)
+    run.sent = counts.pop(Delivery.Status.SENT, 0)
+    run.other = counts
+    run.worker_rss = [worker.peak_rss_mib() for worker in workers]
+    time.sleep(0.3)
+    run.accepted = counter()
+    return run, workers
+
+
+def _status_counts(rows) -> dict[str, int]:
+    from django.db.models import Count
+
+    return {row["status"]: row["n"] for row in rows.values("status").annotate(n=Count("pk")).order_by()}
+
+
+def measure_render(edition, sample: int) -> tuple[float, float, float]:
+    """In this process: (shared parts once, s; per message µs for the digest + MIME bytes; mean
+    message size, bytes) over ``sample`` planned rows of ``edition``."""
+    from newsletter import delivery
+    from newsletter.models import Delivery
+
+    delivery._rendered.clear()
+    started = time.perf_counter()
+    delivery.rendered_edition(edition)
+    shared_s = time.perf_counter() - started
+    rows = list(Delivery.objects.filter(edition=edition).select_related("subscriber", "edition").order_by("?")[:sample])
+    sizes = []
+    started = time.perf_counter()
+    for row in rows:
+        message = delivery.build_message(row, row.subscriber, delivery.rendered_edition(edition))
+        sizes.append(len(message.message().as_bytes(linesep="\r\n")))
+    per_message_us = (time.perf_counter() - started) / max(len(rows), 1) * 1e6
+    return shared_s, per_message_us, sum(sizes) / max(len(sizes), 1)
+
+
+def baseline_rate(port: int, size: int, count: int) -> float:
+    """One SMTP connection re-sending one pre-built message of ``size`` bytes ``count`` times."""
+    line = b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor x\r\n"
+    head = b"From: Paperboy <digest@paperboy.example>\r\nTo: reader@bench.example\r\nSubject: baseline\r\n"
+    head += b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+    body = line * max(1, (size - len(head)) // len(line))
+    message = head + body
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+        smtp.ehlo()
+        started = time.perf_counter()
+        for _ in range(count):
+            smtp.sendmail("digest@paperboy.example", ["reader@bench.example"], message)
+        return count / (time.perf_counter() - started)
+
+
+# --- The benchmark ----------------------------------------------------------------------------------
+
+
+def run(*, quick: bool, subscribers: int | None = None) -> list[Result]:
+    from bench.results import cores
+
+    n = subscribers or (QUICK_SUBSCRIBERS if quick else DEFAULT_SUBSCRIBERS)
+    small = min(SMALL_SUBSCRIBERS, n // 10) if not quick else n // 3
+    database = bench_database()
+    db_url = database_url()
+    broker = redis_url()
+    log_dir = ROOT / "var" / "bench" / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    _, paper_ids = make_day()
+    log(f"day: {len(paper_ids)} papers; {database}; Redis {broker}; logs in {log_dir}")
+
+    runs: list[Run] = []
+    with smtp_sink(log_dir) as (port, sink):
+        env = worker_env(database=db_url, broker=broker, email={"EMAIL_URL": f"smtp://127.0.0.1:{port}"})
+        for size in (small, n):
+            add_subscribers(size)
+            edition = new_edition(paper_ids)
+            before = sink_count(sink)
+            workers = start_workers(env, log_dir)  # fresh processes: peak RSS belongs to this run
+            try:
+                result, _ = send_day(
+                    edition,
+                    broker=broker,
+                    workers=workers,
+                    expected=size,
+                    counter=lambda b=before: sink_count(sink) - b,
+                )
+            finally:
+                stop_workers(workers)
+            runs.append(result)
+            log(
+                f"run {size:,}: {result.sent:,} sent ({result.accepted:,} accepted by smtp-sink), "
+                f"{result.rate:,.0f} msg/s end to end; plan {result.plan_s:.1f} s, send {result.send_s:.1f} s; "
+                f"worker peak RSS {', '.join(f'{r:.0f}' for r in result.worker_rss)} MiB"
+            )
+        big = runs[-1]
+        shared_s, per_message_us, mean_size = measure_render(edition, sample=min(2000, big.sent))
+        log(f"render: shared parts {shared_s * 1000:.0f} ms once, {per_message_us:.0f} µs per message")
+        count = min(20_000, max(200, big.sent))
+        base = baseline_rate(port, int(mean_size), count)
+        log(f"baseline: one connection re-sending a {mean_size / 1000:.1f} KB message: {base:,.0f} msg/s")
+    sink_rss = sink.peak_rss_mib()
+
+    cores_note = f"{cores()} cores"
+    workers_note = (
+        f"{WORKERS} Celery worker processes (solo pool, DJANGO_ENV=production, persistent DB connections), "
+        f"PostgreSQL {BENCH_DB_NAME}, Redis broker; Django SMTP backend -> Postfix smtp-sink on loopback"
+    )
+    checks = f"{big.sent:,} rows sent, {big.accepted:,} messages counted by smtp-sink" + (
+        f", other outcomes {big.other}" if big.other else ""
+    )
+    rate_target = 1000.0
+    small_run = runs[0]
+    peak_small, peak_big = max(small_run.worker_rss), max(big.worker_rss)
+    return [
+        Result(
+            "send",
+            f"daily send end to end, {n:,} subscribers",
+            big.rate,
+            "msg/s",
+            baseline=base,
+            target="≥ 1,000 msg/s and ≥ 0.6x baseline",
+            met=big.rate >= rate_target and big.rate >= 0.6 * base and big.sent == big.planned == big.accepted,
+            notes=(
+                f"{big.sent:,} messages in {big.total_s:.1f} s from the tick to the last recorded row; {checks}; "
+                f"{workers_note}; {N_PAPERS} papers, 5-15 per reader, mean message {mean_size / 1000:.1f} KB; "
+                f"baseline: one SMTP connection re-sending one pre-built {mean_size / 1000:.1f} KB message "
+                f"{count:,} times to the same sink ({cores_note})"
+            ),
+        ),
+        Result(
+            "send",
+            "phase: plan (tick)",
+            big.plan_s,
+            "s",
+            target="reported",
+            notes=f"publish check, due readers, ranking and {big.planned:,} Delivery rows, dispatch; in one worker",
+        ),
+        Result(
+            "send",
+            "phase: render per message",
+            per_message_us,
+            "µs",
+            target="reported",
+            notes=(
+                f"shared parts once per edition per process: {shared_s * 1000:.0f} ms; per reader: papers joined, "
+                f"personal links signed, MIME built to bytes (in this process, {min(2000, big.sent):,} rows); "
+                f"runs inside the send phase"
+            ),
+        ),
+        Result(
+            "send",
+            "phase: send",
+            big.send_s,
+            "s",
+            target="reported",
+            notes=f"the tick's end to the last recorded row: {big.sent / big.send_s:,.0f} msg/s over {WORKERS} workers",
+        ),
+        Result(
+            "send",
+            "peak RSS per process",
+            peak_big,
+            "MiB",
+            target="reported",
+            notes=(
+                f"workers {', '.join(f'{r:.0f}' for r in big.worker_rss)} MiB; this bench process "
+                f"{peak_rss_mib():.0f} MiB; smtp-sink {sink_rss:.0f} MiB"
+            ),
+        ),
+        Result(
+            "send",
+            f"worker peak RSS, {n:,} vs {small:,} subscribers",
+            peak_big,
+            "MiB",
+            baseline=peak_small,
+            target="≤ 1.2x",
+            met=peak_big <= 1.2 * peak_small,
+            notes=(
+                f"the larger worker's VmHWM after each run (fresh worker processes per run); {small:,}: "
+                f"{small_run.sent:,} sent at {small_run.rate:,.0f} msg/s, workers "
+                f"{', '.join(f'{r:.0f}' for r in small_run.worker_rss)} MiB"
+            ),
+        ),
+    ]

@@ -1,0 +1,144 @@
+"""DigestEmail writes its MIME form directly: a mail reader must see exactly what Django's own
+EmailMultiAlternatives would have produced (headers, parts, encodings, decoded content)."""
+
+from __future__ import annotations
+
+import email
+from email import policy
+
+import pytest
+from django.core.mail import BadHeaderError, EmailMultiAlternatives
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from newsletter.mime import DigestEmail
+
+HEADERS = {
+    "Message-ID": "<d42.1700000000.1@paperboy.example>",
+    "List-Unsubscribe": "<https://paperboy.example/unsubscribe/" + "x" * 120 + "/>",
+    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    "List-Id": "Paperboy daily digest <daily.digest.paperboy.example>",
+    "Date": "Wed, 02 Dec 2026 05:00:00 -0000",
+}
+
+
+def both(subject, text, html=None, *, sender="Paperboy <digest@paperboy.example>", to="reader@example.org", **extra):
+    """(Django's message, ours), parsed back from the bytes each would put on the wire."""
+    parsed = []
+    for cls in (EmailMultiAlternatives, DigestEmail):
+        message = cls(subject, text, sender, [to], headers={**HEADERS, **extra})
+        if html is not None:
+            message.attach_alternative(html, "text/html")
+        wire = message.message().as_bytes(linesep="\r\n")
+        assert b"\r\n\r\n" in wire and b"\n" not in wire.replace(b"\r\n", b"")
+        parsed.append(email.message_from_bytes(wire, policy=policy.default))
+    return parsed
+
+
+def parts(message) -> list[tuple[str, str, str, str]]:
+    """(content type, charset, transfer encoding, decoded content) of every leaf part."""
+    return [
+        (p.get_content_type(), p.get_content_charset(), p.get("Content-Transfer-Encoding"), p.get_content())
+        for p in message.walk()
+        if not p.is_multipart()
+    ]
+
+
+def same_message(django_message, ours) -> None:
+    names = {name.lower() for name in django_message}
+    assert {name.lower() for name in ours} == names
+    for name in names - {"content-type"}:
+        # Django folds a long header right after its colon, which reads back with a leading space.
+        assert str(ours[name]).strip() == str(django_message[name]).strip(), name
+    assert ours.get_content_type() == django_message.get_content_type()
+    assert parts(ours) == parts(django_message)
+    assert not ours.defects and all(not p.defects for p in ours.walk())
+
+
+def test_an_ascii_digest_is_what_django_would_send():
+    django_message, ours = both("Trending papers for Wednesday", "Hello\n\n1. A paper\n", "<p>Hello</p>")
+    same_message(django_message, ours)
+    assert ours.get_content_type() == "multipart/alternative"
+    assert [(p[0], p[2]) for p in parts(ours)] == [("text/plain", "7bit"), ("text/html", "7bit")]
+
+
+def test_unicode_subject_sender_and_body_are_encoded_like_django():
+    django_message, ours = both(
+        "Trending papers — Überblick für Mittwoch, 12月2日",
+        "Résumé: naïve Bayes → 🤖\n",
+        "<p>Résumé — ü</p>",
+        sender="Paperbøy Digest <digest@paperboy.example>",
+        to="Zoë Reader <zoe@example.org>",
+    )
+    same_message(django_message, ours)
+    assert [p[2] for p in parts(ours)] == ["8bit", "8bit"]
+    assert ours["Subject"] == "Trending papers — Überblick für Mittwoch, 12月2日"
+    assert "=?utf-8?" in ours.as_string().split("\n\n")[0]  # encoded words on the wire, not raw UTF-8
+
+
+def test_a_line_over_998_bytes_is_quoted_printable_and_decodes_to_the_same_html():
+    html = "<table>" + "<td style='padding:4px'>cell é</td>" * 200 + "</table>"
+    django_message, ours = both("Long lines", "text\n", html)
+    same_message(django_message, ours)
+    assert parts(ours)[1][2] == "quoted-printable"
+    wire = DigestEmail("Long lines", "text\n", "a@example.org", ["b@example.org"], headers=HEADERS)
+    wire.attach_alternative(html, "text/html")
+    assert max(len(line) for line in wire.message().as_bytes(linesep="\r\n").split(b"\r\n")) <= 998
+
+
+def test_a_text_only_digest_has_one_part():
+    django_message, ours = both("Plain", "Just text\r\nwith CRLF\rand CR\n")
+    same_message(django_message, ours)
+    assert ours.get_content_type() == "text/plain" and not ours.is_multipart()
+
+
+def test_a_header_with_a_line_break_is_refused_like_django():
+    for cls in (EmailMultiAlternatives, DigestEmail):
+        message = cls("Subject\nBcc: victim@example.org", "text", "a@example.org", ["b@example.org"], headers=HEADERS)
+        with pytest.raises(BadHeaderError):
+            message.message()
+
+
+def test_only_the_digest_shape_is_accepted():
+    message = DigestEmail("s", "t", "a@example.org", ["b@example.org"], headers=HEADERS)
+    message.attach("notes.txt", "x", "text/plain")
+    with pytest.raises(ValueError, match="at most one HTML alternative"):
+        message.message()
+    without_id = DigestEmail("s", "t", "a@example.org", ["b@example.org"], headers={"List-Id": "x"})
+    with pytest.raises(ValueError, match="Message-ID"):
+        without_id.message()
+
+
+safe_text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=300)
+
+
+@settings(max_examples=150, deadline=None)
+@given(subject=st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=120), body=safe_text)
+def test_any_subject_and_body_read_back_as_django_s(subject, body):
+    django_message, ours = both(subject, body + "\n", f"<p>{body}</p>")
+    same_message(django_message, ours)
+
+
+@pytest.mark.django_db
+def test_personal_links_are_what_reverse_gives():
+    from django.conf import settings
+    from django.urls import reverse
+
+    from newsletter import delivery
+    from newsletter.models import Delivery
+    from subscribers.tokens import Purpose, make_token
+    from tests.factories import SubscriberFactory
+
+    subscriber = SubscriberFactory(status="active")
+    row = Delivery(pk=987, subscriber=subscriber)
+    links, feedback = delivery.personal_links(row, subscriber)
+    for name, url_name, token in [
+        ("view_url", "newsletter:view_digest", delivery.view_token(987)),
+        ("preferences_url", "subscribers:preferences", make_token(subscriber, Purpose.PREFERENCES)),
+        ("unsubscribe_url", "subscribers:unsubscribe", make_token(subscriber, Purpose.UNSUBSCRIBE)),
+    ]:
+        assert links[name] == settings.SITE_URL + reverse(url_name, args=[token]), name
+    feedback_token = make_token(subscriber, Purpose.FEEDBACK)
+    assert feedback + "12/less/" == settings.SITE_URL + reverse(
+        "newsletter:feedback", args=[feedback_token, 12, "less"]
+    )
