@@ -14,7 +14,6 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass, field
-from email.utils import make_msgid
 from urllib.parse import quote, urlsplit
 
 from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
@@ -22,7 +21,9 @@ from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db.models import F, Prefetch
+from django.db import transaction
+from django.db.models import CharField, F, Prefetch, Value
+from django.db.models.functions import Cast, Concat
 from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.http import RFC3986_SUBDELIMS
@@ -104,9 +105,17 @@ def personal_links(delivery: Delivery, subscriber: Subscriber) -> tuple[dict[str
     return links, feedback.removesuffix("0/more/")
 
 
+def _domain() -> str:
+    return urlsplit(settings.SITE_URL).hostname or "localhost"
+
+
+def message_id_for(delivery: Delivery) -> str:
+    """Unique per delivery and per claim: a row sent again after an editor's resend gets a new one."""
+    return f"<d{delivery.pk}.{delivery.claim or 'preview'}@{_domain()}>"
+
+
 def list_id(kind: str) -> str:
-    host = urlsplit(settings.SITE_URL).hostname or "localhost"
-    return f"{settings.SITE_NAME} {kind} digest <{kind}.digest.{host}>"
+    return f"{settings.SITE_NAME} {kind} digest <{kind}.digest.{_domain()}>"
 
 
 # --- Rendering, once per edition per process ---------------------------------------------------
@@ -154,7 +163,6 @@ def build_message(delivery: Delivery, subscriber: Subscriber, rendered: Rendered
     links, feedback = personal_links(delivery, subscriber)
     wants_html = subscriber.email_format == Subscriber.Format.HTML
     digest = render_digest(rendered, delivery.paper_ids, links=links, feedback_url=feedback, html=wants_html)
-    domain = urlsplit(settings.SITE_URL).hostname or "localhost"
     message = DigestEmail(
         digest.subject,
         digest.text,
@@ -164,7 +172,7 @@ def build_message(delivery: Delivery, subscriber: Subscriber, rendered: Rendered
             "List-Unsubscribe": f"<{links['unsubscribe_url']}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "List-Id": list_id(delivery.kind),
-            "Message-ID": make_msgid(idstring=f"d{delivery.pk}", domain=domain),
+            "Message-ID": message_id_for(delivery),
         },
     )
     if wants_html:
@@ -240,18 +248,16 @@ class SentLedger:
     """Records sent rows in batches: one UPDATE for up to ``max_rows`` messages or ``max_delay``
     seconds of sending, whichever comes first. When a single send is slow (a slow provider), every
     row is recorded at once, because then a write costs nothing next to the send. A worker killed
-    hard leaves at most that window's rows in 'sending' (they become 'unknown', never re-sent)."""
-
-    FIELDS = ["status", "sent_at", "last_error", "message_id", "esp_message_id"]
+    hard leaves at most that window's rows in 'sending' (they become 'unknown', never re-sent).
+    ``sent_at`` is the time of the batch's write (within ``max_delay`` of the send)."""
 
     def __init__(self, *, max_rows: int = 100, max_delay: float = 0.1) -> None:
         self.max_rows, self.max_delay = max_rows, max_delay
         self.rows: list[Delivery] = []
         self.oldest = 0.0
 
-    def sent(self, row: Delivery, *, message_id: str, esp_message_id: str, send_seconds: float) -> None:
-        row.status, row.sent_at, row.last_error = Delivery.Status.SENT, timezone.now(), ""
-        row.message_id, row.esp_message_id = message_id, esp_message_id
+    def sent(self, row: Delivery, *, esp_message_id: str, send_seconds: float) -> None:
+        row.esp_message_id = esp_message_id
         if not self.rows:
             self.oldest = time.monotonic()
         self.rows.append(row)
@@ -266,7 +272,20 @@ class SentLedger:
         if not self.rows:
             return
         claim_id = self.rows[0].claim  # one chunk, one claim
-        Delivery.objects.filter(status=Delivery.Status.SENDING, claim=claim_id).bulk_update(self.rows, self.FIELDS)
+        ours = Delivery.objects.filter(status=Delivery.Status.SENDING, claim=claim_id)
+        with transaction.atomic():
+            with_esp_id = [row for row in self.rows if row.esp_message_id]
+            if with_esp_id:
+                ours.bulk_update(with_esp_id, ["esp_message_id"])
+            ours.filter(pk__in=[row.pk for row in self.rows]).update(
+                status=Delivery.Status.SENT,
+                sent_at=timezone.now(),
+                last_error="",
+                # The Message-ID each message was sent with (see message_id_for), written in SQL.
+                message_id=Concat(
+                    Value("<d"), Cast("pk", output_field=CharField()), Value(f".{claim_id}@{_domain()}>")
+                ),
+            )
         self.rows = []
 
 
@@ -350,7 +369,6 @@ def send_chunk(delivery_ids: list[int]) -> ChunkOutcome:
             esp_id = getattr(getattr(message, "anymail_status", None), "message_id", None)
             ledger.sent(
                 row,
-                message_id=message.extra_headers["Message-ID"],
                 esp_message_id="" if esp_id is None else str(esp_id),
                 send_seconds=time.monotonic() - started,
             )

@@ -24,15 +24,17 @@ def test_fast_sends_are_recorded_a_batch_at_a_time():
 
     with CaptureQueriesContext(connection) as queries:
         for row in claimed:
-            ledger.sent(row, message_id=f"<m{row.pk}@x>", esp_message_id="", send_seconds=0.0)
+            ledger.sent(row, esp_message_id="", send_seconds=0.0)
         before_last_flush = statuses(rows)
         ledger.flush()
 
-    assert delivery_updates(queries) == 3  # 10 + 10, then the last 5 on flush()
+    assert delivery_updates(queries) == 3  # 10 + 10, then the last 5 on flush(): one UPDATE each
     assert sorted(before_last_flush.values()).count("sent") == 20
     stored = Delivery.objects.filter(pk__in=[row.pk for row in rows])
     assert {row.status for row in stored} == {"sent"}
-    assert {row.pk: row.message_id for row in stored} == {row.pk: f"<m{row.pk}@x>" for row in rows}
+    # The Message-ID each message went out with, written by SQL from the row's id and claim.
+    assert {row.pk: row.message_id for row in stored} == {row.pk: delivery.message_id_for(row) for row in claimed}
+    assert all(row.esp_message_id == "" for row in stored)
     assert all(row.sent_at is not None for row in stored)
 
 
@@ -42,10 +44,11 @@ def test_a_slow_send_is_recorded_at_once():
     claimed = delivery.claim([row.pk for row in rows])
     ledger = delivery.SentLedger(max_rows=100, max_delay=0.1)
 
-    ledger.sent(claimed[0], message_id="<a@x>", esp_message_id="esp-1", send_seconds=0.5)
+    ledger.sent(claimed[0], esp_message_id="esp-1", send_seconds=0.5)
 
     assert statuses(rows)[claimed[0].pk] == "sent"
-    assert Delivery.objects.get(pk=claimed[0].pk).esp_message_id == "esp-1"
+    stored = Delivery.objects.get(pk=claimed[0].pk)
+    assert (stored.esp_message_id, stored.message_id) == ("esp-1", delivery.message_id_for(claimed[0]))
     assert {statuses(rows)[row.pk] for row in claimed[1:]} == {"sending"}
 
 
@@ -55,7 +58,7 @@ def test_the_ledger_writes_only_rows_its_claim_still_holds():
     claimed = delivery.claim([row.pk for row in rows])
     ledger = delivery.SentLedger(max_rows=100, max_delay=3600)
     for row in claimed:
-        ledger.sent(row, message_id=f"<m{row.pk}@x>", esp_message_id="", send_seconds=0.0)
+        ledger.sent(row, esp_message_id="", send_seconds=0.0)
     # Meanwhile the row was given up on (reaped as unknown): the late outcome must not overwrite it.
     Delivery.objects.filter(pk=claimed[0].pk).update(status=Delivery.Status.UNKNOWN)
 
