@@ -88,4 +88,6 @@ class StrictEnv(environ.Env):
         config = self.email_url_config(value)
         if not config.get("EMAIL_HOST"):
             raise ImproperlyConfigured(f"{var} is not valid: it names no host")
+        # Django's SMTP backend, pipelined when the server offers it (newsletter/smtp.py).
+        config["EMAIL_BACKEND"] = "newsletter.smtp.EmailBackend"
         return config

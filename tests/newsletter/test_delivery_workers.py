@@ -59,15 +59,24 @@ UNSUBSCRIBE_HEADER = re.compile(r"<https://paperboy\.example(/unsubscribe/([^/<>
 class Inbox:
     """An aiosmtpd handler that keeps every message it accepts. ``reject``: addresses answered
     with a permanent 550 at RCPT TO; ``delay``: seconds to wait before answering DATA (a slow
-    provider). A message is kept as soon as its data has arrived, before the reply: a client
-    that dies while waiting for the 250 may still have delivered it."""
+    provider); ``pipelining``: offer PIPELINING in the EHLO reply. A message is kept as soon as
+    its data has arrived, before the reply: a client that dies while waiting for the 250 may
+    still have delivered it."""
 
-    def __init__(self, *, reject: set[str] = frozenset(), delay: float = 0.0) -> None:
+    def __init__(self, *, reject: set[str] = frozenset(), delay: float = 0.0, pipelining: bool = True) -> None:
+        self.pipelining = pipelining
         self.reject = {address.lower() for address in reject}
         self.delay = delay
         self.received: list[tuple[list[str], EmailMessage]] = []
         self.refused: list[str] = []
         self.port = 0
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        """Offer PIPELINING (RFC 2920) like Postfix does; aiosmtpd reads pipelined commands fine."""
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.reject:
@@ -118,7 +127,7 @@ def use_smtp(settings) -> Callable[[int], None]:
     """Point this process's email at an SMTP server on loopback (what EMAIL_URL does for a worker)."""
 
     def use(port: int) -> None:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_BACKEND = "newsletter.smtp.EmailBackend"  # what EMAIL_URL=smtp://... selects
         settings.EMAIL_HOST = "127.0.0.1"
         settings.EMAIL_PORT = port
         settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
