@@ -105,7 +105,7 @@ def test_email_url_configures_smtp():
         "EMAIL_USE_SSL",
     )
     assert values == {
-        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_BACKEND": "newsletter.smtp.EmailBackend",
         "EMAIL_HOST": "smtp.example.org",
         "EMAIL_PORT": 587,
         "EMAIL_HOST_USER": "mailer",
