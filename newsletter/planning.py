@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -125,6 +127,55 @@ def weights() -> Weights:
     return Weights(popularity=settings.RANKING_POPULARITY_WEIGHT, relevance=settings.RANKING_RELEVANCE_WEIGHT)
 
 
+def insert_deliveries(edition: Edition, picks: list[tuple[int, dt.date, list[int]]]) -> None:
+    """One Delivery row per (subscriber id, local date, chosen paper ids), skipping any that
+    would break a unique constraint (planned already). A reader with no papers is 'skipped'.
+
+    On PostgreSQL: COPY into a temporary table, then one INSERT ... ON CONFLICT DO NOTHING.
+    (Django's bulk_create spends ~0.2 ms per row preparing and quoting 17 values.)"""
+    if not picks:
+        return
+    status = {True: Delivery.Status.PENDING, False: Delivery.Status.SKIPPED}
+    if connection.vendor != "postgresql":
+        Delivery.objects.bulk_create(
+            (
+                Delivery(
+                    edition=edition,
+                    subscriber_id=subscriber_id,
+                    kind=edition.kind,
+                    local_date=local_date,
+                    paper_ids=chosen,
+                    status=status[bool(chosen)],
+                )
+                for subscriber_id, local_date, chosen in picks
+            ),
+            ignore_conflicts=True,
+            batch_size=2000,
+        )
+        return
+    # Every other column takes the value a new row would get (its default), computed once.
+    template = Delivery(edition=edition, kind=edition.kind, created_at=timezone.now())
+    varying = ["subscriber", "local_date", "paper_ids", "status"]
+    fields = [field for field in Delivery._meta.concrete_fields if not field.primary_key]
+    fixed = [field for field in fields if field.name not in varying]
+    fixed_values = [field.get_db_prep_save(getattr(template, field.attname), connection) for field in fixed]
+    names = [Delivery._meta.get_field(name).column for name in varying] + [field.column for field in fixed]
+    columns = ", ".join(connection.ops.quote_name(name) for name in names)
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    # Inside an outer transaction the table from a previous call may still exist: reuse it.
+    create = (
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS _planned ON COMMIT DROP AS SELECT {columns} FROM {table} WITH NO DATA"  # noqa: S608
+    )
+    insert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _planned ON CONFLICT DO NOTHING"  # noqa: S608
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(create)
+        with cursor.cursor.copy(f"COPY _planned ({columns}) FROM STDIN") as copy:
+            for subscriber_id, local_date, chosen in picks:
+                copy.write_row([subscriber_id, local_date, json.dumps(chosen), status[bool(chosen)], *fixed_values])
+        cursor.execute(insert)
+        cursor.execute("TRUNCATE _planned")
+
+
 def plan_deliveries(edition: Edition, readers: Iterable[tuple[int, dt.date]]) -> int:
     """Rank and create the Delivery rows; idempotent (existing rows are left alone). Returns the
     number of readers planned."""
@@ -135,18 +186,8 @@ def plan_deliveries(edition: Edition, readers: Iterable[tuple[int, dt.date]]) ->
         batch = readers[start : start + PLAN_BATCH]
         local_dates = dict(batch)
         picks = score_papers(papers, reader_infos(list(local_dates)), weights=weights())
-        rows = [
-            Delivery(
-                edition=edition,
-                subscriber_id=subscriber_id,
-                kind=edition.kind,
-                local_date=local_dates[subscriber_id],
-                paper_ids=chosen,
-                status=Delivery.Status.PENDING if chosen else Delivery.Status.SKIPPED,
-            )
-            for subscriber_id, chosen in picks.items()
-        ]
-        Delivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
+        rows = [(subscriber_id, local_dates[subscriber_id], chosen) for subscriber_id, chosen in picks.items()]
+        insert_deliveries(edition, rows)
         planned += len(rows)
     if planned and edition.status == Edition.Status.SCHEDULED:
         Edition.objects.filter(pk=edition.pk, status=Edition.Status.SCHEDULED).update(status=Edition.Status.SENDING)

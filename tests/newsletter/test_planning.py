@@ -175,3 +175,25 @@ def test_all_readers_ignores_the_hour_but_not_the_local_day(day_papers):
     Delivery.objects.create(edition=edition, subscriber=done, kind="daily", local_date=berlin_today)
     due = dict(planning.all_readers(edition))
     assert night_owl.pk in due and done.pk not in due
+
+
+def test_planned_rows_carry_the_model_defaults(day_papers):
+    """Rows go in through COPY on PostgreSQL (bulk_create elsewhere): the same row either way."""
+    edition = editions.edition_publish(kind="daily", day=DAY)
+    keen = reader(time_zone="UTC", send_hour=6, papers_per_digest=2)
+    picky = reader(time_zone="UTC", send_hour=6, interests="zzzz qqqq", skip_if_no_match=True)
+    before = timezone.now()
+
+    assert planning.plan_due(now=at(2026, 3, 28, 7)) == 2
+
+    rows = {row.subscriber_id: row for row in Delivery.objects.all()}
+    fresh = Delivery()
+    for row in rows.values():
+        assert (row.edition_id, row.kind, row.local_date) == (edition.pk, "daily", dt.date(2026, 3, 28))
+        for name in ("attempts", "last_error", "message_id", "esp_message_id", "claim"):
+            assert getattr(row, name) == getattr(fresh, name), name
+        assert row.claimed_at is row.enqueued_at is row.sent_at is row.opened_at is row.clicked_at is None
+        assert before <= row.created_at <= timezone.now()
+    assert rows[keen.pk].status == "pending" and len(rows[keen.pk].paper_ids) == 2
+    assert all(isinstance(pk, int) for pk in rows[keen.pk].paper_ids)
+    assert (rows[picky.pk].status, rows[picky.pk].paper_ids) == ("skipped", [])
