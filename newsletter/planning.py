@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from newsletter.models import Delivery, Edition, Feedback
@@ -84,7 +85,16 @@ def paper_infos(edition: Edition) -> list[PaperInfo]:
     ]
 
 
+def id_list(ids: list[int]):
+    """``ids`` for an ``__in`` lookup. On PostgreSQL one array parameter instead of thousands of
+    placeholders, which psycopg would otherwise parse and quote one by one (~0.1 ms each)."""
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", [list(ids)])
+    return ids
+
+
 def reader_infos(subscriber_ids: list[int]) -> list[ReaderInfo]:
+    subscriber_ids = id_list(subscriber_ids)
     since = timezone.now() - dt.timedelta(days=HISTORY_DAYS)
     sent: dict[int, set[int]] = defaultdict(set)
     for subscriber_id, paper_ids in (

@@ -28,7 +28,7 @@ def dispatch(*, stale_after_minutes: int = 10) -> int:
     size = settings.DIGEST_CHUNK_SIZE
     chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
     with transaction.atomic():
-        Delivery.objects.filter(pk__in=ids).update(enqueued_at=now)
+        Delivery.objects.filter(pk__in=planning.id_list(ids)).update(enqueued_at=now)
         for chunk in chunks:
             transaction.on_commit(lambda chunk=chunk: send_chunk.delay(chunk))
     return len(ids)
