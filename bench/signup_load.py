@@ -1,12 +1,16 @@
 """Signup under load: gunicorn (2 workers) on PostgreSQL + Redis, driven by ``wrk``.
 
-A fresh database ``paperboy_bench_signup`` is created, migrated and loaded with one real day of
-HF papers (so ``/`` renders a real listing); gunicorn serves it with the signup rate limits set
-to 1,000,000/h (so the run measures the view, not the limiter); the confirmation task that
-signup enqueues on commit goes to Redis db 8 and no Celery worker runs. ``wrk`` POSTs valid
-signups with distinct addresses (a Lua script; one CSRF cookie + token fetched up front), then
-GETs ``/``; the baseline is ``GET /healthz`` at the same concurrency. Afterwards gunicorn is
-stopped, the database dropped and Redis db 8 flushed."""
+A fresh database ``paperboy_bench_signup`` (``PAPERBOY_BENCH_SIGNUP_DB``) is created, migrated
+and loaded with one real day of HF papers (so ``/`` renders a real listing). gunicorn serves it
+as deployed: ``DJANGO_ENV=production`` (DEBUG off, persistent database connections, collected
+and hashed static files, secure cookies, HSTS, SSL redirect) behind a TLS-terminating proxy, which
+wrk plays by sending ``X-Forwarded-Proto: https`` (and the browser's ``Origin`` on POSTs, so CSRF
+checks the origin as it does for HTTPS). Only the signup rate limits differ: 1,000,000/h, so the
+run measures the view, not the limiter (the limiter still counts every request). The confirmation
+task that signup enqueues on commit goes to Redis db 8 (``PAPERBOY_BENCH_SIGNUP_REDIS_URL``) and
+no Celery worker runs. ``wrk`` POSTs valid signups with distinct addresses (a Lua script; one CSRF
+cookie + token fetched up front), then GETs ``/``; the baseline is ``GET /healthz`` at the same
+concurrency. Afterwards gunicorn is stopped, the database dropped and the Redis db flushed."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import contextlib
 import http.cookiejar
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -29,8 +34,9 @@ from bench.results import Result
 from bench.tools import ensure
 
 ROOT = Path(__file__).resolve().parent.parent
-DB_NAME = "paperboy_bench_signup"
-REDIS_URL = "redis://127.0.0.1:6379/8"
+# Overridable so two runs can share one PostgreSQL and one Redis server.
+DB_NAME = os.environ.get("PAPERBOY_BENCH_SIGNUP_DB", "paperboy_bench_signup")
+REDIS_URL = os.environ.get("PAPERBOY_BENCH_SIGNUP_REDIS_URL", "redis://127.0.0.1:6379/8")
 FIXTURE = Path("/work/shared/fixtures/real/hf_api/daily_papers_date_2026-08-21.json")
 THREADS, CONNECTIONS, WORKERS = 2, 16, 2
 RATE_TARGET, P99_TARGET_MS = 500.0, 50.0
@@ -59,6 +65,8 @@ function request()
   return wrk.format("POST", "/subscribe/", {
     ["Content-Type"] = "application/x-www-form-urlencoded",
     ["Cookie"] = "csrftoken=__COOKIE__",
+    ["Origin"] = "__ORIGIN__",
+    ["X-Forwarded-Proto"] = "https", -- PROXY_HEADERS: wrk's -H is not added to a script's own headers
   }, body)
 end
 
@@ -122,8 +130,14 @@ def parse_wrk(output: str) -> WrkRun:
     )
 
 
+# What the TLS-terminating proxy in front of gunicorn adds to every request.
+PROXY_HEADERS = {"X-Forwarded-Proto": "https"}
+
+
 def wrk(binary: str, url: str, seconds: int, script: Path | None = None) -> WrkRun:
     command = [binary, f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    for name, value in PROXY_HEADERS.items():
+        command += ["-H", f"{name}: {value}"]
     if script:
         command += ["-s", str(script)]
     result = subprocess.run([*command, url], capture_output=True, text=True, timeout=seconds + 60, check=False)
@@ -193,7 +207,8 @@ def csrf_pair(base: str) -> tuple[str, str]:
     """(csrftoken cookie, form token) from one GET of the signup page."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    with opener.open(f"{base}/subscribe/", timeout=10) as response:
+    request = urllib.request.Request(f"{base}/subscribe/", headers=PROXY_HEADERS)  # noqa: S310 - our http URL
+    with opener.open(request, timeout=10) as response:
         page = response.read().decode()
     cookie = next((c.value for c in jar if c.name == "csrftoken"), None)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
@@ -234,19 +249,26 @@ def run(*, quick: bool) -> list[Result]:
         "CELERY_RESULT_BACKEND": REDIS_URL,
         "SIGNUP_RATE_PER_IP": "1000000/h",
         "SIGNUP_RATE_PER_EMAIL": "1000000/h",
-        "DEBUG": "false",
+        # As deployed (docker-compose): production settings behind a TLS-terminating proxy.
+        "DJANGO_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "127.0.0.1",
+        "TRUST_X_FORWARDED_PROTO": "true",
         "LOG_LEVEL": "warning",
         "DJANGO_SETTINGS_MODULE": "config.settings",
     }
-    env.pop("DJANGO_ENV", None)
+    for name in ("DEBUG", "DATABASE_CONN_MAX_AGE", "SECURE_SSL_REDIRECT"):  # the production defaults
+        env.pop(name, None)
     _admin(admin, f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
     _admin(admin, f'CREATE DATABASE "{DB_NAME}"')
     server = None
     tmp = tempfile.TemporaryDirectory(prefix="paperboy-bench-signup-")
+    env["STATIC_ROOT"] = str(Path(tmp.name) / "static")
+    env["PAPERBOY_VAR_DIR"] = str(Path(tmp.name) / "var")
     try:
         _flush_redis()
         _manage(env, "migrate", "--noinput")
+        _manage(env, "collectstatic", "--noinput")
         if FIXTURE.exists():
             _manage(env, "ingest", "--source", "hf", "--file", str(FIXTURE), "--date", "2026-08-21")
         port = _free_port()
@@ -268,6 +290,7 @@ def run(*, quick: bool) -> list[Result]:
         cookie, token = csrf_pair(base)
         script = Path(tmp.name) / "signup.lua"
         lua = LUA.replace("__TOKEN__", quote(token, safe="")).replace("__COOKIE__", cookie)
+        lua = lua.replace("__ORIGIN__", f"https://127.0.0.1:{port}")
         script.write_text(lua.replace("__RUN__", str(int(time.time()))))
         signup = wrk(wrk_bin, f"{base}/subscribe/", seconds, script)
         time.sleep(1)  # requests in flight when wrk stopped still finish
@@ -286,8 +309,11 @@ def run(*, quick: bool) -> list[Result]:
             _flush_redis()
 
     setup = (
-        f"gunicorn {WORKERS} workers, PostgreSQL + Redis; wrk -t{THREADS} -c{CONNECTIONS} -d{seconds}s; "
-        "signup rate limits set to 1000000/h for the run; confirmation tasks enqueued to Redis, no worker running"
+        f"gunicorn {WORKERS} sync workers, PostgreSQL + Redis; wrk -t{THREADS} -c{CONNECTIONS} -d{seconds}s; "
+        "DJANGO_ENV=production (DEBUG off, persistent DB connections: DATABASE_CONN_MAX_AGE 60, collectstatic + "
+        "whitenoise, CSRF/CSP/HSTS as deployed) behind a TLS proxy (wrk sends X-Forwarded-Proto: https and Origin); "
+        "signup rate limits set to 1000000/h for the run (still counted in Redis); confirmation tasks enqueued to "
+        "Redis, no worker running"
     )
     ok = signup.errors == 0 and signup.others == 0
     checks = (
@@ -296,7 +322,7 @@ def run(*, quick: bool) -> list[Result]:
     )
     met = (lambda value: None) if quick else (lambda value: value)
     listing = "one day of real HF papers on the page" if FIXTURE.exists() else "empty page (no fixture)"
-    base_note = f"baseline: GET /healthz, which also opens a Redis broker connection (p50 {healthz.p50_ms:.1f} ms)"
+    base_note = f"baseline: GET /healthz, which also pings the Redis broker (p50 {healthz.p50_ms:.1f} ms)"
     return [
         Result(
             "signup_load",

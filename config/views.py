@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from kombu import Connection
 from kombu.utils.url import maybe_sanitize_url
+
+BROKER_TIMEOUT = 2  # seconds: a broker that does not answer by then counts as down
 
 
 def _database_status() -> dict:
@@ -20,13 +24,40 @@ def _database_status() -> dict:
     return {"ok": True, "vendor": connection.vendor}
 
 
+@functools.cache
+def _redis_client(url: str):
+    """One client (and connection pool) per process and URL: a probe every few seconds, or a
+    load balancer's every request, costs one PING on an open connection instead of a new TCP
+    connection and Redis handshake each time. A pooled connection the server has closed is
+    detected when it is taken from the pool and replaced, so a PING still answers only while
+    Redis does."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=BROKER_TIMEOUT,
+        socket_timeout=BROKER_TIMEOUT,
+        retry=Retry(NoBackoff(), 0),  # one attempt per probe: a down broker answers "down" at once
+        max_connections=4,
+    )
+
+
+def _ping_broker(url: str) -> None:
+    if url.startswith(("redis://", "rediss://")):
+        _redis_client(url).ping()
+        return
+    with Connection(url, connect_timeout=BROKER_TIMEOUT) as broker:  # AMQP: rare, and cheap enough to open
+        broker.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT)
+
+
 def _broker_status() -> dict:
     url = settings.CELERY_BROKER_URL
     status: dict = {"url": maybe_sanitize_url(url)}
     try:
-        with Connection(url, connect_timeout=2) as broker:
-            broker.ensure_connection(max_retries=1, timeout=2)
-    except Exception as exc:  # kombu raises transport-specific errors; any of them means "down"
+        _ping_broker(url)
+    except Exception as exc:  # redis/kombu raise transport-specific errors; any of them means "down"
         return {**status, "ok": False, "error": str(exc)}
     return {**status, "ok": True}
 

@@ -2,30 +2,40 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Prefetch
+from django.db.models import F, Prefetch, Window
+from django.db.models.functions import RowNumber
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from papers.models import DailyEntry, Paper, PaperAuthor
 from subscribers.forms import SignupForm
 
+# A listing shows each paper's first three authors and "et al." when there are more
+# (Paper.authors_short), so it loads four: a paper with dozens of authors costs no more.
+LISTED_AUTHORS = 4
+
 
 def _entries_on(day: dt.date):
-    authors = Prefetch("paper__author_links", queryset=PaperAuthor.objects.select_related("author"))
+    # The first LISTED_AUTHORS links of each paper, in order (a sliced Prefetch would say the same,
+    # but Django cannot apply one through the nested paper__author_links lookup).
+    nth = Window(RowNumber(), partition_by=F("paper_id"), order_by=F("position").asc())
+    links = PaperAuthor.objects.select_related("author").alias(nth=nth).filter(nth__lte=LISTED_AUTHORS)
+    authors = Prefetch("paper__author_links", queryset=links)
     return DailyEntry.objects.approved().on(day).in_listing_order().select_related("paper").prefetch_related(authors)
 
 
-def _day_context(day: dt.date | None) -> dict:
+def _day_context(day: dt.date | None, *, latest: bool = False) -> dict:
+    """``latest``: ``day`` is the latest approved day, so there is no next day to look up."""
     if day is None:
         return {"day": None, "entries": [], "previous_day": None, "next_day": None}
     approved = DailyEntry.objects.approved()
     previous_day = approved.filter(day__lt=day).order_by("-day").values_list("day", flat=True).first()
-    next_day = approved.filter(day__gt=day).order_by("day").values_list("day", flat=True).first()
+    next_day = None if latest else approved.filter(day__gt=day).order_by("day").values_list("day", flat=True).first()
     return {"day": day, "entries": _entries_on(day), "previous_day": previous_day, "next_day": next_day}
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    context = {**_day_context(DailyEntry.objects.latest_day()), "signup_form": SignupForm()}
+    context = {**_day_context(DailyEntry.objects.latest_day(), latest=True), "signup_form": SignupForm()}
     return render(request, "home.html", context)
 
 

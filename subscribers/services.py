@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
+from django.db.models import QuerySet, Value
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from subscribers.models import Subscriber, Suppression, email_hash, ip_hash, normalize_email
@@ -22,7 +24,26 @@ SUBSCRIBED = {Status.ACTIVE, Status.PAUSED}
 def _enqueue_email(subscriber: Subscriber, kind: str) -> None:
     from subscribers.tasks import send_subscriber_email
 
-    transaction.on_commit(lambda: send_subscriber_email.delay(subscriber.pk, kind))
+    # ignore_result: nobody waits for this task's result (it records what it did in the
+    # database). With the Redis result backend, a publish that expects a result also subscribes
+    # the publishing web process to that result's channel, one more subscription per signup for
+    # the life of the process.
+    pk = subscriber.pk
+    transaction.on_commit(lambda: send_subscriber_email.apply_async((pk, kind), ignore_result=True))
+
+
+def _locked_subscriber(email: str) -> QuerySet[Subscriber]:
+    """The subscriber with this address (any case), to be locked for the transaction.
+
+    Matched as ``lower(email) = lower(%s)``, the expression of the unique constraint, so the
+    lookup is one probe of that index (``email__iexact`` compiles to ``UPPER(...)``, which no
+    index serves: a scan of the whole table on every signup)."""
+    return (
+        Subscriber.objects.select_for_update()
+        .alias(email_lower=Lower("email"))
+        .filter(email_lower=Lower(Value(email)))
+        .order_by()
+    )
 
 
 def _take_confirmation_slot(subscriber: Subscriber) -> bool:
@@ -37,7 +58,31 @@ def _take_confirmation_slot(subscriber: Subscriber) -> bool:
     return True
 
 
-@transaction.atomic
+def _insert_if_new(subscriber: Subscriber) -> bool:
+    """Insert the (unsaved) subscriber unless its address is already there, in one statement:
+    ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``. True, with the pk set, when it was new.
+
+    Outside a transaction this is the whole signup of a new address: no BEGIN/COMMIT, no
+    savepoint, no separate lookup. The columns and values are prepared exactly as Model.save()
+    prepares them (pre_save, get_db_prep_save), so they follow the model."""
+    meta = Subscriber._meta
+    fields = [field for field in meta.concrete_fields if field is not meta.pk]
+    values = [field.get_db_prep_save(field.pre_save(subscriber, True), connection) for field in fields]
+    quote = connection.ops.quote_name
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    columns, placeholders = ", ".join(quote(field.column) for field in fields), ", ".join(["%s"] * len(fields))
+    # Identifiers come from the model's own metadata, the values go as parameters.
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) ON CONFLICT DO NOTHING RETURNING {pk}"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    subscriber.pk = row[0]
+    subscriber._state.adding, subscriber._state.db = False, connection.alias
+    return True
+
+
 def subscriber_signup(
     *, email: str, interests: str = "", time_zone: str = "UTC", source: str, ip: str | None = None
 ) -> None:
@@ -48,21 +93,32 @@ def subscriber_signup(
         logger.info("signup: suppressed address (%s) ignored", suppression.reason)
         return
 
-    subscriber = Subscriber.objects.select_for_update().with_email(email).first()
-    if subscriber is None:
-        subscriber = Subscriber(
-            email=email,
-            interests=interests,
-            time_zone=time_zone,
-            consent_source=source,
-            signup_ip_hash=ip_hash(ip),
-        )
-        try:
-            with transaction.atomic():
-                subscriber.save()
-        except IntegrityError:  # the same address signed up in a parallel request
-            subscriber = Subscriber.objects.select_for_update().with_email(email).get()
+    # Most signups are new addresses: pending, and sent the confirmation email, so the row is
+    # inserted with the day's first confirmation slot already taken.
+    new = Subscriber(
+        email=email,
+        interests=interests,
+        time_zone=time_zone,
+        consent_source=source,
+        signup_ip_hash=ip_hash(ip),
+    )
+    slot = _take_confirmation_slot(new)
+    for _ in range(2):  # a second round only if the address was erased between the two steps
+        if _insert_if_new(new):
+            if slot:
+                _enqueue_email(new, "confirm")
+            return
+        if _signup_known(email=email, interests=interests, source=source):
+            return
+    logger.warning("signup: address inserted and erased concurrently, signup dropped")
 
+
+@transaction.atomic
+def _signup_known(*, email: str, interests: str, source: str) -> bool:
+    """A signup for an address already in the table (in any state). False if it is not there."""
+    subscriber = _locked_subscriber(email).first()
+    if subscriber is None:
+        return False
     if subscriber.status in CONFIRMABLE:
         if subscriber.status == Status.PENDING and interests and not subscriber.interests:
             subscriber.interests = interests
@@ -72,12 +128,13 @@ def subscriber_signup(
     elif subscriber.status in SUBSCRIBED:
         kind = "already-subscribed"
     else:
-        return
+        return True
     if _take_confirmation_slot(subscriber):
         subscriber.save()
         _enqueue_email(subscriber, kind)
     else:
         subscriber.save(update_fields=["confirmation_day", "confirmations_sent"])
+    return True
 
 
 @transaction.atomic

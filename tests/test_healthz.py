@@ -92,3 +92,54 @@ def test_production_stack_serves_pages_and_hashed_static_files(web_server, tmp_p
         assert response.status == 200
         assert "immutable" in response.headers["Cache-Control"]
         assert b"--accent" in response.read()
+
+
+@pytest.mark.django_db
+def test_broker_check_pings_one_pooled_connection(client, settings, redis_url):
+    """A probe every few seconds costs one PING on an open connection, not a new connection each time."""
+    from config.views import _redis_client
+
+    settings.CELERY_BROKER_URL, settings.CELERY_EMBEDDED = redis_url, False
+    _redis_client.cache_clear()
+    for _ in range(5):
+        body = client.get("/healthz").json()
+        assert body["status"] == "ok" and body["broker"]["ok"] is True
+    assert _redis_client(redis_url).connection_pool._created_connections == 1
+    _redis_client.cache_clear()
+
+
+@pytest.mark.django_db
+def test_broker_going_down_and_back_is_seen_at_once(client, settings, spawn, tmp_path):
+    """The pooled connection never answers for a broker that is gone, and recovers when it is back."""
+    import shutil
+    import time
+
+    from tests.conftest import tcp_reachable, unavailable, wait_for_port
+
+    binary = shutil.which("redis-server")
+    if not binary:
+        unavailable("redis-server is not installed")
+    from config.views import _redis_client
+
+    port = free_port()
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    settings.CELERY_BROKER_URL, settings.CELERY_EMBEDDED = f"redis://127.0.0.1:{port}/0", False
+    _redis_client.cache_clear()
+    try:
+        broker = spawn(command, {}, name="redis")
+        wait_for_port(broker, port)
+        assert client.get("/healthz").json()["broker"]["ok"] is True
+
+        broker.stop()
+        deadline = time.monotonic() + 10
+        while tcp_reachable("127.0.0.1", port, timeout=0.2) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        response = client.get("/healthz")
+        assert response.status_code == 200
+        assert response.json()["status"] == "degraded"
+        assert response.json()["broker"]["ok"] is False
+
+        wait_for_port(spawn(command, {}, name="redis-again"), port)
+        assert client.get("/healthz").json()["broker"]["ok"] is True
+    finally:
+        _redis_client.cache_clear()

@@ -168,7 +168,7 @@ def test_rate_limits_use_the_shared_redis_cache(redis_url, settings, signup):
     from django.core.cache import caches
     from django.core.cache.backends.redis import RedisCache
 
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}}
+    settings.CACHES = {"default": {"BACKEND": "config.cache.RedisCache", "LOCATION": redis_url}}
     assert isinstance(caches["default"], RedisCache)
     caches["default"].clear()
     settings.SIGNUP_RATE_PER_IP = "2/h"
@@ -208,3 +208,74 @@ def test_unconfirmed_signups_are_purged_after_the_retention_period(settings):
 
     assert purge_unconfirmed.apply().get() == 1
     assert set(Subscriber.objects.values_list("pk", flat=True)) == {old_active.pk, recent_pending.pk}
+
+
+# --- How a signup reaches the database and the queue ------------------------------------------
+
+
+def test_a_new_address_is_stored_whole_by_one_insert(signup):
+    """The fast path writes every field as Model.save() would: defaults, timestamps, the first slot."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    with CaptureQueriesContext(connection) as queries:
+        assert signup("whole@example.org", interests="graph neural networks")["Location"] == CHECK_INBOX
+    statements = [query["sql"].split()[0].upper() for query in queries.captured_queries]
+    assert statements.count("INSERT") == 1
+    assert "UPDATE" not in statements, "the confirmation slot is part of the INSERT"
+
+    subscriber = Subscriber.objects.get()
+    fresh = Subscriber()  # the model's own defaults
+    for field in ("status", "frequency", "weekly_day", "send_hour", "papers_per_digest", "email_format"):
+        assert getattr(subscriber, field) == getattr(fresh, field), field
+    assert (subscriber.categories, subscriber.followed_authors, subscriber.skip_if_no_match) == ([], [], False)
+    assert subscriber.public_id and len(subscriber.link_key) >= 8
+    assert subscriber.created_at and subscriber.status_changed_at
+    assert (subscriber.confirmation_day, subscriber.confirmations_sent) == (timezone.localdate(), 1)
+    assert subscriber.consent_source.startswith("signup form at")
+    assert subscriber.interests == "graph neural networks"
+    (message,) = mail.outbox
+    assert message.to == ["whole@example.org"]
+
+
+def test_a_new_address_under_a_zero_cap_is_stored_without_an_email(signup, settings):
+    settings.SIGNUP_CONFIRMATIONS_PER_DAY = 0
+    assert signup("capped@example.org")["Location"] == CHECK_INBOX
+    assert Subscriber.objects.get().confirmations_sent == 0
+    assert mail.outbox == []
+
+
+def test_a_known_address_in_another_case_is_not_inserted_twice(signup):
+    SubscriberFactory(email="Mixed.Case@example.org", status="pending")
+    signup("mixed.case@EXAMPLE.ORG")
+    signup("MIXED.CASE@example.org")
+    assert Subscriber.objects.count() == 1
+    assert Subscriber.objects.get().confirmations_sent == 2
+    assert len(mail.outbox) == 2
+
+
+def test_the_address_lookup_uses_the_unique_index(postgres_url):
+    """lower(email) = lower(%s), the constraint's own expression: an index probe, not a table scan."""
+    from django.db import connection
+
+    from subscribers.services import _locked_subscriber
+
+    sql, params = _locked_subscriber("someone@example.org").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "subscriber_email_ci_unique" in plan, plan
+
+
+def test_the_confirmation_task_is_published_without_waiting_for_a_result(signup, monkeypatch):
+    """No result backend subscription per signup in the web process (the task records its outcome itself)."""
+    from subscribers.tasks import send_subscriber_email
+
+    published = []
+    monkeypatch.setattr(send_subscriber_email, "apply_async", lambda *args, **kwargs: published.append((args, kwargs)))
+    signup("quiet@example.org")
+    ((args, kwargs),) = published
+    assert args == ((Subscriber.objects.get().pk, "confirm"),)
+    assert kwargs == {"ignore_result": True}
