@@ -30,6 +30,7 @@ from django.utils.http import RFC3986_SUBDELIMS
 
 from newsletter.mime import DigestEmail
 from newsletter.models import Delivery, Edition
+from newsletter.planning import id_list
 from newsletter.rendering import PaperView, RenderedEdition, render_digest, render_edition
 from papers.models import DailyEntry, Paper, PaperAuthor
 from subscribers.models import Subscriber
@@ -196,6 +197,13 @@ class ChunkOutcome:
     paused: bool = False
 
 
+# What sending reads of a claimed row and its subscriber (anything else would cost a query per row).
+CLAIMED_FIELDS = [
+    *("edition_id", "subscriber_id", "kind", "paper_ids", "attempts", "claim", "status"),
+    *(f"subscriber__{name}" for name in ("email", "email_format", "public_id", "link_key", "status")),
+]
+
+
 def claim(delivery_ids: list[int]) -> list[Delivery]:
     """Move the still-pending rows of running editions to 'sending' under a fresh claim id;
     the UPDATE's row locks make sure two workers never claim the same row."""
@@ -210,13 +218,15 @@ def claim(delivery_ids: list[int]) -> list[Delivery]:
         ),
     ).update(status=Delivery.Status.SENDING, claim=token, claimed_at=timezone.now(), attempts=F("attempts") + 1)
     rows = list(
-        Delivery.objects.filter(pk__in=delivery_ids, status=Delivery.Status.SENDING, claim=token)
-        .select_related("subscriber", "edition")
+        Delivery.objects.filter(pk__in=id_list(delivery_ids), status=Delivery.Status.SENDING, claim=token)
+        .select_related("subscriber")
+        .only(*CLAIMED_FIELDS)
         .order_by("pk")
     )
-    editions: dict[int, Edition] = {}
-    for row in rows:  # one Edition object per edition, so state kept on it holds for the whole chunk
-        row.edition = editions.setdefault(row.edition_id, row.edition)
+    # One Edition object per edition, so state kept on it holds for the whole chunk.
+    editions = Edition.objects.in_bulk({row.edition_id for row in rows})
+    for row in rows:
+        row.edition = editions[row.edition_id]
     return rows
 
 
@@ -263,7 +273,7 @@ class SentLedger:
         self.rows.append(row)
         if (
             len(self.rows) >= self.max_rows
-            or send_seconds >= self.max_delay / 10
+            or send_seconds >= self.max_delay / 2
             or time.monotonic() - self.oldest >= self.max_delay
         ):
             self.flush()
@@ -277,7 +287,7 @@ class SentLedger:
             with_esp_id = [row for row in self.rows if row.esp_message_id]
             if with_esp_id:
                 ours.bulk_update(with_esp_id, ["esp_message_id"])
-            ours.filter(pk__in=[row.pk for row in self.rows]).update(
+            ours.filter(pk__in=id_list([row.pk for row in self.rows])).update(
                 status=Delivery.Status.SENT,
                 sent_at=timezone.now(),
                 last_error="",

@@ -57,7 +57,7 @@ def pipelined_sendmail(connection: smtplib.SMTP, sender: str, recipients: list[s
             raise smtplib.SMTPRecipientsRefused(refused)
         raise smtplib.SMTPDataError(data_code, data_reply)
 
-    payload = _LEADING_DOT.sub(b"..", data)
+    payload = _LEADING_DOT.sub(b"..", data) if data.startswith(b".") or b"\n." in data else data
     if not payload.endswith(b"\r\n"):
         payload += b"\r\n"
     connection.send(payload + b".\r\n")
