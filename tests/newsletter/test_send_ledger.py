@@ -13,7 +13,7 @@ from tests.newsletter.test_delivery_workers import digest_settings, planned_edit
 
 
 def delivery_updates(queries: CaptureQueriesContext) -> int:
-    return sum(1 for q in queries.captured_queries if q["sql"].startswith('UPDATE "newsletter_delivery"'))
+    return sum(1 for q in queries.captured_queries if q["sql"].lstrip().startswith('UPDATE "newsletter_delivery"'))
 
 
 @pytest.mark.django_db
