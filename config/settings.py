@@ -273,5 +273,12 @@ DIGEST_PAUSE_AFTER_ERRORS = env.int("DIGEST_PAUSE_AFTER_ERRORS", default=50)
 DIGEST_SEND_RATE = env.int("DIGEST_SEND_RATE", default=0)
 # A row claimed by a worker that has not finished within this many minutes is marked unknown.
 DIGEST_SENDING_TIMEOUT_MINUTES = env.int("DIGEST_SENDING_TIMEOUT_MINUTES", default=30)
+# ESP batch sending (an Anymail backend with batch support, e.g. Postmark): the ESP's stored
+# template that shows each reader's own rendering ({{subject}}, {{{html_body}}}, {{{text_body}}}),
+# and readers per API call (Postmark takes 500). Empty: one API call per message.
+DIGEST_ESP_BATCH_TEMPLATE = env.str("DIGEST_ESP_BATCH_TEMPLATE", default="")
+DIGEST_ESP_BATCH_SIZE = env.int("DIGEST_ESP_BATCH_SIZE", default=500)
+if DIGEST_ESP_BATCH_SIZE < 1:
+    raise ImproperlyConfigured("DIGEST_ESP_BATCH_SIZE takes a number of messages, at least 1.")
 if not 0 <= DIGEST_CUTOFF_HOUR <= 23:
     raise ImproperlyConfigured("DIGEST_CUTOFF_HOUR takes an hour from 0 to 23 (UTC).")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
 from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
+from anymail.message import AnymailMessage
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
@@ -180,7 +181,8 @@ def build_message(delivery: Delivery, subscriber: Subscriber, rendered: Rendered
         message.attach_alternative(digest.html, "text/html")
     # Anymail reads these; other backends ignore them.
     message.metadata = {"delivery_id": str(delivery.pk), "edition_id": str(delivery.edition_id)}
-    message.tags = ["digest", delivery.kind]
+    # One tag: some ESPs (Postmark) take only one per message.
+    message.tags = [f"digest-{delivery.kind}"]
     return message
 
 
@@ -381,38 +383,21 @@ def send_chunk(delivery_ids: list[int]) -> ChunkOutcome:
         return outcome
     ledger = SentLedger()
     try:
-        for index, row in enumerate(rows):
-            try:
-                message = build_message(row, row.subscriber, rendered_edition(row.edition))
-            except Exception as exc:  # a rendering bug will not fix itself: fail the row, keep going
-                logger.exception("rendering delivery %s failed", row.pk)
-                _finish(row, Delivery.Status.FAILED, last_error=f"rendering failed: {exc.__class__.__name__}: {exc}")
-                outcome.failed += 1
-                continue
-            wait_for_send_slot()
-            started = time.monotonic()
-            try:
-                connection.send_messages([message])
-            except Exception as exc:
-                problem = classify(exc)
-                if isinstance(problem, PermanentError):
-                    _finish(row, Delivery.Status.FAILED, last_error=str(problem))
-                    outcome.failed += 1
-                    continue
-                ledger.flush()
-                _release(rows[index:], str(problem), outcome)
-                outcome.paused = _record_error(row.edition, str(problem))
-                break
-            esp_id = getattr(getattr(message, "anymail_status", None), "message_id", None)
-            ledger.sent(
-                row,
-                esp_message_id="" if esp_id is None else str(esp_id),
-                send_seconds=time.monotonic() - started,
-            )
-            outcome.sent += 1
-            if row.edition.consecutive_errors:
-                Edition.objects.filter(pk=row.edition_id).update(consecutive_errors=0)
-                row.edition.consecutive_errors = 0
+        if settings.DIGEST_ESP_BATCH_TEMPLATE:
+            html = [row for row in rows if row.subscriber.email_format == Subscriber.Format.HTML]
+            text = [row for row in rows if row.subscriber.email_format != Subscriber.Format.HTML]
+            stopped = _send_in_batches(html, connection, ledger, outcome)
+            if stopped:
+                stopped = (stopped[0] + text, stopped[1])
+            else:
+                stopped = _send_one_by_one(text, connection, ledger, outcome)
+        else:
+            stopped = _send_one_by_one(rows, connection, ledger, outcome)
+        if stopped:  # the provider failed us: what was not sent goes back, the edition counts an error
+            unsent, error = stopped
+            ledger.flush()
+            _release(unsent, error, outcome)
+            outcome.paused = _record_error(rows[0].edition, error)
     finally:
         try:
             ledger.flush()
@@ -422,6 +407,119 @@ def send_chunk(delivery_ids: list[int]) -> ChunkOutcome:
             except Exception:  # closing a broken connection must not hide what happened
                 logger.warning("closing the email connection failed", exc_info=True)
     return outcome
+
+
+Stopped = tuple[list[Delivery], str] | None  # rows not attempted, and why
+
+
+def _sent_ok(row: Delivery) -> None:
+    if row.edition.consecutive_errors:
+        Edition.objects.filter(pk=row.edition_id).update(consecutive_errors=0)
+        row.edition.consecutive_errors = 0
+
+
+def _send_one_by_one(rows: list[Delivery], connection, ledger: SentLedger, outcome: ChunkOutcome) -> Stopped:
+    for index, row in enumerate(rows):
+        try:
+            message = build_message(row, row.subscriber, rendered_edition(row.edition))
+        except Exception as exc:  # a rendering bug will not fix itself: fail the row, keep going
+            logger.exception("rendering delivery %s failed", row.pk)
+            _finish(row, Delivery.Status.FAILED, last_error=f"rendering failed: {exc.__class__.__name__}: {exc}")
+            outcome.failed += 1
+            continue
+        wait_for_send_slot()
+        started = time.monotonic()
+        try:
+            connection.send_messages([message])
+        except Exception as exc:
+            problem = classify(exc)
+            if isinstance(problem, PermanentError):
+                _finish(row, Delivery.Status.FAILED, last_error=str(problem))
+                outcome.failed += 1
+                continue
+            return rows[index:], str(problem)
+        esp_id = getattr(getattr(message, "anymail_status", None), "message_id", None)
+        ledger.sent(row, esp_message_id="" if esp_id is None else str(esp_id), send_seconds=time.monotonic() - started)
+        outcome.sent += 1
+        _sent_ok(row)
+    return None
+
+
+def build_batch(rows: list[Delivery], outcome: ChunkOutcome) -> tuple[AnymailMessage | None, list[Delivery]]:
+    """One ESP batch call for ``rows`` (HTML readers): the ESP's stored template
+    DIGEST_ESP_BATCH_TEMPLATE is a shell that shows each reader's own rendering, passed as merge
+    data (``subject``, ``html_body``, ``text_body``); headers and metadata per reader. Rows whose
+    rendering fails are failed here and left out."""
+    merge_data, merge_headers, merge_metadata, built = {}, {}, {}, []
+    for row in rows:
+        try:
+            message = build_message(row, row.subscriber, rendered_edition(row.edition))
+        except Exception as exc:
+            logger.exception("rendering delivery %s failed", row.pk)
+            _finish(row, Delivery.Status.FAILED, last_error=f"rendering failed: {exc.__class__.__name__}: {exc}")
+            outcome.failed += 1
+            continue
+        email = row.subscriber.email
+        merge_data[email] = {
+            "subject": message.subject,
+            "html_body": message.alternatives[0][0],
+            "text_body": message.body,
+        }
+        merge_headers[email] = message.extra_headers
+        merge_metadata[email] = message.metadata
+        built.append(row)
+    if not built:
+        return None, []
+    batch = AnymailMessage(
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[row.subscriber.email for row in built],
+        tags=[f"digest-{built[0].kind}"],
+    )
+    batch.template_id = settings.DIGEST_ESP_BATCH_TEMPLATE
+    batch.merge_data, batch.merge_headers, batch.merge_metadata = merge_data, merge_headers, merge_metadata
+    return batch, built
+
+
+def _send_in_batches(rows: list[Delivery], connection, ledger: SentLedger, outcome: ChunkOutcome) -> Stopped:
+    size = max(1, settings.DIGEST_ESP_BATCH_SIZE)
+    for start in range(0, len(rows), size):
+        batch, built = build_batch(rows[start : start + size], outcome)
+        if batch is None:
+            continue
+        wait_for_send_slot(len(built))
+        try:
+            connection.send_messages([batch])
+        except AnymailRecipientsRefused:
+            pass  # every recipient refused: their statuses say how, below
+        except AnymailAPIError as exc:
+            if getattr(exc, "status_code", None) == 200:
+                # The provider took the call but answered in a way we cannot read: some messages
+                # may have gone. Never guess: the rows become 'unknown' (an editor may resend).
+                for row in built:
+                    _finish(row, Delivery.Status.UNKNOWN, last_error=f"unreadable provider answer: {exc}")
+                outcome.failed += len(built)
+                return rows[start + size :], str(classify(exc))
+            return built + rows[start + size :], str(classify(exc))
+        except Exception as exc:  # the connection: nothing of this call was taken
+            return built + rows[start + size :], str(classify(exc))
+        statuses = {address.lower(): status for address, status in batch.anymail_status.recipients.items()}
+        for row in built:
+            status = statuses.get(row.subscriber.email.lower())
+            if status is not None and status.status in ("sent", "queued"):
+                ledger.sent(row, esp_message_id=status.message_id or "", send_seconds=0.0)
+                outcome.sent += 1
+            elif status is not None and status.status in ("rejected", "invalid"):
+                _finish(
+                    row, Delivery.Status.FAILED, last_error=f"the provider refused this recipient ({status.status})"
+                )
+                outcome.failed += 1
+            else:
+                _finish(row, Delivery.Status.UNKNOWN, last_error="the provider did not say whether it sent this")
+                outcome.failed += 1
+        ledger.flush()
+        if outcome.sent:
+            _sent_ok(built[0])
+    return None
 
 
 def reap_stale(*, now: dt.datetime | None = None) -> int:

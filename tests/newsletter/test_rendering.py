@@ -62,7 +62,7 @@ def test_both_parts_and_exact_headers():
     assert parsed["Subject"] == "Trending papers for Monday, May 4"
     assert parsed.get_body(("plain",)) is not None and parsed.get_body(("html",)) is not None
     assert message.metadata == {"delivery_id": str(row.pk), "edition_id": str(edition.pk)}
-    assert message.tags == ["digest", "daily"]
+    assert message.tags == ["digest-daily"]
 
     other_message = delivery.build_message(other, other.subscriber, delivery.rendered_edition(edition))
     assert parsed["Message-ID"] != mime(other_message)["Message-ID"]

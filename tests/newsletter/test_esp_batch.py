@@ -1,0 +1,120 @@
+"""ESP batch sending through Anymail's real Postmark backend, over HTTP, to a local server that
+speaks Postmark's email API (bench/fake_esp.py): a remote ESP cannot exist here, its API can."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bench.fake_esp import FakePostmark
+from newsletter import delivery
+from newsletter.models import Delivery, Edition
+from subscribers.tokens import Purpose, make_token
+from tests.newsletter.test_delivery_workers import digest_settings, planned_edition, statuses  # noqa: F401
+
+TOKEN = "test-server-token"
+TEMPLATE = "paperboy-digest"
+
+
+@pytest.fixture
+def postmark(settings):
+    server = FakePostmark(token=TOKEN).start()
+    settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": TOKEN, "POSTMARK_API_URL": server.url}
+    settings.DIGEST_ESP_BATCH_TEMPLATE = TEMPLATE
+    settings.DIGEST_ESP_BATCH_SIZE = 4
+    yield server
+    server.stop()
+
+
+def header(message: dict, name: str) -> str:
+    return next(h["Value"] for h in message["Headers"] if h["Name"].lower() == name.lower())
+
+
+@pytest.mark.django_db
+def test_html_readers_go_out_in_batches_each_with_their_own_rendering(postmark):
+    _, rows = planned_edition(10)
+    text_reader = rows[9].subscriber
+    text_reader.email_format = "text"
+    text_reader.save()
+
+    outcome = delivery.send_chunk([row.pk for row in rows])
+
+    assert (outcome.sent, outcome.failed, outcome.retry_ids) == (10, 0, [])
+    assert postmark.calls == ["/email/batchWithTemplates"] * 3 + ["/email"]  # 4 + 4 + 1 HTML, then the text one
+    by_address = {message["To"]: message for message in postmark.messages}
+    stored = {row.pk: row for row in Delivery.objects.filter(pk__in=[row.pk for row in rows])}
+    for row in rows[:9]:
+        message = by_address[row.subscriber.email]
+        assert message["TemplateAlias"] == TEMPLATE
+        model = message["TemplateModel"]
+        unsubscribe = f"/unsubscribe/{make_token(row.subscriber, Purpose.UNSUBSCRIBE)}/"
+        assert unsubscribe in model["html_body"] and unsubscribe in model["text_body"]
+        assert model["subject"] == delivery.rendered_edition(rows[0].edition).subject
+        assert header(message, "List-Unsubscribe") == f"<https://paperboy.example{unsubscribe}>"
+        assert header(message, "List-Unsubscribe-Post") == "List-Unsubscribe=One-Click"
+        assert message["Metadata"] == {"delivery_id": str(row.pk), "edition_id": str(row.edition_id)}
+        assert message["Tag"] == "digest-daily"
+        assert stored[row.pk].status == "sent" and re.fullmatch(r"[0-9a-f-]{36}", stored[row.pk].esp_message_id)
+    plain = by_address[text_reader.email]
+    assert "HtmlBody" not in plain and "/unsubscribe/" in plain["TextBody"]
+    assert len({row.esp_message_id for row in stored.values()}) == 10
+
+
+@pytest.mark.django_db
+def test_an_inactive_recipient_fails_and_the_rest_of_the_batch_is_sent(postmark):
+    _, rows = planned_edition(4)
+    bounced = rows[1].subscriber
+    bounced.email = "bounced@inactive.example"
+    bounced.save()
+
+    outcome = delivery.send_chunk([row.pk for row in rows])
+
+    assert (outcome.sent, outcome.failed, outcome.retry_ids) == (3, 1, [])
+    assert statuses(rows) == {row.pk: "failed" if row.subscriber_id == bounced.pk else "sent" for row in rows}
+    assert "refused this recipient (rejected)" in Delivery.objects.get(subscriber=bounced).last_error
+    assert postmark.stats()["refused"] == 1
+
+
+@pytest.mark.django_db
+def test_a_provider_outage_sends_nothing_twice_and_the_rows_go_back(postmark):
+    _, rows = planned_edition(6)
+    first = delivery.send_chunk([row.pk for row in rows[:4]])
+    postmark.fail_next = [503]  # the next call is answered "503 Service Unavailable"
+    second = delivery.send_chunk([row.pk for row in rows[4:]])
+
+    assert (first.sent, second.sent, sorted(second.retry_ids)) == (4, 0, sorted(row.pk for row in rows[4:]))
+    assert {statuses(rows)[row.pk] for row in rows[4:]} == {"pending"}
+    assert Edition.objects.get(pk=rows[0].edition_id).consecutive_errors == 1
+
+    again = delivery.send_chunk([row.pk for row in rows])  # the retry: only the two left
+    assert (again.sent, again.failed) == (2, 0)
+    assert set(statuses(rows).values()) == {"sent"}
+    addresses = [message["To"] for message in postmark.messages]
+    assert sorted(addresses) == sorted(row.subscriber.email for row in rows)  # each exactly once
+
+
+@pytest.mark.django_db
+def test_a_wrong_server_token_fails_nobody_and_counts_an_error(postmark, settings):
+    _, rows = planned_edition(3)
+    settings.ANYMAIL = {**settings.ANYMAIL, "POSTMARK_SERVER_TOKEN": "wrong"}
+
+    outcome = delivery.send_chunk([row.pk for row in rows])
+
+    assert (outcome.sent, outcome.failed, len(outcome.retry_ids)) == (0, 0, 3)
+    assert set(statuses(rows).values()) == {"pending"}
+    assert postmark.stats()["accepted"] == 0
+    assert "401" in Delivery.objects.get(pk=rows[0].pk).last_error
+
+
+@pytest.mark.django_db
+def test_without_a_batch_template_every_reader_is_one_call(postmark, settings):
+    settings.DIGEST_ESP_BATCH_TEMPLATE = ""
+    _, rows = planned_edition(3)
+
+    outcome = delivery.send_chunk([row.pk for row in rows])
+
+    assert outcome.sent == 3
+    assert postmark.calls == ["/email"] * 3
+    assert all("HtmlBody" in message and "TemplateAlias" not in message for message in postmark.messages)
