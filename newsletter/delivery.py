@@ -211,7 +211,7 @@ def claim(delivery_ids: list[int]) -> list[Delivery]:
     the UPDATE's row locks make sure two workers never claim the same row."""
     token = uuid.uuid4().hex
     Delivery.objects.filter(
-        pk__in=delivery_ids,
+        pk__in=id_list(delivery_ids),
         status=Delivery.Status.PENDING,
         # A subquery, not a join: with a join Django wraps the UPDATE in `id IN (SELECT ...)`, whose
         # status check PostgreSQL does not re-check after waiting on another claim's row locks.
@@ -360,7 +360,7 @@ def send_chunk(delivery_ids: list[int]) -> ChunkOutcome:
         return outcome
     # Who is still receiving, once per chunk: a reader who left after planning gets nothing.
     receiving = set(
-        Subscriber.objects.filter(pk__in=[row.subscriber_id for row in rows], status=Subscriber.Status.ACTIVE)
+        Subscriber.objects.filter(pk__in=id_list([row.subscriber_id for row in rows]), status=Subscriber.Status.ACTIVE)
         .order_by()
         .values_list("pk", flat=True)
     )

@@ -57,11 +57,24 @@ def header_line(name: str, value: str) -> str:
     return _folded(name, value)
 
 
+_BLOCK = (MAX_LINE + 1) // 2
+
+
+def has_long_line(raw: bytes) -> bool:
+    """Whether a line of ``raw`` is longer than MAX_LINE bytes. A line that long covers a whole
+    aligned block of (MAX_LINE + 1) // 2 bytes, so when every such block holds a line break (short
+    lines: the usual case) no line can be; only otherwise are the lines measured."""
+    for start in range(0, len(raw) - _BLOCK + 1, _BLOCK):
+        if raw.find(b"\n", start, start + _BLOCK) < 0:
+            return max(map(len, raw.split(b"\n"))) > MAX_LINE
+    return False
+
+
 def _part(content_type: str, body: str) -> str:
     """A text part's headers and body, the body normalized to \\n line breaks."""
     body = body.replace("\r\n", "\n").replace("\r", "\n")
     raw = body.encode()
-    if max(map(len, raw.split(b"\n"))) > MAX_LINE:
+    if has_long_line(raw):
         encoding = "quoted-printable"
         body = binascii.b2a_qp(raw, istext=True).decode("ascii")
     else:

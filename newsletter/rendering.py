@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from html import escape as html_escape
 
 import css_inline
 from django.conf import settings
@@ -32,6 +33,13 @@ PREHEADER_MARKER = "@@PREHEADER@@"
 POSITION_MARKER = "@@N@@"
 FEEDBACK_MARKERS = {"more": "@@MORE@@", "less": "@@LESS@@"}
 SUMMARY_CHARS = 320
+_MARKER = re.compile(
+    "("
+    + "|".join(
+        re.escape(m) for m in [*LINK_MARKERS.values(), *FEEDBACK_MARKERS.values(), PREHEADER_MARKER, POSITION_MARKER]
+    )
+    + ")"
+)
 _BLOCK = re.compile(r"<!--P:(\d+)-->(.*?)<!--/P:\1-->", re.DOTALL)
 
 
@@ -55,6 +63,8 @@ class RenderedEdition:
     paper_html: dict[int, str]
     paper_text: dict[int, str]
     preheaders: dict[int, str]
+    # Each rendering above cut at its markers, once, on first use (see render_digest).
+    pieces: dict[tuple[str, int], list[str]] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -119,6 +129,18 @@ def render_edition(edition: Edition, views: Iterable[PaperView]) -> RenderedEdit
     return RenderedEdition(subject, html_head, html_tail, text_head, text_tail, paper_html, paper_text, preheaders)
 
 
+def _pieces(rendered: RenderedEdition, key: tuple[str, int], part: str) -> list[str]:
+    cut = rendered.pieces.get(key)
+    if cut is None:
+        cut = rendered.pieces[key] = _MARKER.split(part)
+    return cut
+
+
+def _fill(pieces: list[str], values: dict[str, str]) -> str:
+    """The rendering with every marker replaced by its value (the other pieces as they are)."""
+    return "".join([values.get(piece, piece) for piece in pieces])
+
+
 def render_digest(
     rendered: RenderedEdition,
     paper_ids: list[int],
@@ -128,28 +150,27 @@ def render_digest(
     html: bool = True,
 ) -> Digest:
     """One reader's digest: their papers in their order, their links. ``feedback_url`` is a
-    prefix; ``<prefix><paper id>/more/`` and ``/less/`` record votes."""
-
-    def feedback(block: str, paper_id: int, *, quote) -> str:
-        for vote, marker in FEEDBACK_MARKERS.items():
-            block = block.replace(marker, quote(f"{feedback_url}{paper_id}/{vote}/"))
-        return block
-
-    def personal(part: str, *, quote) -> str:
-        for name, marker in LINK_MARKERS.items():
-            part = part.replace(marker, quote(links[name]))
-        return part
-
-    text_blocks = "".join(
-        feedback(rendered.paper_text[pid], pid, quote=str).replace(POSITION_MARKER, str(position), 1)
-        for position, pid in enumerate(paper_ids, start=1)
-    )
-    text = personal(rendered.text_head, quote=str) + text_blocks + personal(rendered.text_tail, quote=str)
+    prefix; ``<prefix><paper id>/more/`` and ``/less/`` record votes. Only strings are joined:
+    each shared rendering is cut at its markers once, and every reader's values fill the cuts."""
+    more, less = FEEDBACK_MARKERS["more"], FEEDBACK_MARKERS["less"]
+    text_links = {LINK_MARKERS[name]: url for name, url in links.items() if name in LINK_MARKERS}
+    text = [_fill(_pieces(rendered, ("text_head", 0), rendered.text_head), text_links)]
+    for position, pid in enumerate(paper_ids, start=1):
+        values = {
+            POSITION_MARKER: str(position),
+            more: f"{feedback_url}{pid}/more/",
+            less: f"{feedback_url}{pid}/less/",
+        }
+        text.append(_fill(_pieces(rendered, ("text", pid), rendered.paper_text[pid]), values))
+    text.append(_fill(_pieces(rendered, ("text_tail", 0), rendered.text_tail), text_links))
     body_html = ""
     if html:
-        html_blocks = "".join(feedback(rendered.paper_html[pid], pid, quote=escape) for pid in paper_ids)
-        head = personal(rendered.html_head, quote=escape)
-        preheader = rendered.preheaders[paper_ids[0]] if paper_ids else ""
-        head = head.replace(PREHEADER_MARKER, preheader)
-        body_html = head + html_blocks + personal(rendered.html_tail, quote=escape)
-    return Digest(subject=rendered.subject, text=text.strip() + "\n", html=body_html)
+        html_links = {marker: html_escape(url) for marker, url in text_links.items()}
+        html_links[PREHEADER_MARKER] = rendered.preheaders[paper_ids[0]] if paper_ids else ""
+        parts = [_fill(_pieces(rendered, ("html_head", 0), rendered.html_head), html_links)]
+        for pid in paper_ids:
+            values = {more: html_escape(f"{feedback_url}{pid}/more/"), less: html_escape(f"{feedback_url}{pid}/less/")}
+            parts.append(_fill(_pieces(rendered, ("html", pid), rendered.paper_html[pid]), values))
+        parts.append(_fill(_pieces(rendered, ("html_tail", 0), rendered.html_tail), html_links))
+        body_html = "".join(parts)
+    return Digest(subject=rendered.subject, text="".join(text).strip() + "\n", html=body_html)

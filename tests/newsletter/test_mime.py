@@ -142,3 +142,12 @@ def test_personal_links_are_what_reverse_gives():
     assert feedback + "12/less/" == settings.SITE_URL + reverse(
         "newsletter:feedback", args=[feedback_token, 12, "less"]
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=2100), min_size=1, max_size=8))
+def test_the_long_line_check_measures_every_line(lengths):
+    from newsletter.mime import MAX_LINE, has_long_line
+
+    raw = b"\n".join(b"x" * n for n in lengths)
+    assert has_long_line(raw) == (max(lengths) > MAX_LINE)
