@@ -73,8 +73,10 @@ class Delivery(models.Model):
         SKIPPED = "skipped", "Skipped (nothing matched)"
         UNKNOWN = "unknown", "Unknown (worker lost while sending)"
 
-    edition = models.ForeignKey(Edition, on_delete=models.CASCADE, related_name="deliveries")
-    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="deliveries")
+    # No single-column indexes on the two keys: the constraints and index below lead with them,
+    # and every index is one more write each time a row changes status (three times per digest).
+    edition = models.ForeignKey(Edition, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     kind = models.CharField(max_length=6, choices=Edition.Kind.choices)
     # The subscriber's own calendar day the digest is for: at most one daily digest per local day.
     local_date = models.DateField()
