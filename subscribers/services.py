@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -58,23 +60,48 @@ def _take_confirmation_slot(subscriber: Subscriber) -> bool:
     return True
 
 
+LENGTH = re.compile(r"\(\d+\)$")  # varchar(254) -> varchar
+
+
+@functools.cache
+def _insert_if_new_sql(vendor: str) -> tuple[str, tuple]:
+    """The statement _insert_if_new runs on this database vendor, and the fields it writes."""
+    meta, suppressions = Subscriber._meta, Suppression._meta
+    fields = tuple(field for field in meta.concrete_fields if field is not meta.pk)
+    quote = connection.ops.quote_name
+
+    def placeholder(field) -> str:
+        if vendor != "postgresql":
+            return "%s"
+        # The values come through a SELECT, so PostgreSQL types them itself (a NULL would be
+        # text); the cast restores the column's type, without a length: too long still fails.
+        return f"CAST(%s AS {LENGTH.sub('', field.db_type(connection))})"
+
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    columns = ", ".join(quote(field.column) for field in fields)
+    values = ", ".join(placeholder(field) for field in fields)
+    hash_column = quote(suppressions.get_field("email_hash").column)
+    reason_column = quote(suppressions.get_field("reason").column)
+    # Identifiers come from the models' own metadata; the values go as parameters.
+    suppressions_table = quote(suppressions.db_table)
+    suppressed = f"SELECT 1 FROM {suppressions_table} WHERE {hash_column} = %s AND {reason_column} <> %s"  # noqa: S608
+    insert = f"INSERT INTO {table} ({columns}) SELECT {values}"
+    sql = f"{insert} WHERE NOT EXISTS ({suppressed}) ON CONFLICT DO NOTHING RETURNING {pk}"
+    return sql, fields
+
+
 def _insert_if_new(subscriber: Subscriber) -> bool:
-    """Insert the (unsaved) subscriber unless its address is already there, in one statement:
-    ``INSERT ... ON CONFLICT DO NOTHING RETURNING id``. True, with the pk set, when it was new.
+    """Insert the (unsaved) subscriber in one statement, unless its address is already there or
+    suppressed (bounced, complained, suppressed by an editor; an address erased on request may
+    sign up again). True, with the pk set, when it was inserted.
 
     Outside a transaction this is the whole signup of a new address: no BEGIN/COMMIT, no
-    savepoint, no separate lookup. The columns and values are prepared exactly as Model.save()
-    prepares them (pre_save, get_db_prep_save), so they follow the model."""
-    meta = Subscriber._meta
-    fields = [field for field in meta.concrete_fields if field is not meta.pk]
+    savepoint, no separate lookups. The values are prepared exactly as Model.save() prepares
+    them (pre_save, get_db_prep_save), so they follow the model."""
+    sql, fields = _insert_if_new_sql(connection.vendor)
     values = [field.get_db_prep_save(field.pre_save(subscriber, True), connection) for field in fields]
-    quote = connection.ops.quote_name
-    table, pk = quote(meta.db_table), quote(meta.pk.column)
-    columns, placeholders = ", ".join(quote(field.column) for field in fields), ", ".join(["%s"] * len(fields))
-    # Identifiers come from the model's own metadata, the values go as parameters.
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) ON CONFLICT DO NOTHING RETURNING {pk}"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql, values)
+        cursor.execute(sql, [*values, email_hash(subscriber.email), Suppression.Reason.FORGOTTEN])
         row = cursor.fetchone()
     if row is None:
         return False
@@ -88,11 +115,6 @@ def subscriber_signup(
 ) -> None:
     """Handle a signup form. Whatever the address's state, the caller shows the same page."""
     email = normalize_email(email)
-    suppression = Suppression.lookup(email)
-    if suppression and suppression.reason != Suppression.Reason.FORGOTTEN:
-        logger.info("signup: suppressed address (%s) ignored", suppression.reason)
-        return
-
     # Most signups are new addresses: pending, and sent the confirmation email, so the row is
     # inserted with the day's first confirmation slot already taken.
     new = Subscriber(
@@ -107,6 +129,10 @@ def subscriber_signup(
         if _insert_if_new(new):
             if slot:
                 _enqueue_email(new, "confirm")
+            return
+        suppression = Suppression.lookup(email)
+        if suppression and suppression.reason != Suppression.Reason.FORGOTTEN:
+            logger.info("signup: suppressed address (%s) ignored", suppression.reason)
             return
         if _signup_known(email=email, interests=interests, source=source):
             return

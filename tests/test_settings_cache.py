@@ -39,3 +39,25 @@ def test_one_client_and_one_connection_for_many_calls(redis_cache):
     assert redis_cache._cache.get_client(write=True) is client
     assert redis_cache._cache.get_client(write=False) is client, "one server: reads and writes share the pool"
     assert len(client.connection_pool._available_connections) == 1, "calls one after another reuse one connection"
+
+
+def test_incr_is_one_atomic_command_that_keeps_the_expiry(redis_cache):
+    client = redis_cache._cache.get_client(write=True)
+    redis_cache.add("window", 1, 60)
+    redis_cache.add("warm-up", 0, 60)
+    redis_cache.incr("warm-up")  # the first call on a fresh server also loads the script
+    sent = []
+    original = client.execute_command
+
+    def counting(*args, **kwargs):
+        sent.append(args[0])
+        return original(*args, **kwargs)
+
+    client.execute_command = counting
+    try:
+        assert redis_cache.incr("window", 5) == 6
+    finally:
+        del client.execute_command
+    assert sent == ["EVALSHA"], sent
+    assert 0 < client.ttl(redis_cache.make_key("window")) <= 60, "incrementing keeps the key's expiry"
+    assert redis_cache.decr("window", 2) == 4

@@ -221,9 +221,11 @@ def test_a_new_address_is_stored_whole_by_one_insert(signup):
 
     with CaptureQueriesContext(connection) as queries:
         assert signup("whole@example.org", interests="graph neural networks")["Location"] == CHECK_INBOX
-    statements = [query["sql"].split()[0].upper() for query in queries.captured_queries]
-    assert statements.count("INSERT") == 1
-    assert "UPDATE" not in statements, "the confirmation slot is part of the INSERT"
+    statements = [query["sql"] for query in queries.captured_queries]  # then the (eager) email task's
+    assert statements[0].startswith("INSERT"), statements
+    assert "subscribers_suppression" in statements[0], "the suppression check is part of the INSERT"
+    assert not any(sql.startswith(("UPDATE", "SAVEPOINT")) for sql in statements), "and so is the first slot"
+    assert sum("subscribers_suppression" in sql for sql in statements) == 1
 
     subscriber = Subscriber.objects.get()
     fresh = Subscriber()  # the model's own defaults
@@ -279,3 +281,11 @@ def test_the_confirmation_task_is_published_without_waiting_for_a_result(signup,
     ((args, kwargs),) = published
     assert args == ((Subscriber.objects.get().pk, "confirm"),)
     assert kwargs == {"ignore_result": True}
+
+
+@pytest.mark.parametrize("reason", [choice.value for choice in Suppression.Reason])
+def test_only_an_address_erased_on_request_may_sign_up_again(signup, reason):
+    Suppression.add("listed@example.org", reason)
+    assert signup("Listed@Example.org")["Location"] == CHECK_INBOX
+    assert Subscriber.objects.filter(email__iexact="listed@example.org").exists() == (reason == "forgotten")
+    assert len(mail.outbox) == (1 if reason == "forgotten" else 0)
