@@ -113,13 +113,18 @@ def make_day() -> tuple[dt.date, list[int]]:
     return HF_DAY, paper_ids
 
 
+READER_DOMAIN = "send.bench.example"
+
+
 def add_subscribers(total: int) -> int:
     """Grow the synthetic readership to ``total`` active daily subscribers, all due now (send hour
-    0 in five time zones), with varied interests, filters, digest sizes and formats."""
+    0 in five time zones), with varied interests, filters, digest sizes and formats. Subscribers
+    other benchmarks left in the database are removed first."""
     from django.utils import timezone
 
     from subscribers.models import Subscriber
 
+    Subscriber.objects.exclude(email__endswith=f"@{READER_DOMAIN}").delete()
     have = Subscriber.objects.count()
     if have >= total:
         return have
@@ -129,7 +134,7 @@ def add_subscribers(total: int) -> int:
     Subscriber.objects.bulk_create(
         (
             Subscriber(
-                email=f"reader{i}@bench.example",
+                email=f"reader{i}@{READER_DOMAIN}",
                 status=Subscriber.Status.ACTIVE,
                 confirmed_at=confirmed,
                 consent_at=confirmed,
@@ -188,6 +193,13 @@ class Process:
             for line in Path(f"/proc/{self.popen.pid}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time so far (/proc/<pid>/stat, fields 14 and 15)."""
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{self.popen.pid}/stat").read_text().rpartition(")")[2].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         return float("nan")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
@@ -290,6 +302,8 @@ class Run:
     send_s: float = 0.0
     total_s: float = 0.0
     worker_rss: list[float] = field(default_factory=list)
+    worker_cpu: list[float] = field(default_factory=list)
+    sink_cpu: float = 0.0
     accepted: int = 0  # what the receiving end counted
 
     @property
@@ -343,8 +357,16 @@ def send_day(
     run.sent = counts.pop(Delivery.Status.SENT, 0)
     run.other = counts
     run.worker_rss = [worker.peak_rss_mib() for worker in workers]
+    run.worker_cpu = [worker.cpu_seconds() for worker in workers]
     time.sleep(0.3)
     run.accepted = counter()
+    # A run that sent nothing, lost messages or failed rows measured nothing worth a number.
+    problems = {status: count for status, count in run.other.items() if status != Delivery.Status.SKIPPED}
+    if run.sent == 0 or run.accepted != run.sent or problems:
+        logs = "\n".join(w.output()[-3000:] for w in workers)
+        raise RuntimeError(
+            f"send: {run.sent} rows sent, {run.accepted} messages received, other outcomes {run.other}:\n{logs}"
+        )
     return run, workers
 
 
@@ -393,6 +415,7 @@ def baseline_rate(port: int, size: int, count: int) -> float:
 
 
 def run(*, quick: bool, subscribers: int | None = None) -> list[Result]:
+    """The send at ``small`` and at ``n`` subscribers (quick: small sizes, targets not judged)."""
     from bench.results import cores
 
     n = subscribers or (QUICK_SUBSCRIBERS if quick else DEFAULT_SUBSCRIBERS)
@@ -411,7 +434,7 @@ def run(*, quick: bool, subscribers: int | None = None) -> list[Result]:
         for size in (small, n):
             add_subscribers(size)
             edition = new_edition(paper_ids)
-            before = sink_count(sink)
+            before, sink_cpu_before = sink_count(sink), sink.cpu_seconds()
             workers = start_workers(env, log_dir)  # fresh processes: peak RSS belongs to this run
             try:
                 result, _ = send_day(
@@ -423,11 +446,14 @@ def run(*, quick: bool, subscribers: int | None = None) -> list[Result]:
                 )
             finally:
                 stop_workers(workers)
+            result.sink_cpu = sink.cpu_seconds() - sink_cpu_before
             runs.append(result)
             log(
                 f"run {size:,}: {result.sent:,} sent ({result.accepted:,} accepted by smtp-sink), "
                 f"{result.rate:,.0f} msg/s end to end; plan {result.plan_s:.1f} s, send {result.send_s:.1f} s; "
-                f"worker peak RSS {', '.join(f'{r:.0f}' for r in result.worker_rss)} MiB"
+                f"worker peak RSS {', '.join(f'{r:.0f}' for r in result.worker_rss)} MiB; CPU per message: "
+                f"workers {sum(result.worker_cpu) / max(result.sent, 1) * 1e6:.0f} µs, "
+                f"smtp-sink {result.sink_cpu / max(result.sent, 1) * 1e6:.0f} µs"
             )
         big = runs[-1]
         shared_s, per_message_us, mean_size = measure_render(edition, sample=min(2000, big.sent))
@@ -435,7 +461,7 @@ def run(*, quick: bool, subscribers: int | None = None) -> list[Result]:
         count = min(20_000, max(200, big.sent))
         base = baseline_rate(port, int(mean_size), count)
         log(f"baseline: one connection re-sending a {mean_size / 1000:.1f} KB message: {base:,.0f} msg/s")
-    sink_rss = sink.peak_rss_mib()
+        sink_rss = sink.peak_rss_mib()
 
     cores_note = f"{cores()} cores"
     workers_note = (
@@ -456,7 +482,7 @@ def run(*, quick: bool, subscribers: int | None = None) -> list[Result]:
             "msg/s",
             baseline=base,
             target="≥ 1,000 msg/s and ≥ 0.6x baseline",
-            met=big.rate >= rate_target and big.rate >= 0.6 * base and big.sent == big.planned == big.accepted,
+            met=None if quick else big.rate >= rate_target and big.rate >= 0.6 * base and big.sent == big.accepted,
             notes=(
                 f"{big.sent:,} messages in {big.total_s:.1f} s from the tick to the last recorded row; {checks}; "
                 f"{workers_note}; {N_PAPERS} papers, 5-15 per reader, mean message {mean_size / 1000:.1f} KB; "
@@ -510,7 +536,7 @@ def run(*, quick: bool, subscribers: int | None = None) -> list[Result]:
             "MiB",
             baseline=peak_small,
             target="≤ 1.2x",
-            met=peak_big <= 1.2 * peak_small,
+            met=None if quick else peak_big <= 1.2 * peak_small,
             notes=(
                 f"the larger worker's VmHWM after each run (fresh worker processes per run); {small:,}: "
                 f"{small_run.sent:,} sent at {small_run.rate:,.0f} msg/s, workers "
