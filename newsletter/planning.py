@@ -7,7 +7,7 @@ import json
 import logging
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -186,9 +186,13 @@ def insert_deliveries(edition: Edition, picks: list[tuple[int, dt.date, list[int
         cursor.execute("TRUNCATE _planned")
 
 
-def plan_deliveries(edition: Edition, readers: Iterable[tuple[int, dt.date]]) -> int:
-    """Rank and create the Delivery rows; idempotent (existing rows are left alone). Returns the
-    number of readers planned."""
+def plan_deliveries(
+    edition: Edition, readers: Iterable[tuple[int, dt.date]], *, after_batch: Callable[[], object] | None = None
+) -> int:
+    """Rank and create the Delivery rows, PLAN_BATCH readers at a time; idempotent (existing rows
+    are left alone). ``after_batch`` runs once each batch is stored (the tick dispatches it, so
+    the first digests go out while later readers are still being ranked). Returns the number of
+    readers planned."""
     readers = list(readers)
     papers = paper_infos(edition)
     planned = 0
@@ -199,19 +203,21 @@ def plan_deliveries(edition: Edition, readers: Iterable[tuple[int, dt.date]]) ->
         rows = [(subscriber_id, local_dates[subscriber_id], chosen) for subscriber_id, chosen in picks.items()]
         insert_deliveries(edition, rows)
         planned += len(rows)
+        if after_batch is not None:
+            after_batch()
     if planned and edition.status == Edition.Status.SCHEDULED:
         Edition.objects.filter(pk=edition.pk, status=Edition.Status.SCHEDULED).update(status=Edition.Status.SENDING)
     logger.info("%s: planned %s readers", edition, planned)
     return planned
 
 
-def plan_due(*, now: dt.datetime | None = None) -> int:
+def plan_due(*, now: dt.datetime | None = None, after_batch: Callable[[], object] | None = None) -> int:
     now = now or timezone.now()
     planned = 0
     for kind in (Edition.Kind.DAILY, Edition.Kind.WEEKLY):
         edition = latest_published(kind)
         if edition is not None:
-            planned += plan_deliveries(edition, due_readers(edition, now=now))
+            planned += plan_deliveries(edition, due_readers(edition, now=now), after_batch=after_batch)
     return planned
 
 

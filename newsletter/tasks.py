@@ -53,8 +53,14 @@ def tick() -> dict:
     """Every few minutes: publish due editions, reap stale rows, plan due readers, dispatch."""
     published = editions.publish_due(cutoff_hour=settings.DIGEST_CUTOFF_HOUR)
     unknown = delivery.reap_stale()
-    planned = planning.plan_due()
-    dispatched = dispatch()
+    dispatched = 0
+
+    def dispatch_planned() -> None:  # each planned batch starts sending at once
+        nonlocal dispatched
+        dispatched += dispatch()
+
+    planned = planning.plan_due(after_batch=dispatch_planned)
+    dispatch_planned()
     finished = finish_superseded()
     summary = {
         "published": len(published),

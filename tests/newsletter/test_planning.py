@@ -197,3 +197,19 @@ def test_planned_rows_carry_the_model_defaults(day_papers):
     assert rows[keen.pk].status == "pending" and len(rows[keen.pk].paper_ids) == 2
     assert all(isinstance(pk, int) for pk in rows[keen.pk].paper_ids)
     assert (rows[picky.pk].status, rows[picky.pk].paper_ids) == ("skipped", [])
+
+
+def test_each_planned_batch_is_handed_on_as_soon_as_it_is_stored(day_papers, monkeypatch):
+    """The tick dispatches after every batch: sending starts before the last reader is ranked."""
+    monkeypatch.setattr(planning, "PLAN_BATCH", 2)
+    editions.edition_publish(kind="daily", day=DAY)
+    for _ in range(5):
+        reader(time_zone="UTC", send_hour=6)
+    stored_at_each_call = []
+
+    planned = planning.plan_due(
+        now=at(2026, 3, 28, 7), after_batch=lambda: stored_at_each_call.append(Delivery.objects.count())
+    )
+
+    assert planned == 5
+    assert stored_at_each_call == [2, 4, 5]
