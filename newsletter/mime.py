@@ -24,7 +24,7 @@ from django.core.mail import BadHeaderError, EmailMultiAlternatives
 from django.core.mail.message import sanitize_address
 
 MAX_LINE = 998  # bytes, without the line break (RFC 5322 2.1.1)
-_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*")
+PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*")
 _FOLD = policy.SMTP.clone(linesep="\n")
 
 
@@ -41,7 +41,7 @@ def _sanitized(address: str, encoding: str) -> str:
 
 def address(value: str, encoding: str) -> str:
     """Django's ``sanitize_address``, skipped for a bare ASCII address (every reader's, mostly)."""
-    if _PLAIN_ADDRESS.fullmatch(value):
+    if PLAIN_ADDRESS.fullmatch(value):
         return value
     return _sanitized(value, encoding)
 

@@ -18,9 +18,14 @@ import smtplib
 from django.conf import settings
 from django.core.mail.backends import smtp
 
-from newsletter.mime import address
+from newsletter.mime import PLAIN_ADDRESS, address
 
 _LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def _quoted(address: str) -> str:
+    """smtplib's ``quoteaddr`` (a full RFC 5322 parse, ~70 µs), skipped for a bare address."""
+    return f"<{address}>" if PLAIN_ADDRESS.fullmatch(address) else smtplib.quoteaddr(address)
 
 
 def pipelined_sendmail(connection: smtplib.SMTP, sender: str, recipients: list[str], data: bytes) -> dict:
@@ -28,8 +33,8 @@ def pipelined_sendmail(connection: smtplib.SMTP, sender: str, recipients: list[s
     when some (not all) were refused, as ``sendmail`` does."""
     connection.ehlo_or_helo_if_needed()
     options = f" SIZE={len(data)}" if connection.has_extn("size") else ""
-    commands = [f"MAIL FROM:{smtplib.quoteaddr(sender)}{options}"]
-    commands += [f"RCPT TO:{smtplib.quoteaddr(recipient)}" for recipient in recipients]
+    commands = [f"MAIL FROM:{_quoted(sender)}{options}"]
+    commands += [f"RCPT TO:{_quoted(recipient)}" for recipient in recipients]
     connection.send("".join(f"{command}\r\n" for command in [*commands, "DATA"]))
 
     mail_code, mail_reply = connection.getreply()
