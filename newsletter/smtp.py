@@ -12,6 +12,7 @@ EMAIL_URL=smtp://... selects this backend (config/settings.py).
 
 from __future__ import annotations
 
+import functools
 import re
 import smtplib
 
@@ -23,6 +24,7 @@ from newsletter.mime import PLAIN_ADDRESS, address
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
+@functools.lru_cache(maxsize=256)
 def _quoted(address: str) -> str:
     """smtplib's ``quoteaddr`` (a full RFC 5322 parse, ~70 µs), skipped for a bare address."""
     return f"<{address}>" if PLAIN_ADDRESS.fullmatch(address) else smtplib.quoteaddr(address)
