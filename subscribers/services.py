@@ -8,8 +8,7 @@ import re
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import QuerySet, Value
-from django.db.models.functions import Lower
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from subscribers.models import Subscriber, Suppression, email_hash, ip_hash, normalize_email
@@ -35,17 +34,8 @@ def _enqueue_email(subscriber: Subscriber, kind: str) -> None:
 
 
 def _locked_subscriber(email: str) -> QuerySet[Subscriber]:
-    """The subscriber with this address (any case), to be locked for the transaction.
-
-    Matched as ``lower(email) = lower(%s)``, the expression of the unique constraint, so the
-    lookup is one probe of that index (``email__iexact`` compiles to ``UPPER(...)``, which no
-    index serves: a scan of the whole table on every signup)."""
-    return (
-        Subscriber.objects.select_for_update()
-        .alias(email_lower=Lower("email"))
-        .filter(email_lower=Lower(Value(email)))
-        .order_by()
-    )
+    """The subscriber with this address (any case, one index probe), to be locked for the transaction."""
+    return Subscriber.objects.select_for_update().with_email(email).order_by()
 
 
 def _take_confirmation_slot(subscriber: Subscriber) -> bool:

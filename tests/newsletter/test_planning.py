@@ -213,3 +213,18 @@ def test_each_planned_batch_is_handed_on_as_soon_as_it_is_stored(day_papers, mon
 
     assert planned == 5
     assert stored_at_each_call == [2, 4, 5]
+
+
+def test_reader_infos_carry_every_preference():
+    keen = reader(
+        categories=["cs.LG", "cs.CL"], followed_authors=["Ada Lovelace"], interests="graphs", papers_per_digest=7
+    )
+    plain = reader(categories=[], followed_authors=[], interests="")
+
+    infos = {info.id: info for info in planning.reader_infos([keen.pk, plain.pk])}
+
+    assert infos[keen.pk].categories == ("cs.LG", "cs.CL")
+    assert infos[keen.pk].followed_authors == ("Ada Lovelace",)
+    assert (infos[keen.pk].interests, infos[keen.pk].count) == ("graphs", 7)
+    assert (infos[plain.pk].categories, infos[plain.pk].followed_authors) == ((), ())
+    assert infos[plain.pk].sent == infos[plain.pk].liked == frozenset()
