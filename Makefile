@@ -43,9 +43,13 @@ demo: $(STAMP)
 	@echo "  Next:  make run, then open http://127.0.0.1:8000/ (admin: http://127.0.0.1:8000/admin/)"
 	@echo "  Running make demo again changes nothing: the papers are unchanged and nobody gets a day's digest twice."
 
-## bench: the benchmark suite (installs wrk and spamassassin when missing); QUICK=1 for a smoke run
+## bench: the benchmark suite (installs postfix's smtp-sink, wrk and spamassassin when missing);
+## QUICK=1 for a smoke run, SUBSCRIBERS=N for the send benchmarks' size. Uses DATABASE_URL and
+## REDIS_URL, or the local PostgreSQL and Redis (it creates and drops databases of its own).
 bench: $(STAMP)
-	@$(PY) -m bench $(if $(QUICK),--quick)
+	@DATABASE_URL="$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}" \
+	 REDIS_URL="$${REDIS_URL:-redis://127.0.0.1:6379/0}" \
+	 $(PY) -m bench $(if $(QUICK),--quick) $(if $(SUBSCRIBERS),--subscribers $(SUBSCRIBERS))
 
 lint: $(STAMP)
 	@$(VENV)/bin/ruff check .

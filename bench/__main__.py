@@ -68,7 +68,11 @@ def main(argv: list[str] | None = None) -> int:
             + (f" --subscribers {args.subscribers}" if args.subscribers else "")
         )
     else:
-        command = "make bench" + (" QUICK=1" if args.quick else "")
+        command = (
+            "make bench"
+            + (" QUICK=1" if args.quick else "")
+            + (f" SUBSCRIBERS={args.subscribers}" if args.subscribers else "")
+        )
     header = (
         f"## {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC — `{command}`\n\n"
         f"{cores()} cores, Python {platform.python_version()}, {platform.machine()}; "
