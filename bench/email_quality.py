@@ -8,6 +8,7 @@ papers fixtures, listed on one day, topped up with a few generated papers to rea
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -79,13 +80,15 @@ def _render(out_dir: Path, sizes: list[int]) -> None:
     from django.core.mail import EmailMessage
     from django.core.management import call_command
     from django.utils import timezone
+    from django.utils.text import Truncator
 
     from newsletter import delivery
     from newsletter.editions import edition_publish
     from newsletter.models import Delivery
     from newsletter.planning import plan_deliveries
+    from newsletter.rendering import SUMMARY_CHARS
     from papers.ingest import upsert_records
-    from papers.models import DailyEntry
+    from papers.models import DailyEntry, Paper
     from subscribers.models import Subscriber
 
     call_command("migrate", verbosity=0, interactive=False)
@@ -109,7 +112,14 @@ def _render(out_dir: Path, sizes: list[int]) -> None:
         html = next(content for content, mimetype in message.alternatives if mimetype == "text/html")
         mime = message.message().as_bytes()
         (out_dir / f"digest-{n}.eml").write_bytes(mime)
+        shown = Paper.objects.in_bulk(row.paper_ids)
         info["digests"][n] = {
+            # What the digest shows of each paper, to say which one a content rule fired on.
+            "shown": [
+                [shown[pk].title, Truncator(shown[pk].ai_summary or shown[pk].abstract).chars(SUMMARY_CHARS)]
+                for pk in row.paper_ids
+                if pk in shown
+            ],
             "papers": len(row.paper_ids),
             "html_bytes": len(html.encode("utf-8")),
             "text_bytes": len(message.body.encode("utf-8")),
@@ -152,6 +162,35 @@ def spam_score(spamassassin: str, mime: bytes) -> tuple[float, list[tuple[float,
         elif not line.strip() and rules:
             break
     return float(status[2]) + 0.0, rules  # + 0.0: no "-0.0"
+
+
+RULE_FILES = Path("/usr/share/spamassassin")
+_BODY_RULE = re.compile(r"^body\s+(__\w+)\s+/(.*)/(\w*)\s*$")
+
+
+def content_causes(rules: list[tuple[float, str, str]], shown: list[list[str]]) -> str:
+    """For each scoring rule built from body patterns (``__RULE_*`` in SpamAssassin's own rule
+    files), the papers whose shown title or summary matches one of those patterns on its own."""
+    causes = []
+    for points, rule, _ in rules:
+        if points <= 0:
+            continue
+        patterns = {}
+        for path in sorted(RULE_FILES.glob("*.cf")):
+            for line in path.read_text(errors="replace").splitlines():
+                match = _BODY_RULE.match(line)
+                if match and match[1].startswith(f"__{rule}"):
+                    flags = re.IGNORECASE if "i" in match[3] else 0
+                    with contextlib.suppress(re.error):  # a Perl-only construct: not explained here
+                        patterns[match[1]] = re.compile(match[2], flags)
+        hits = []
+        for title, summary in shown:
+            matched = [name for name, pattern in patterns.items() if pattern.search(f"{title} {summary}")]
+            if matched:
+                hits.append(f"«{title[:70]}» ({', '.join(matched)})")
+        if hits:
+            causes.append(f"{rule} matches the wording of {len(hits)} paper(s): {'; '.join(hits)}")
+    return "; ".join(causes)
 
 
 def _fired(rules: list[tuple[float, str, str]]) -> str:
@@ -218,7 +257,8 @@ def run(*, quick: bool) -> list[Result]:
                     met=None if quick else score <= SPAM_TARGET,
                     notes=(
                         f"`spamassassin -L -t` (local rules only); fired: {_fired(rules)}; "
-                        f"baseline: plain 'Hello' message, fired: {_fired(plain_rules)}; {setup}"
+                        + (f"{causes}; " if (causes := content_causes(rules, digest["shown"])) else "")
+                        + f"baseline: plain 'Hello' message, fired: {_fired(plain_rules)}; {setup}"
                     ),
                 )
             )
