@@ -13,6 +13,7 @@ import smtplib
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
@@ -419,7 +420,45 @@ def _sent_ok(row: Delivery) -> None:
         row.edition.consecutive_errors = 0
 
 
+@dataclass
+class _InFlight:
+    """A message handed to the server whose final reply is still to be read."""
+
+    index: int
+    row: Delivery
+    message: DigestEmail
+    started: float
+    finish: Callable[[], None] | None = None  # None: already sent in full by send_messages
+
+
 def _send_one_by_one(rows: list[Delivery], connection, ledger: SentLedger, outcome: ChunkOutcome) -> Stopped:
+    """One message per call. Where the connection can defer the final reply (send_deferred: SMTP
+    with PIPELINING), the next message is rendered while the server takes the previous one; a
+    row is still recorded only once the server's final reply has been read."""
+    defer = getattr(connection, "send_deferred", None)
+
+    def settle(flight: _InFlight) -> Stopped:
+        try:
+            if flight.finish is not None:
+                flight.finish()
+        except Exception as exc:
+            problem = classify(exc)
+            if isinstance(problem, PermanentError):
+                _finish(flight.row, Delivery.Status.FAILED, last_error=str(problem))
+                outcome.failed += 1
+                return None
+            return rows[flight.index :], str(problem)
+        esp_id = getattr(getattr(flight.message, "anymail_status", None), "message_id", None)
+        ledger.sent(
+            flight.row,
+            esp_message_id="" if esp_id is None else str(esp_id),
+            send_seconds=time.monotonic() - flight.started,
+        )
+        outcome.sent += 1
+        _sent_ok(flight.row)
+        return None
+
+    pending: _InFlight | None = None
     for index, row in enumerate(rows):
         try:
             message = build_message(row, row.subscriber, rendered_edition(row.edition))
@@ -428,10 +467,16 @@ def _send_one_by_one(rows: list[Delivery], connection, ledger: SentLedger, outco
             _finish(row, Delivery.Status.FAILED, last_error=f"rendering failed: {exc.__class__.__name__}: {exc}")
             outcome.failed += 1
             continue
+        if pending is not None:
+            stopped, pending = settle(pending), None
+            if stopped:
+                return stopped
         wait_for_send_slot()
-        started = time.monotonic()
+        flight = _InFlight(index, row, message, time.monotonic())
         try:
-            connection.send_messages([message])
+            flight.finish = defer(message) if defer is not None else None
+            if flight.finish is None:
+                connection.send_messages([message])
         except Exception as exc:
             problem = classify(exc)
             if isinstance(problem, PermanentError):
@@ -439,11 +484,13 @@ def _send_one_by_one(rows: list[Delivery], connection, ledger: SentLedger, outco
                 outcome.failed += 1
                 continue
             return rows[index:], str(problem)
-        esp_id = getattr(getattr(message, "anymail_status", None), "message_id", None)
-        ledger.sent(row, esp_message_id="" if esp_id is None else str(esp_id), send_seconds=time.monotonic() - started)
-        outcome.sent += 1
-        _sent_ok(row)
-    return None
+        if flight.finish is None:
+            stopped = settle(flight)
+            if stopped:
+                return stopped
+        else:
+            pending = flight
+    return settle(pending) if pending is not None else None
 
 
 def build_batch(rows: list[Delivery], outcome: ChunkOutcome) -> tuple[AnymailMessage | None, list[Delivery]]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import re
 import smtplib
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.mail.backends import smtp
@@ -33,6 +34,14 @@ def _quoted(address: str) -> str:
 def pipelined_sendmail(connection: smtplib.SMTP, sender: str, recipients: list[str], data: bytes) -> dict:
     """smtplib's ``sendmail`` for a server that offers PIPELINING. Returns the refused recipients
     when some (not all) were refused, as ``sendmail`` does."""
+    refused = start_pipelined(connection, sender, recipients, data)
+    finish_pipelined(connection)
+    return refused
+
+
+def start_pipelined(connection: smtplib.SMTP, sender: str, recipients: list[str], data: bytes) -> dict:
+    """Everything of a pipelined send up to the server's final reply: envelope and DATA in one
+    write, their replies checked, then the message. ``finish_pipelined`` reads the final reply."""
     connection.ehlo_or_helo_if_needed()
     options = f" SIZE={len(data)}" if connection.has_extn("size") else ""
     commands = [f"MAIL FROM:{_quoted(sender)}{options}"]
@@ -68,6 +77,11 @@ def pipelined_sendmail(connection: smtplib.SMTP, sender: str, recipients: list[s
     if not payload.endswith(b"\r\n"):
         payload += b"\r\n"
     connection.send(payload + b".\r\n")
+    return refused
+
+
+def finish_pipelined(connection: smtplib.SMTP) -> None:
+    """The server's final reply to a message ``start_pipelined`` sent: 250, or smtplib's error."""
     code, reply = connection.getreply()
     if code != 250:
         if code == 421:
@@ -75,10 +89,24 @@ def pipelined_sendmail(connection: smtplib.SMTP, sender: str, recipients: list[s
         else:
             connection.rset()
         raise smtplib.SMTPDataError(code, reply)
-    return refused
 
 
 class EmailBackend(smtp.EmailBackend):
+    def send_deferred(self, email_message) -> Callable[[], None] | None:
+        """Send ``email_message`` up to the server's final reply and return the function that
+        reads that reply (raising what ``send_messages`` would), so the caller can prepare the
+        next message meanwhile. None when this connection cannot: use ``send_messages``. The
+        connection must be open, and the returned function called before the next send."""
+        connection = self.connection
+        connection.ehlo_or_helo_if_needed()
+        encoding = email_message.encoding or settings.DEFAULT_CHARSET
+        sender = address(email_message.from_email, encoding)
+        recipients = [address(recipient, encoding) for recipient in email_message.recipients()]
+        if not connection.has_extn("pipelining") or not all(value.isascii() for value in [sender, *recipients]):
+            return None
+        start_pipelined(connection, sender, recipients, email_message.message().as_bytes(linesep="\r\n"))
+        return lambda: finish_pipelined(connection)
+
     def _send(self, email_message) -> bool:
         if not email_message.recipients():
             return False

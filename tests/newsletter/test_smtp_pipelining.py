@@ -28,6 +28,7 @@ class Server:
         self.refuse_code = 550
         self.bad_senders: set[str] = set()
         self.reject_data = False
+        self.data_reply: dict[str, str] = {}  # recipient -> reply to their message's content
         self.received: list[tuple[str, list[str], bytes]] = []
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
@@ -51,6 +52,9 @@ class Server:
     async def handle_DATA(self, server, session, envelope):
         if self.reject_data:
             return "554 5.6.0 Message content rejected"
+        for recipient in envelope.rcpt_tos:
+            if recipient in self.data_reply:
+                return self.data_reply[recipient]
         self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
         return "250 Accepted"
 
@@ -173,3 +177,57 @@ def test_a_server_without_pipelining_gets_one_command_at_a_time(server):
     assert len(writes) == 4  # MAIL, RCPT, DATA, message: smtplib's own path
     assert len(handler.received) == 1
     backend.close()
+
+
+def test_a_deferred_send_leaves_the_final_reply_to_be_read_later(server):
+    handler, backend, writes = server()
+
+    finish = backend.send_deferred(digest(to="first@example.org"))
+
+    assert finish is not None and len(writes) == 2  # envelope + DATA, then the message: nothing waits yet
+    finish()  # reads the 250
+    assert [recipients for _, recipients, _ in handler.received] == [["first@example.org"]]
+    handler.data_reply["second@example.org"] = "554 5.7.1 Rejected"
+    finish = backend.send_deferred(digest(to="second@example.org"))
+    with pytest.raises(smtplib.SMTPDataError):
+        finish()
+    backend.send_deferred(digest(to="third@example.org"))()  # the connection goes on
+    assert [recipients for _, recipients, _ in handler.received] == [["first@example.org"], ["third@example.org"]]
+    backend.close()
+
+
+def test_without_pipelining_nothing_is_deferred(server):
+    _, backend, writes = server(pipelining=False)
+
+    assert backend.send_deferred(digest()) is None
+    assert writes == []
+    backend.close()
+
+
+@pytest.mark.django_db
+def test_a_chunk_reads_each_final_reply_before_the_next_send_and_records_by_it(settings):
+    """send_chunk renders the next digest while the server takes the previous one; a rejection
+    fails that row only, a temporary refusal hands it and every later row back, unsent."""
+    from newsletter import delivery
+    from tests.newsletter.test_delivery_workers import planned_edition, statuses
+
+    handler = Server()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        settings.EMAIL_BACKEND = "newsletter.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", controller.port, 5
+        settings.DIGEST_SEND_RATE = 0
+        _, rows = planned_edition(5)
+        email = [row.subscriber.email for row in rows]
+        handler.data_reply[email[1]] = "554 5.7.1 Message rejected"
+        handler.data_reply[email[3]] = "451 4.3.0 Try again later"
+
+        outcome = delivery.send_chunk([row.pk for row in rows])
+    finally:
+        controller.stop()
+
+    assert (outcome.sent, outcome.failed, outcome.retry_ids) == (2, 1, [rows[3].pk, rows[4].pk])
+    assert [recipients for _, recipients, _ in handler.received] == [[email[0]], [email[2]]]
+    stored = statuses(rows)
+    assert [stored[row.pk] for row in rows] == ["sent", "failed", "sent", "pending", "pending"]
