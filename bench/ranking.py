@@ -186,33 +186,31 @@ def copy_subscribers(n: int, *, domain: str, seed: int = SEED) -> list[int]:
     would take minutes at 1M); the other columns take their model defaults. Returns their ids."""
     import uuid
 
-    from django.db import connection
     from django.utils import timezone
 
+    from config.db import insert_rows
     from subscribers.models import Subscriber
 
     rng = random.Random(seed)  # noqa: S311 - benchmark data
     now = timezone.now()
-    template = Subscriber(email="", status=Subscriber.Status.ACTIVE, confirmed_at=now, created_at=now)
-    varying = ["email", "public_id", "link_key", "interests", "categories", "papers_per_digest"]
-    fields = [field for field in Subscriber._meta.concrete_fields if not field.primary_key]
-    fixed = [field for field in fields if field.name not in varying]
-    fixed_values = [field.get_db_prep_save(getattr(template, field.attname), connection) for field in fixed]
-    columns = ", ".join(connection.ops.quote_name(name) for name in varying + [field.column for field in fixed])
-    table = connection.ops.quote_name(Subscriber._meta.db_table)
-    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for i in range(n):
-            copy.write_row(
-                [
-                    f"reader{i}@{domain}",
-                    uuid.UUID(int=rng.getrandbits(128), version=4),
-                    f"k{i:09d}",
-                    ", ".join(rng.sample(_PHRASES, 1 + i % 3)),
-                    json.dumps(rng.sample(_CATEGORIES, 2) if i % 3 == 0 else []),
-                    (5, 10, 10, 20)[i % 4],
-                    *fixed_values,
-                ]
+    names = ("email", "public_id", "link_key", "status", "confirmed_at", "interests", "categories", "papers_per_digest")
+    insert_rows(
+        Subscriber,
+        names,
+        [
+            (
+                f"reader{i}@{domain}",
+                uuid.UUID(int=rng.getrandbits(128), version=4),
+                f"k{i:09d}",
+                Subscriber.Status.ACTIVE,
+                now,
+                ", ".join(rng.sample(_PHRASES, 1 + i % 3)),
+                rng.sample(_CATEGORIES, 2) if i % 3 == 0 else [],
+                (5, 10, 10, 20)[i % 4],
             )
+            for i in range(n)
+        ],
+    )
     return list(Subscriber.objects.filter(email__endswith=f"@{domain}").order_by("pk").values_list("pk", flat=True))
 
 

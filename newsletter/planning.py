@@ -16,6 +16,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from config.db import insert_rows
 from newsletter.models import Delivery, Edition, Feedback
 from newsletter.ranking import PaperInfo, ReaderInfo, Weights, score_papers
 from papers.models import DailyEntry, Paper
@@ -150,53 +151,23 @@ def weights() -> Weights:
 def insert_deliveries(edition: Edition, picks: list[tuple[int, dt.date, list[int]]]) -> None:
     """One Delivery row per (subscriber id, local date, chosen paper ids), skipping any that
     would break a unique constraint (planned already). A reader with no papers is 'skipped'.
-
-    On PostgreSQL: COPY into a temporary table, then one INSERT ... ON CONFLICT DO NOTHING.
-    (Django's bulk_create spends ~0.2 ms per row preparing and quoting 17 values.)"""
-    if not picks:
-        return
+    (COPY on PostgreSQL: config.db.insert_rows.)"""
     status = {True: Delivery.Status.PENDING, False: Delivery.Status.SKIPPED}
-    if connection.vendor != "postgresql":
-        Delivery.objects.bulk_create(
-            (
-                Delivery(
-                    edition=edition,
-                    subscriber_id=subscriber_id,
-                    kind=edition.kind,
-                    local_date=local_date,
-                    paper_ids=chosen,
-                    status=status[bool(chosen)],
-                )
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Planned rows may be lost if PostgreSQL crashes in the next moment: nothing was sent
+            # for them yet, and the next tick plans them again. So the commit need not wait for the disk.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        insert_rows(
+            Delivery,
+            ("edition_id", "kind", "subscriber_id", "local_date", "paper_ids", "status"),
+            [
+                (edition.pk, edition.kind, subscriber_id, local_date, chosen, status[bool(chosen)])
                 for subscriber_id, local_date, chosen in picks
-            ),
-            ignore_conflicts=True,
-            batch_size=2000,
+            ],
+            skip_conflicts=True,
         )
-        return
-    # Every other column takes the value a new row would get (its default), computed once.
-    template = Delivery(edition=edition, kind=edition.kind, created_at=timezone.now())
-    varying = ["subscriber", "local_date", "paper_ids", "status"]
-    fields = [field for field in Delivery._meta.concrete_fields if not field.primary_key]
-    fixed = [field for field in fields if field.name not in varying]
-    fixed_values = [field.get_db_prep_save(getattr(template, field.attname), connection) for field in fixed]
-    names = [Delivery._meta.get_field(name).column for name in varying] + [field.column for field in fixed]
-    columns = ", ".join(connection.ops.quote_name(name) for name in names)
-    table = connection.ops.quote_name(Delivery._meta.db_table)
-    # Inside an outer transaction the table from a previous call may still exist: reuse it.
-    create = (
-        f"CREATE TEMPORARY TABLE IF NOT EXISTS _planned ON COMMIT DROP AS SELECT {columns} FROM {table} WITH NO DATA"  # noqa: S608
-    )
-    insert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _planned ON CONFLICT DO NOTHING"  # noqa: S608
-    with transaction.atomic(), connection.cursor() as cursor:
-        # Planned rows may be lost if PostgreSQL crashes in the next moment: nothing was sent for
-        # them yet, and the next tick plans them again. So the commit need not wait for the disk.
-        cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        cursor.execute(create)
-        with cursor.cursor.copy(f"COPY _planned ({columns}) FROM STDIN") as copy:
-            for subscriber_id, local_date, chosen in picks:
-                copy.write_row([subscriber_id, local_date, json.dumps(chosen), status[bool(chosen)], *fixed_values])
-        cursor.execute(insert)
-        cursor.execute("TRUNCATE _planned")
 
 
 def plan_deliveries(

@@ -1,0 +1,76 @@
+"""Bulk inserts that skip Django's per-value work on PostgreSQL."""
+
+from __future__ import annotations
+
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+
+def _timestamp(field: models.Field) -> bool:
+    """Set to the current time when a row is added (auto_now/auto_now_add, or default=timezone.now)."""
+    return bool(getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)) or (
+        field.has_default() and field.default is timezone.now
+    )
+
+
+def insert_rows(
+    model: type[models.Model], names: tuple[str, ...], rows: list[tuple], *, skip_conflicts: bool = False
+) -> None:
+    """Insert ``rows``, each the values of the fields ``names`` (attnames: ``paper_id``); the other
+    fields take their defaults.
+    ``skip_conflicts``: a row that would break a unique constraint is left out, silently.
+
+    On PostgreSQL through COPY (into a temporary table first when conflicts are skipped, then one
+    INSERT ... ON CONFLICT DO NOTHING): bulk_create spends ~0.1-0.2 ms per row preparing each
+    value and building a statement around it. Elsewhere, or when a field left out has a default
+    that must be computed row by row, bulk_create."""
+    if not rows:
+        return
+    opts = model._meta
+    rest = [field for field in opts.concrete_fields if not field.primary_key and field.attname not in names]
+    # A default computed per row (uuid4, a random key) cannot be one constant; list/dict/now can.
+    per_row = [
+        field
+        for field in rest
+        if field.has_default()
+        and callable(field.default)
+        and field.default not in (list, dict)
+        and not _timestamp(field)
+    ]
+    if connection.vendor != "postgresql" or per_row:
+        model.objects.bulk_create(
+            [model(**dict(zip(names, row, strict=True))) for row in rows],
+            ignore_conflicts=skip_conflicts,
+            batch_size=2000,
+        )
+        return
+    now = timezone.now()
+    constants = tuple(
+        field.get_db_prep_save(now if _timestamp(field) else field.get_default(), connection) for field in rest
+    )
+    # Values go in as they are (ints, text, dates), but for JSON, which is adapted to be JSON.
+    given = [opts.get_field(name) for name in names]
+    adapt = [(i, field) for i, field in enumerate(given) if isinstance(field, models.JSONField)]
+    quote = connection.ops.quote_name
+    columns = ", ".join(
+        quote(column) for column in [*(field.column for field in given), *(field.column for field in rest)]
+    )
+    table = quote(opts.db_table)
+    with transaction.atomic(), connection.cursor() as cursor, connection.wrap_database_errors:
+        target = table
+        if skip_conflicts:
+            # Inside an outer transaction the table from an earlier call may still exist: reuse it.
+            target = quote(f"_new_{opts.db_table}")
+            create = f"CREATE TEMPORARY TABLE IF NOT EXISTS {target} ON COMMIT DROP AS SELECT {columns} FROM {table}"  # noqa: S608
+            cursor.execute(f"{create} WITH NO DATA")
+        with cursor.cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                if adapt:
+                    row = list(row)
+                    for i, field in adapt:
+                        row[i] = field.get_db_prep_save(row[i], connection)
+                copy.write_row((*row, *constants))
+        if skip_conflicts:
+            insert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {target} ON CONFLICT DO NOTHING"  # noqa: S608
+            cursor.execute(insert)
+            cursor.execute(f"TRUNCATE {target}")
