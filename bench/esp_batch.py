@@ -140,6 +140,8 @@ def run(*, quick: bool, subscribers: int | None = None) -> list[Result]:
                 f"{mean_size / 1000:.1f} KB of JSON per message; other outcomes {result.other or 'none'}; "
                 f"{WORKERS} Celery workers (solo pool, production settings), PostgreSQL {BENCH_DB_NAME}, Redis; "
                 f"Anymail's Postmark backend; worker peak RSS {', '.join(f'{r:.0f}' for r in result.worker_rss)} MiB; "
+                f"CPU per message: workers {sum(result.worker_cpu) / max(result.sent, 1) * 1e6:,.0f} µs, "
+                f"fake ESP {server_cpu / max(result.sent, 1) * 1e6:,.0f} µs; "
                 f"baseline: one client POSTing a pre-built {BATCH}-message payload of the same size "
                 f"to the same server ({cores()} cores)"
             ),
