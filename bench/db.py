@@ -51,6 +51,7 @@ def bench_database() -> str:
         label = "SQLite (temp file)"
     else:
         raise RuntimeError(f"bench: unsupported database engine {db['ENGINE']}")
+    settings.DEBUG = False  # as in production: Django keeps no log of every query in memory
     db["NAME"] = name
     db["CONN_MAX_AGE"] = None  # one connection for the whole run
     connections["default"].settings_dict["NAME"] = name
