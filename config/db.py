@@ -1,8 +1,9 @@
-"""Bulk inserts that skip Django's per-value work on PostgreSQL."""
+"""Bulk inserts and id lists that skip Django's and psycopg's per-value work on PostgreSQL."""
 
 from __future__ import annotations
 
 from django.db import connection, models, transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 
@@ -74,3 +75,11 @@ def insert_rows(
             insert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {target} ON CONFLICT DO NOTHING"  # noqa: S608
             cursor.execute(insert)
             cursor.execute(f"TRUNCATE {target}")
+
+
+def id_list(ids: list[int]):
+    """``ids`` for an ``__in`` lookup. On PostgreSQL one array parameter instead of thousands of
+    placeholders, which psycopg would otherwise parse and quote one by one (~0.1 ms each)."""
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", [list(ids)])
+    return ids

@@ -31,9 +31,9 @@ from django.utils import timezone
 from django.utils.http import RFC3986_SUBDELIMS
 
 from config import signing as fast_signing
+from config.db import id_list
 from newsletter.mime import DigestEmail
 from newsletter.models import Delivery, Edition
-from newsletter.planning import id_list
 from newsletter.rendering import PaperView, RenderedEdition, render_digest, render_edition
 from papers.models import DailyEntry, Paper, PaperAuthor
 from subscribers.models import Subscriber
@@ -113,9 +113,14 @@ def _domain() -> str:
     return urlsplit(settings.SITE_URL).hostname or "localhost"
 
 
+def _message_id_tail(claim: str) -> str:
+    return f".{claim or 'preview'}@{_domain()}>"
+
+
 def message_id_for(delivery: Delivery) -> str:
-    """Unique per delivery and per claim: a row sent again after an editor's resend gets a new one."""
-    return f"<d{delivery.pk}.{delivery.claim or 'preview'}@{_domain()}>"
+    """Unique per delivery and per claim: a row sent again after an editor's resend gets a new one.
+    (The ledger writes the same in SQL: ``'<d' || id || tail``.)"""
+    return f"<d{delivery.pk}{_message_id_tail(delivery.claim)}"
 
 
 def list_id(kind: str) -> str:
@@ -302,7 +307,7 @@ class SentLedger:
                     last_error="",
                     # The Message-ID each message was sent with (see message_id_for), written in SQL.
                     message_id=Concat(
-                        Value("<d"), Cast("pk", output_field=CharField()), Value(f".{claim_id}@{_domain()}>")
+                        Value("<d"), Cast("pk", output_field=CharField()), Value(_message_id_tail(claim_id))
                     ),
                 )
         self.rows = []
@@ -320,7 +325,7 @@ class SentLedger:
         params = [
             Delivery.Status.SENT.value,
             timezone.now(),
-            f".{claim_id}@{_domain()}>",
+            _message_id_tail(claim_id),
             [row.pk for row in self.rows],
             [row.esp_message_id for row in self.rows],
             Delivery.Status.SENDING.value,
@@ -397,7 +402,6 @@ def send_chunk(delivery_ids: list[int]) -> ChunkOutcome:
             stopped = _send_one_by_one(rows, connection, ledger, outcome)
         if stopped:  # the provider failed us: what was not sent goes back, the edition counts an error
             unsent, error = stopped
-            ledger.flush()
             _release(unsent, error, outcome)
             outcome.paused = _record_error(rows[0].edition, error)
     finally:
@@ -414,6 +418,21 @@ def send_chunk(delivery_ids: list[int]) -> ChunkOutcome:
 Stopped = tuple[list[Delivery], str] | None  # rows not attempted, and why
 
 
+def _fail(row: Delivery, error: str, outcome: ChunkOutcome, *, status: str = Delivery.Status.FAILED) -> None:
+    _finish(row, status, last_error=error)
+    outcome.failed += 1
+
+
+def _build(row: Delivery, outcome: ChunkOutcome) -> DigestEmail | None:
+    """The row's digest, or None: a rendering bug will not fix itself, so the row fails."""
+    try:
+        return build_message(row, row.subscriber, rendered_edition(row.edition))
+    except Exception as exc:
+        logger.exception("rendering delivery %s failed", row.pk)
+        _fail(row, f"rendering failed: {exc.__class__.__name__}: {exc}", outcome)
+        return None
+
+
 def _sent_ok(row: Delivery) -> None:
     if row.edition.consecutive_errors:
         Edition.objects.filter(pk=row.edition_id).update(consecutive_errors=0)
@@ -428,7 +447,7 @@ class _InFlight:
     row: Delivery
     message: DigestEmail
     started: float
-    finish: Callable[[], None] | None = None  # None: already sent in full by send_messages
+    read_reply: Callable[[], None] | None = None  # None: already sent in full by send_messages
 
 
 def _send_one_by_one(rows: list[Delivery], connection, ledger: SentLedger, outcome: ChunkOutcome) -> Stopped:
@@ -439,13 +458,12 @@ def _send_one_by_one(rows: list[Delivery], connection, ledger: SentLedger, outco
 
     def settle(flight: _InFlight) -> Stopped:
         try:
-            if flight.finish is not None:
-                flight.finish()
+            if flight.read_reply is not None:
+                flight.read_reply()
         except Exception as exc:
             problem = classify(exc)
             if isinstance(problem, PermanentError):
-                _finish(flight.row, Delivery.Status.FAILED, last_error=str(problem))
-                outcome.failed += 1
+                _fail(flight.row, str(problem), outcome)
                 return None
             return rows[flight.index :], str(problem)
         esp_id = getattr(getattr(flight.message, "anymail_status", None), "message_id", None)
@@ -460,12 +478,8 @@ def _send_one_by_one(rows: list[Delivery], connection, ledger: SentLedger, outco
 
     pending: _InFlight | None = None
     for index, row in enumerate(rows):
-        try:
-            message = build_message(row, row.subscriber, rendered_edition(row.edition))
-        except Exception as exc:  # a rendering bug will not fix itself: fail the row, keep going
-            logger.exception("rendering delivery %s failed", row.pk)
-            _finish(row, Delivery.Status.FAILED, last_error=f"rendering failed: {exc.__class__.__name__}: {exc}")
-            outcome.failed += 1
+        message = _build(row, outcome)
+        if message is None:
             continue
         if pending is not None:
             stopped, pending = settle(pending), None
@@ -474,17 +488,16 @@ def _send_one_by_one(rows: list[Delivery], connection, ledger: SentLedger, outco
         wait_for_send_slot()
         flight = _InFlight(index, row, message, time.monotonic())
         try:
-            flight.finish = defer(message) if defer is not None else None
-            if flight.finish is None:
+            flight.read_reply = defer(message) if defer is not None else None
+            if flight.read_reply is None:
                 connection.send_messages([message])
         except Exception as exc:
             problem = classify(exc)
             if isinstance(problem, PermanentError):
-                _finish(row, Delivery.Status.FAILED, last_error=str(problem))
-                outcome.failed += 1
+                _fail(row, str(problem), outcome)
                 continue
             return rows[index:], str(problem)
-        if flight.finish is None:
+        if flight.read_reply is None:
             stopped = settle(flight)
             if stopped:
                 return stopped
@@ -500,12 +513,8 @@ def build_batch(rows: list[Delivery], outcome: ChunkOutcome) -> tuple[AnymailMes
     rendering fails are failed here and left out."""
     merge_data, merge_headers, merge_metadata, built = {}, {}, {}, []
     for row in rows:
-        try:
-            message = build_message(row, row.subscriber, rendered_edition(row.edition))
-        except Exception as exc:
-            logger.exception("rendering delivery %s failed", row.pk)
-            _finish(row, Delivery.Status.FAILED, last_error=f"rendering failed: {exc.__class__.__name__}: {exc}")
-            outcome.failed += 1
+        message = _build(row, outcome)
+        if message is None:
             continue
         email = row.subscriber.email
         merge_data[email] = {
@@ -539,33 +548,28 @@ def _send_in_batches(rows: list[Delivery], connection, ledger: SentLedger, outco
             connection.send_messages([batch])
         except AnymailRecipientsRefused:
             pass  # every recipient refused: their statuses say how, below
-        except AnymailAPIError as exc:
-            if getattr(exc, "status_code", None) == 200:
+        except Exception as exc:
+            if isinstance(exc, AnymailAPIError) and getattr(exc, "status_code", None) == 200:
                 # The provider took the call but answered in a way we cannot read: some messages
                 # may have gone. Never guess: the rows become 'unknown' (an editor may resend).
                 for row in built:
-                    _finish(row, Delivery.Status.UNKNOWN, last_error=f"unreadable provider answer: {exc}")
-                outcome.failed += len(built)
+                    _fail(row, f"unreadable provider answer: {exc}", outcome, status=Delivery.Status.UNKNOWN)
                 return rows[start + size :], str(classify(exc))
-            return built + rows[start + size :], str(classify(exc))
-        except Exception as exc:  # the connection: nothing of this call was taken
-            return built + rows[start + size :], str(classify(exc))
+            return built + rows[start + size :], str(classify(exc))  # nothing of this call was taken
         statuses = {address.lower(): status for address, status in batch.anymail_status.recipients.items()}
+        sent = 0
         for row in built:
             status = statuses.get(row.subscriber.email.lower())
             if status is not None and status.status in ("sent", "queued"):
                 ledger.sent(row, esp_message_id=status.message_id or "", send_seconds=0.0)
-                outcome.sent += 1
+                sent += 1
             elif status is not None and status.status in ("rejected", "invalid"):
-                _finish(
-                    row, Delivery.Status.FAILED, last_error=f"the provider refused this recipient ({status.status})"
-                )
-                outcome.failed += 1
+                _fail(row, f"the provider refused this recipient ({status.status})", outcome)
             else:
-                _finish(row, Delivery.Status.UNKNOWN, last_error="the provider did not say whether it sent this")
-                outcome.failed += 1
+                _fail(row, "the provider did not say whether it sent this", outcome, status=Delivery.Status.UNKNOWN)
         ledger.flush()
-        if outcome.sent:
+        outcome.sent += sent
+        if sent:
             _sent_ok(built[0])
     return None
 

@@ -31,14 +31,6 @@ def _quoted(address: str) -> str:
     return f"<{address}>" if PLAIN_ADDRESS.fullmatch(address) else smtplib.quoteaddr(address)
 
 
-def pipelined_sendmail(connection: smtplib.SMTP, sender: str, recipients: list[str], data: bytes) -> dict:
-    """smtplib's ``sendmail`` for a server that offers PIPELINING. Returns the refused recipients
-    when some (not all) were refused, as ``sendmail`` does."""
-    refused = start_pipelined(connection, sender, recipients, data)
-    finish_pipelined(connection)
-    return refused
-
-
 def start_pipelined(connection: smtplib.SMTP, sender: str, recipients: list[str], data: bytes) -> dict:
     """Everything of a pipelined send up to the server's final reply: envelope and DATA in one
     write, their replies checked, then the message. ``finish_pipelined`` reads the final reply."""
@@ -92,41 +84,36 @@ def finish_pipelined(connection: smtplib.SMTP) -> None:
 
 
 class EmailBackend(smtp.EmailBackend):
+    def _pipelined_envelope(self, email_message) -> tuple[str, list[str]] | None:
+        """(sender, recipients) when the message can go pipelined: the server offers PIPELINING
+        and every address is ASCII (SMTPUTF8 negotiation is left to smtplib)."""
+        self.connection.ehlo_or_helo_if_needed()
+        if not self.connection.has_extn("pipelining"):
+            return None
+        encoding = email_message.encoding or settings.DEFAULT_CHARSET
+        sender = address(email_message.from_email, encoding)
+        recipients = [address(recipient, encoding) for recipient in email_message.recipients()]
+        return (sender, recipients) if all(value.isascii() for value in [sender, *recipients]) else None
+
     def send_deferred(self, email_message) -> Callable[[], None] | None:
         """Send ``email_message`` up to the server's final reply and return the function that
         reads that reply (raising what ``send_messages`` would), so the caller can prepare the
         next message meanwhile. None when this connection cannot: use ``send_messages``. The
         connection must be open, and the returned function called before the next send."""
-        connection = self.connection
-        connection.ehlo_or_helo_if_needed()
-        encoding = email_message.encoding or settings.DEFAULT_CHARSET
-        sender = address(email_message.from_email, encoding)
-        recipients = [address(recipient, encoding) for recipient in email_message.recipients()]
-        if not connection.has_extn("pipelining") or not all(value.isascii() for value in [sender, *recipients]):
+        envelope = self._pipelined_envelope(email_message)
+        if envelope is None:
             return None
-        start_pipelined(connection, sender, recipients, email_message.message().as_bytes(linesep="\r\n"))
-        return lambda: finish_pipelined(connection)
+        start_pipelined(self.connection, *envelope, email_message.message().as_bytes(linesep="\r\n"))
+        return lambda: finish_pipelined(self.connection)
 
     def _send(self, email_message) -> bool:
         if not email_message.recipients():
             return False
-        connection = self.connection
         try:
-            connection.ehlo_or_helo_if_needed()
-        except smtplib.SMTPException:
-            if not self.fail_silently:
-                raise
-            return False
-        if not connection.has_extn("pipelining"):
-            return super()._send(email_message)
-        encoding = email_message.encoding or settings.DEFAULT_CHARSET
-        sender = address(email_message.from_email, encoding)
-        recipients = [address(recipient, encoding) for recipient in email_message.recipients()]
-        if not all(value.isascii() for value in [sender, *recipients]):
-            return super()._send(email_message)  # SMTPUTF8 negotiation is smtplib's
-        data = email_message.message().as_bytes(linesep="\r\n")
-        try:
-            pipelined_sendmail(connection, sender, recipients, data)
+            read_reply = self.send_deferred(email_message)
+            if read_reply is None:
+                return super()._send(email_message)
+            read_reply()
         except smtplib.SMTPException:
             if not self.fail_silently:
                 raise

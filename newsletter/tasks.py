@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from config.db import id_list
 from newsletter import delivery, editions, planning
 from newsletter.models import Delivery, Edition
 
@@ -28,7 +29,7 @@ def dispatch(*, stale_after_minutes: int = 10) -> int:
     size = settings.DIGEST_CHUNK_SIZE
     chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
     with transaction.atomic():
-        Delivery.objects.filter(pk__in=planning.id_list(ids)).update(enqueued_at=now)
+        Delivery.objects.filter(pk__in=id_list(ids)).update(enqueued_at=now)
         for chunk in chunks:
             transaction.on_commit(lambda chunk=chunk: send_chunk.delay(chunk))
     return len(ids)
