@@ -188,7 +188,7 @@ def copy_subscribers(n: int, *, domain: str, seed: int = SEED) -> list[int]:
 
     from django.utils import timezone
 
-    from config.db import insert_rows
+    from common.db import insert_rows
     from subscribers.models import Subscriber
 
     rng = random.Random(seed)  # noqa: S311 - benchmark data

@@ -101,8 +101,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache (rate limits, locks): Redis when configured, process memory otherwise --------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    # Django's Redis backend, reusing one redis-py client per pool (config/cache.py says why).
-    CACHES = {"default": {"BACKEND": "config.cache.RedisCache", "LOCATION": REDIS_URL}}
+    # Django's Redis backend, reusing one redis-py client per pool (common/cache.py says why).
+    CACHES = {"default": {"BACKEND": "common.cache.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -126,7 +126,7 @@ EMAIL_HOST_USER = _smtp.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = _smtp.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = _smtp.get("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = _smtp.get("EMAIL_USE_SSL", False)
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=_smtp.get("EMAIL_BACKEND", "newsletter.outbox.OutboxEmailBackend"))
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=_smtp.get("EMAIL_BACKEND", "common.outbox.OutboxEmailBackend"))
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 OUTBOX_DIR = Path(env.str("OUTBOX_DIR", default=str(VAR_DIR / "outbox")))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Paperboy <paperboy@localhost>")

@@ -30,8 +30,8 @@ from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.http import RFC3986_SUBDELIMS
 
+from common.db import id_list
 from config import signing as fast_signing
-from config.db import id_list
 from newsletter.mime import DigestEmail
 from newsletter.models import Delivery, Edition
 from newsletter.rendering import PaperView, RenderedEdition, render_digest, render_edition

@@ -15,7 +15,7 @@ from django.db.models import Exists, OuterRef, Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from config.db import id_list, insert_rows
+from common.db import id_list, insert_rows
 from newsletter.models import Delivery, Edition, Feedback
 from newsletter.ranking import PaperInfo, ReaderInfo, Weights, score_papers
 from papers.models import DailyEntry, Paper
@@ -142,7 +142,7 @@ def weights() -> Weights:
 def insert_deliveries(edition: Edition, picks: list[tuple[int, dt.date, list[int]]]) -> None:
     """One Delivery row per (subscriber id, local date, chosen paper ids), skipping any that
     would break a unique constraint (planned already). A reader with no papers is 'skipped'.
-    (COPY on PostgreSQL: config.db.insert_rows.)"""
+    (COPY on PostgreSQL: common.db.insert_rows.)"""
     status = {True: Delivery.Status.PENDING, False: Delivery.Status.SKIPPED}
     with transaction.atomic():
         if connection.vendor == "postgresql":

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from config.db import id_list
+from common.db import id_list
 from newsletter import delivery, editions, planning
 from newsletter.models import Delivery, Edition
 

@@ -13,7 +13,7 @@ from typing import NamedTuple
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from config.db import insert_rows
+from common.db import insert_rows
 from papers.models import Author, DailyEntry, IngestRun, Paper, PaperAuthor, default_entry_status, title_key
 from papers.sources.base import PaperRecord, ParseResult, SourceError
 from papers.text import safe_url

@@ -16,7 +16,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
-from config.text import plural
+from common.text import plural
 from subscribers import services
 from subscribers.csv_io import (
     IMPORT_COLUMNS,

@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 from django.urls import reverse
 
-from newsletter import emails
+from common import emails
 from subscribers.models import Subscriber
 from subscribers.tokens import Purpose, make_token
 

@@ -1,4 +1,4 @@
-"""config.db.insert_rows: COPY on PostgreSQL (bulk_create elsewhere) gives the rows Django would."""
+"""common.db.insert_rows: COPY on PostgreSQL (bulk_create elsewhere) gives the rows Django would."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from django.db import IntegrityError
 from django.utils import timezone
 
-from config.db import insert_rows
+from common.db import insert_rows
 from subscribers.models import Subscriber
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ from email import policy
 from aiosmtpd.controller import Controller
 from django.core import mail
 
-from newsletter.outbox import OutboxEmailBackend
+from common.outbox import OutboxEmailBackend
 from tests.conftest import clean_env, free_port, run_python
 
 

@@ -55,7 +55,7 @@ def test_no_environment_runs_embedded(tmp_path):
     assert values["CELERY_BROKER_URL"].startswith("filesystem://")
     assert values["CELERY_EMBEDDED"] is True
     assert values["CELERY_RESULT_BACKEND"] is None
-    assert values["EMAIL_BACKEND"] == "newsletter.outbox.OutboxEmailBackend"
+    assert values["EMAIL_BACKEND"] == "common.outbox.OutboxEmailBackend"
     assert values["OUTBOX_DIR"] == str(tmp_path / "outbox")
     assert values["CACHES"]["default"]["BACKEND"].endswith("LocMemCache")
     assert values["SECURE_SSL_REDIRECT"] is False
@@ -78,7 +78,7 @@ def test_redis_url_feeds_cache_broker_and_results():
         "CELERY_EMBEDDED",
     )
     assert values["CACHES"]["default"] == {
-        "BACKEND": "config.cache.RedisCache",
+        "BACKEND": "common.cache.RedisCache",
         "LOCATION": "redis://127.0.0.1:6379/3",
     }
     assert values["CELERY_BROKER_URL"] == "redis://127.0.0.1:6379/3"

@@ -1,4 +1,4 @@
-"""The Redis cache REDIS_URL configures (config.cache.RedisCache): Django's backend, but one
+"""The Redis cache REDIS_URL configures (common.cache.RedisCache): Django's backend, but one
 redis-py client per connection pool instead of a new client for every cache call."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 
 @pytest.fixture
 def redis_cache(redis_url):
-    from config.cache import RedisCache
+    from common.cache import RedisCache
 
     cache = RedisCache(redis_url, {"KEY_PREFIX": "paperboy-test-cache"})
     cache.clear()

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
-from config.text import plural
+from common.text import plural
 from newsletter import delivery, editions, planning, tasks
 from newsletter.admin.forms import DraftForm, EditionForm, PreviewForm, SendTestForm
 from newsletter.models import Delivery, Edition

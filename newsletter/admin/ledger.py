@@ -7,7 +7,7 @@ from django.contrib.auth import get_permission_codename
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from config.text import plural
+from common.text import plural
 from newsletter.admin.editions import dispatch_now, requeue, resend_note
 from newsletter.models import Delivery, Feedback, TrackingEvent
 

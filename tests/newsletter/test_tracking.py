@@ -475,7 +475,7 @@ def test_events_without_an_id_or_timestamp_are_kept_apart_unless_identical(reade
         (True, "anymail.backends.postmark.EmailBackend", {"WEBHOOK_SECRET": SECRET}, []),
         (True, "anymail.backends.postmark.EmailBackend", {"WEBHOOK_SECRET": [SECRET, "old:secret"]}, []),
         (True, "django.core.mail.backends.smtp.EmailBackend", {}, []),
-        (True, "newsletter.outbox.OutboxEmailBackend", {}, []),
+        (True, "common.outbox.OutboxEmailBackend", {}, []),
         (False, "anymail.backends.postmark.EmailBackend", {}, []),
     ],
 )

@@ -31,7 +31,7 @@ def outbox_messages(outbox) -> list[email.message.EmailMessage]:
 
 def test_signup_confirm_preferences_unsubscribe(reader_page, live_server, settings, tmp_path):
     page = reader_page
-    settings.EMAIL_BACKEND = "newsletter.outbox.OutboxEmailBackend"
+    settings.EMAIL_BACKEND = "common.outbox.OutboxEmailBackend"
     settings.OUTBOX_DIR = tmp_path / "outbox"
     settings.SITE_URL = live_server.url
     cache.clear()

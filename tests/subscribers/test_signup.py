@@ -168,7 +168,7 @@ def test_rate_limits_use_the_shared_redis_cache(redis_url, settings, signup):
     from django.core.cache import caches
     from django.core.cache.backends.redis import RedisCache
 
-    settings.CACHES = {"default": {"BACKEND": "config.cache.RedisCache", "LOCATION": redis_url}}
+    settings.CACHES = {"default": {"BACKEND": "common.cache.RedisCache", "LOCATION": redis_url}}
     assert isinstance(caches["default"], RedisCache)
     caches["default"].clear()
     settings.SIGNUP_RATE_PER_IP = "2/h"

@@ -55,5 +55,5 @@ class Command(BaseCommand):
             for position, paper_id in enumerate(row.paper_ids[:3], start=1):
                 self.stdout.write(f"      {position}. {titles.get(paper_id, paper_id)}")
         self.stdout.write("")
-        if settings.EMAIL_BACKEND == "newsletter.outbox.OutboxEmailBackend":
+        if settings.EMAIL_BACKEND == "common.outbox.OutboxEmailBackend":
             self.stdout.write(f"  The emails are .eml files in {settings.OUTBOX_DIR}/ (open them in any mail client).")
