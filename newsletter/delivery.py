@@ -32,7 +32,7 @@ from django.utils.http import RFC3986_SUBDELIMS
 
 from common.db import id_list
 from config import signing as fast_signing
-from newsletter.mime import DigestEmail
+from newsletter.mime import DigestEmail, email_class
 from newsletter.models import Delivery, Edition
 from newsletter.rendering import PaperView, RenderedEdition, render_digest, render_edition
 from papers.models import DailyEntry, Paper, PaperAuthor
@@ -168,11 +168,11 @@ def rendered_edition(edition: Edition) -> RenderedEdition:
     return cached[1]
 
 
-def build_message(delivery: Delivery, subscriber: Subscriber, rendered: RenderedEdition) -> DigestEmail:
+def build_message(delivery: Delivery, subscriber: Subscriber, rendered: RenderedEdition) -> EmailMultiAlternatives:
     links, feedback = personal_links(delivery, subscriber)
     wants_html = subscriber.email_format == Subscriber.Format.HTML
     digest = render_digest(rendered, delivery.paper_ids, links=links, feedback_url=feedback, html=wants_html)
-    message = DigestEmail(
+    message = email_class()(
         digest.subject,
         digest.text,
         settings.DEFAULT_FROM_EMAIL,

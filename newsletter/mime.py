@@ -158,3 +158,8 @@ class DigestEmail(EmailMultiAlternatives):
             # The line break before a boundary belongs to the boundary (RFC 2046 5.1.1).
             body = "".join(f"--{boundary}\n{part}\n" for part in parts) + f"--{boundary}--\n"
         return PrebuiltMessage(headers, "\n".join(lines) + "\n\n" + body)
+
+
+def email_class() -> type[EmailMultiAlternatives]:
+    """The class digests are built with: DigestEmail, or Django's own when DIGEST_FAST_MIME is off."""
+    return DigestEmail if settings.DIGEST_FAST_MIME else EmailMultiAlternatives
