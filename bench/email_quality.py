@@ -82,11 +82,11 @@ def _render(out_dir: Path, sizes: list[int]) -> None:
     from django.utils import timezone
     from django.utils.text import Truncator
 
-    from newsletter import delivery
-    from newsletter.editions import edition_publish
+    from newsletter import digest_email, rendering
     from newsletter.models import Delivery
     from newsletter.planning import plan_deliveries
     from newsletter.rendering import SUMMARY_CHARS
+    from newsletter.services import edition_publish
     from papers.ingest import upsert_records
     from papers.models import DailyEntry, Paper
     from subscribers.models import Subscriber
@@ -108,7 +108,7 @@ def _render(out_dir: Path, sizes: list[int]) -> None:
         subscriber.refresh_from_db()
         plan_deliveries(edition, [(subscriber.pk, DAY)])
         row = Delivery.objects.select_related("edition").get(edition=edition, subscriber=subscriber)
-        message = delivery.build_message(row, subscriber, delivery.rendered_edition(edition))
+        message = digest_email.build_message(row, subscriber, rendering.rendered_edition(edition))
         html = next(content for content, mimetype in message.alternatives if mimetype == "text/html")
         mime = message.message().as_bytes()
         (out_dir / f"digest-{n}.eml").write_bytes(mime)

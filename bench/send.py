@@ -387,23 +387,23 @@ def measure_render(edition, sample: int) -> tuple[float, float, float, float]:
     over ``sample`` planned rows of ``edition``."""
     from django.core.mail import EmailMultiAlternatives
 
-    from newsletter import delivery
+    from newsletter import digest_email, rendering
     from newsletter.models import Delivery
 
-    delivery._rendered.clear()
+    rendering.forget_renderings()
     started = time.perf_counter()
-    delivery.rendered_edition(edition)
+    rendering.rendered_edition(edition)
     shared_s = time.perf_counter() - started
     rows = list(Delivery.objects.filter(edition=edition).select_related("subscriber", "edition").order_by("?")[:sample])
     sizes = []
     started = time.perf_counter()
     for row in rows:
-        message = delivery.build_message(row, row.subscriber, delivery.rendered_edition(edition))
+        message = digest_email.build_message(row, row.subscriber, rendering.rendered_edition(edition))
         sizes.append(len(message.message().as_bytes(linesep="\r\n")))
     per_message_us = (time.perf_counter() - started) / max(len(rows), 1) * 1e6
     started = time.perf_counter()
     for row in rows:
-        ours = delivery.build_message(row, row.subscriber, delivery.rendered_edition(edition))
+        ours = digest_email.build_message(row, row.subscriber, rendering.rendered_edition(edition))
         django_message = EmailMultiAlternatives(
             ours.subject,
             ours.body,

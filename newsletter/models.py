@@ -7,6 +7,16 @@ from papers.models import Paper
 from subscribers.models import Subscriber
 
 
+class EditionQuerySet(models.QuerySet["Edition"]):
+    def running(self) -> EditionQuerySet:
+        """Published and not paused or finished: their readers are planned and sent to."""
+        return self.filter(status__in=RUNNING_STATUSES)
+
+    def published(self) -> EditionQuerySet:
+        """Every edition readers may have received (the public archive)."""
+        return self.exclude(status=Edition.Status.DRAFT)
+
+
 class Edition(models.Model):
     """One digest run: the papers of a day (or a week), frozen when it is published."""
 
@@ -35,6 +45,8 @@ class Edition(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(null=True, blank=True)
 
+    objects = EditionQuerySet.as_manager()
+
     class Meta:
         ordering = ["-period_start", "kind"]
         constraints = [models.UniqueConstraint(fields=["kind", "period_start"], name="edition_kind_period_unique")]
@@ -59,6 +71,9 @@ class Edition(models.Model):
             total=Count("pk"), **{status: Count("pk", filter=Q(status=status)) for status in statuses}
         )
         return totals
+
+
+RUNNING_STATUSES = [Edition.Status.SCHEDULED, Edition.Status.SENDING]
 
 
 class Delivery(models.Model):

@@ -16,6 +16,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from common.db import id_list, insert_rows
+from newsletter import services
 from newsletter.models import Delivery, Edition, Feedback
 from newsletter.ranking import PaperInfo, ReaderInfo, Weights, score_papers
 from papers.models import DailyEntry, Paper
@@ -24,14 +25,6 @@ from subscribers.models import Subscriber
 logger = logging.getLogger(__name__)
 PLAN_BATCH = 10_000
 HISTORY_DAYS = 120  # papers sent longer ago than this are old news anyway
-
-
-def latest_published(kind: str) -> Edition | None:
-    return (
-        Edition.objects.filter(kind=kind, status__in=[Edition.Status.SCHEDULED, Edition.Status.SENDING])
-        .order_by("-period_start")
-        .first()
-    )
 
 
 def due_readers(edition: Edition, *, now: dt.datetime) -> list[tuple[int, dt.date]]:
@@ -180,8 +173,8 @@ def plan_deliveries(
         planned += len(rows)
         if after_batch is not None:
             after_batch()
-    if planned and edition.status == Edition.Status.SCHEDULED:
-        Edition.objects.filter(pk=edition.pk, status=Edition.Status.SCHEDULED).update(status=Edition.Status.SENDING)
+    if planned:
+        services.edition_start_sending(edition=edition)
     logger.info("%s: planned %s readers", edition, planned)
     return planned
 
@@ -190,7 +183,7 @@ def plan_due(*, now: dt.datetime | None = None, after_batch: Callable[[], object
     now = now or timezone.now()
     planned = 0
     for kind in (Edition.Kind.DAILY, Edition.Kind.WEEKLY):
-        edition = latest_published(kind)
+        edition = services.latest_running(kind)
         if edition is not None:
             planned += plan_deliveries(edition, due_readers(edition, now=now), after_batch=after_batch)
     return planned

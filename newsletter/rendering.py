@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from html import escape as html_escape
 
 import css_inline
+from cachetools import TTLCache
 from django.conf import settings
+from django.db.models import Prefetch
 from django.template.loader import render_to_string
 from django.utils.html import escape
 from django.utils.text import Truncator
 
 from newsletter.models import Edition
-from papers.models import Paper
+from papers.models import DailyEntry, Paper, PaperAuthor
 
 _inliner = css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False)
 
@@ -174,3 +176,44 @@ def render_digest(
         parts.append(_fill(_pieces(rendered, ("html_tail", 0), rendered.html_tail), html_links))
         body_html = "".join(parts)
     return Digest(subject=rendered.subject, text="".join(text).strip() + "\n", html=body_html)
+
+
+def paper_views(edition: Edition) -> list[PaperView]:
+    """The edition's papers as its digests show them (papers deleted since publishing left out)."""
+    authors = Prefetch("author_links", queryset=PaperAuthor.objects.select_related("author"))
+    papers = Paper.objects.prefetch_related(authors).in_bulk(edition.paper_ids)
+    entries = {
+        entry.paper_id: entry
+        for entry in DailyEntry.objects.filter(
+            paper_id__in=edition.paper_ids, day__gte=edition.period_start, day__lte=edition.period_end
+        ).order_by("day")
+    }
+    pinned = set(edition.pinned_ids)
+    return [
+        PaperView(
+            paper=papers[pk],
+            upvotes=entries[pk].upvotes if pk in entries else papers[pk].upvotes,
+            note=entries[pk].note if pk in entries else "",
+            pinned=pk in pinned,
+        )
+        for pk in edition.paper_ids
+        if pk in papers
+    ]
+
+
+# Per process; a few minutes at most, since editors' notes may change while an edition goes out.
+_rendered: TTLCache[tuple, RenderedEdition] = TTLCache(maxsize=16, ttl=300)
+
+
+def rendered_edition(edition: Edition) -> RenderedEdition:
+    """The shared renderings of ``edition``, reused (rendered anew when its subject, intro or papers change)."""
+    key = (edition.pk, edition.subject, edition.intro, tuple(edition.paper_ids), tuple(edition.pinned_ids))
+    rendered = _rendered.get(key)
+    if rendered is None:
+        rendered = _rendered[key] = render_edition(edition, paper_views(edition))
+    return rendered
+
+
+def forget_renderings() -> None:
+    """Drop every cached rendering (tests reuse primary keys across databases)."""
+    _rendered.clear()

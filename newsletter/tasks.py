@@ -10,11 +10,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.db import id_list
-from newsletter import delivery, editions, planning
-from newsletter.models import Delivery, Edition
+from newsletter import planning, sending, services
+from newsletter.models import RUNNING_STATUSES, Delivery
 
 logger = logging.getLogger(__name__)
-RUNNING = [Edition.Status.SCHEDULED, Edition.Status.SENDING]
 
 
 def dispatch(*, stale_after_minutes: int = 10) -> int:
@@ -22,7 +21,7 @@ def dispatch(*, stale_after_minutes: int = 10) -> int:
     carrying. Claims make a duplicate enqueue harmless; this only avoids waste."""
     now = timezone.now()
     stale = now - timezone.timedelta(minutes=stale_after_minutes)
-    pending = Delivery.objects.filter(status=Delivery.Status.PENDING, edition__status__in=RUNNING).exclude(
+    pending = Delivery.objects.filter(status=Delivery.Status.PENDING, edition__status__in=RUNNING_STATUSES).exclude(
         enqueued_at__gte=stale
     )
     ids = list(pending.order_by("pk").values_list("pk", flat=True))
@@ -35,25 +34,11 @@ def dispatch(*, stale_after_minutes: int = 10) -> int:
     return len(ids)
 
 
-def finish_superseded() -> int:
-    """Older editions with nothing left to send are done."""
-    done = 0
-    for kind in (Edition.Kind.DAILY, Edition.Kind.WEEKLY):
-        latest = planning.latest_published(kind)
-        if latest is None:
-            continue
-        older = Edition.objects.filter(kind=kind, status__in=RUNNING, period_start__lt=latest.period_start).exclude(
-            deliveries__status__in=[Delivery.Status.PENDING, Delivery.Status.SENDING]
-        )
-        done += older.update(status=Edition.Status.SENT)
-    return done
-
-
 @shared_task(name="newsletter.tick")
 def tick() -> dict:
     """Every few minutes: publish due editions, reap stale rows, plan due readers, dispatch."""
-    published = editions.publish_due(cutoff_hour=settings.DIGEST_CUTOFF_HOUR)
-    unknown = delivery.reap_stale()
+    published = services.editions_publish_due(cutoff_hour=settings.DIGEST_CUTOFF_HOUR)
+    unknown = sending.reap_stale()
     dispatched = 0
 
     def dispatch_planned() -> None:  # each planned batch starts sending at once
@@ -62,7 +47,7 @@ def tick() -> dict:
 
     planned = planning.plan_due(after_batch=dispatch_planned)
     dispatch_planned()
-    finished = finish_superseded()
+    finished = services.editions_finish()
     summary = {
         "published": len(published),
         "unknown": unknown,
@@ -76,7 +61,7 @@ def tick() -> dict:
 
 @shared_task(name="newsletter.send_chunk", bind=True)
 def send_chunk(self, delivery_ids: list[int]) -> dict:
-    outcome = delivery.send_chunk(delivery_ids)
+    outcome = sending.send_chunk(delivery_ids)
     if outcome.retry_ids and not outcome.paused:
         send_chunk.apply_async(args=[outcome.retry_ids], countdown=outcome.retry_in)
     return {

@@ -6,34 +6,34 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_http_methods
 
-from newsletter import delivery
+from newsletter.digest_email import build_message
+from newsletter.links import read_view_token
 from newsletter.models import Delivery, Edition, Feedback
+from newsletter.rendering import rendered_edition
 from papers.models import Paper, PaperAuthor
 from subscribers.models import Subscriber
 from subscribers.tokens import Purpose, TokenInvalid, read_token
-
-PUBLISHED = [Edition.Status.SCHEDULED, Edition.Status.SENDING, Edition.Status.PAUSED, Edition.Status.SENT]
 
 
 @csp_update({"style-src": ["'unsafe-inline'"]})  # the email's own inline styles; still no scripts
 def view_digest(request: HttpRequest, token: str) -> HttpResponse:
     """The reader's own digest, exactly as emailed ("view in browser")."""
-    delivery_id = delivery.read_view_token(token)
+    delivery_id = read_view_token(token)
     row = Delivery.objects.select_related("edition", "subscriber").filter(pk=delivery_id).first()
     if row is None:
         return render(request, "subscribers/link_invalid.html", status=400)
-    message = delivery.build_message(row, row.subscriber, delivery.rendered_edition(row.edition))
+    message = build_message(row, row.subscriber, rendered_edition(row.edition))
     html = message.alternatives[0][0] if message.alternatives else f"<pre>{message.body}</pre>"
     return HttpResponse(html)
 
 
 def archive(request: HttpRequest) -> HttpResponse:
-    editions = Edition.objects.filter(status__in=PUBLISHED).order_by("-period_start", "kind")[:200]
+    editions = Edition.objects.published().order_by("-period_start", "kind")[:200]
     return render(request, "newsletter/archive.html", {"editions": editions})
 
 
 def archive_edition(request: HttpRequest, pk: int) -> HttpResponse:
-    edition = get_object_or_404(Edition, pk=pk, status__in=PUBLISHED)
+    edition = get_object_or_404(Edition.objects.published(), pk=pk)
     authors = Prefetch("author_links", queryset=PaperAuthor.objects.select_related("author"))
     papers = Paper.objects.prefetch_related(authors).in_bulk(edition.paper_ids)
     ordered = [papers[pk] for pk in edition.paper_ids if pk in papers]

@@ -3,9 +3,9 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.urls import reverse
 
 from common import emails
+from common.links import token_link
 from subscribers.models import Subscriber
 from subscribers.tokens import Purpose, make_token
 
@@ -19,21 +19,11 @@ SENDABLE = {
 }
 
 
-def absolute(path: str) -> str:
-    from django.conf import settings
-
-    return settings.SITE_URL + path
-
-
 def links_for(subscriber: Subscriber) -> dict[str, str]:
     return {
-        "confirm_url": absolute(reverse("subscribers:confirm", args=[make_token(subscriber, Purpose.CONFIRM)])),
-        "preferences_url": absolute(
-            reverse("subscribers:preferences", args=[make_token(subscriber, Purpose.PREFERENCES)])
-        ),
-        "unsubscribe_url": absolute(
-            reverse("subscribers:unsubscribe", args=[make_token(subscriber, Purpose.UNSUBSCRIBE)])
-        ),
+        "confirm_url": token_link("subscribers:confirm", make_token(subscriber, Purpose.CONFIRM)),
+        "preferences_url": token_link("subscribers:preferences", make_token(subscriber, Purpose.PREFERENCES)),
+        "unsubscribe_url": token_link("subscribers:unsubscribe", make_token(subscriber, Purpose.UNSUBSCRIBE)),
     }
 
 

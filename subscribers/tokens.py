@@ -15,7 +15,6 @@ from enum import Enum
 
 from django.core import signing
 
-from config import signing as fast_signing
 from subscribers.models import Subscriber
 
 CONFIRM_MAX_AGE = dt.timedelta(days=7)
@@ -41,7 +40,7 @@ class TokenExpired(TokenInvalid):
 
 
 def _signer(purpose: Purpose) -> signing.TimestampSigner:
-    return fast_signing.signer(f"paperboy.subscribers.{purpose.value}", timestamped=True)
+    return signing.TimestampSigner(salt=f"paperboy.subscribers.{purpose.value}")
 
 
 def make_token(subscriber: Subscriber, purpose: Purpose) -> str:

@@ -74,11 +74,11 @@ def celery_runs_tasks_inline():
 @pytest.fixture(autouse=True)
 def fresh_render_cache():
     """Test databases reuse primary keys; a rendering cached by one test must not leak into the next."""
-    from newsletter import delivery
+    from newsletter import rendering
 
-    delivery._rendered.clear()
+    rendering.forget_renderings()
     yield
-    delivery._rendered.clear()
+    rendering.forget_renderings()
 
 
 @pytest.fixture(scope="session")

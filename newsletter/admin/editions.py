@@ -4,7 +4,6 @@ any reader, test send, pause, resume, resending rows whose fate is unknown)."""
 from __future__ import annotations
 
 import re
-import zoneinfo
 from collections.abc import Iterable
 
 from csp.decorators import csp_update
@@ -12,8 +11,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -22,41 +20,17 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
 from common.text import plural
-from newsletter import delivery, editions, planning, tasks
+from newsletter import services
 from newsletter.admin.forms import DraftForm, EditionForm, PreviewForm, SendTestForm
-from newsletter.models import Delivery, Edition
-from newsletter.rendering import render_edition
-from papers.models import Paper
+from newsletter.admin.progress import delivery_counts_html, papers_html, progress_text, status_count_annotations
+from newsletter.admin.resend import dispatch_now, requeue, warn_paused
+from newsletter.digest_email import send_test
+from newsletter.models import RUNNING_STATUSES, Delivery, Edition
+from newsletter.previews import preview_for
 from subscribers.models import Subscriber
 
 DeliveryStatus = Delivery.Status
-RUNNING = [Edition.Status.SCHEDULED, Edition.Status.SENDING]
 _BODY_TAG = re.compile(r"<body[^>]*>", re.IGNORECASE)
-
-
-def dispatch_now() -> int:
-    """Enqueue the pending rows of running editions at once (their send tasks start when the
-    surrounding transaction commits)."""
-    return tasks.dispatch()
-
-
-def requeue(rows: QuerySet[Delivery], note: str) -> tuple[int, list[Edition]]:
-    """Move ``rows`` back to pending so the next dispatch sends them; an edition already marked
-    sent becomes 'sending' again (finish_superseded closes it once nothing is left). Returns the
-    number of rows moved and the affected editions that are paused (their rows wait for resume)."""
-    with transaction.atomic():
-        edition_ids = set(rows.values_list("edition_id", flat=True))
-        moved = rows.update(status=DeliveryStatus.PENDING, last_error=note, claim="", claimed_at=None, enqueued_at=None)
-        Edition.objects.filter(pk__in=edition_ids, status=Edition.Status.SENT).update(status=Edition.Status.SENDING)
-        paused = list(Edition.objects.filter(pk__in=edition_ids, status=Edition.Status.PAUSED))
-    return moved, paused
-
-
-def resend_note(request: HttpRequest, was: str) -> str:
-    return (
-        f"Was {was}; {request.user.get_username()} chose to send it again on "
-        f"{timezone.now():%Y-%m-%d %H:%M} UTC (it may already have been delivered)."
-    )
 
 
 def find_subscriber(value: str) -> Subscriber | None:
@@ -70,37 +44,6 @@ def find_subscriber(value: str) -> Subscriber | None:
 
 
 # --- Editions -----------------------------------------------------------------------------------
-
-
-def status_count_annotations() -> dict:
-    return {
-        "n_total": Count("deliveries"),
-        **{f"n_{status}": Count("deliveries", filter=Q(deliveries__status=status)) for status in DeliveryStatus.values},
-    }
-
-
-def progress_text(counts: dict[str, int]) -> str:
-    """ "sent 120 / 300 (failed 2, unknown 1)": the emails meant to go out (skipped readers had
-    nothing to receive) and how they fared."""
-    total = counts.get("total", 0)
-    if not total:
-        return "no deliveries yet"
-    skipped = counts.get(DeliveryStatus.SKIPPED, 0)
-    text = (
-        f"sent {counts.get(DeliveryStatus.SENT, 0)} / {total - skipped} "
-        f"(failed {counts.get(DeliveryStatus.FAILED, 0)}, unknown {counts.get(DeliveryStatus.UNKNOWN, 0)})"
-    )
-    extra = [
-        f"{counts[status]} {label}"
-        for status, label in [
-            (DeliveryStatus.PENDING, "pending"),
-            (DeliveryStatus.SENDING, "sending"),
-            (DeliveryStatus.SUPPRESSED, "suppressed"),
-            (DeliveryStatus.SKIPPED, "skipped"),
-        ]
-        if counts.get(status)
-    ]
-    return text + (" · " + ", ".join(extra) if extra else "")
 
 
 @admin.register(Edition)
@@ -164,50 +107,11 @@ class EditionAdmin(admin.ModelAdmin):
 
     @admin.display(description="Papers, in listing order")
     def papers(self, edition: Edition) -> str:
-        if not edition.paper_ids:
-            return "None yet: no approved entries in the period."
-        found = Paper.objects.only("pk", "title", "arxiv_id").in_bulk(edition.paper_ids)  # one query
-        pinned = set(edition.pinned_ids)
-        items = []
-        for pk in edition.paper_ids:
-            paper = found.get(pk)
-            pin = " 📌 editor's pick" if pk in pinned else ""
-            if paper is None:
-                items.append(format_html("<li>paper #{} (deleted){}</li>", pk, pin))
-                continue
-            url = reverse("admin:papers_paper_change", args=[pk])
-            items.append(
-                format_html(
-                    '<li><a href="{}">{}</a> <span class="quiet">{}</span>{}</li>',
-                    url,
-                    paper.title,
-                    paper.arxiv_id or "",
-                    pin,
-                )
-            )
-        return format_html('<ol class="edition-papers">{}</ol>', format_html_join("", "{}", ((i,) for i in items)))
+        return papers_html(edition)
 
     @admin.display(description="Deliveries")
     def delivery_counts(self, edition: Edition) -> str:
-        counts = edition.counts()
-        ledger = reverse("admin:newsletter_delivery_changelist")
-        rows = [
-            (
-                f"{ledger}?{urlencode({'edition__id__exact': edition.pk, 'status__exact': status})}",
-                label,
-                counts.get(status, 0),
-            )
-            for status, label in DeliveryStatus.choices
-        ]
-        return format_html(
-            '<p id="edition-progress">{}</p><ul class="delivery-counts">{}</ul>'
-            '<p><a href="{}?{}">All {} deliveries</a></p>',
-            progress_text(counts),
-            format_html_join("", '<li><a href="{}">{}</a>: <strong>{}</strong></li>', rows),
-            ledger,
-            urlencode({"edition__id__exact": edition.pk}),
-            counts.get("total", 0),
-        )
+        return delivery_counts_html(edition)
 
     # --- URLs and pages ---
 
@@ -251,7 +155,7 @@ class EditionAdmin(admin.ModelAdmin):
                 "preview_form": PreviewForm(),
                 "send_test_form": SendTestForm(),
                 "can_publish": edition.status == Edition.Status.DRAFT,
-                "can_pause": edition.status in RUNNING,
+                "can_pause": edition.status in RUNNING_STATUSES,
                 "can_resume": edition.status == Edition.Status.PAUSED,
                 "unknown_count": counts[DeliveryStatus.UNKNOWN],
             }
@@ -262,7 +166,7 @@ class EditionAdmin(admin.ModelAdmin):
             raise PermissionDenied
         form = DraftForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            edition = editions.edition_prepare(kind=form.cleaned_data["kind"], day=form.cleaned_data["day"])
+            edition = services.edition_prepare(kind=form.cleaned_data["kind"], day=form.cleaned_data["day"])
             if edition.status == Edition.Status.DRAFT:
                 self.message_user(
                     request,
@@ -288,26 +192,6 @@ class EditionAdmin(admin.ModelAdmin):
 
     # --- preview for any subscriber ---
 
-    def _preview_delivery(self, edition: Edition, subscriber: Subscriber) -> tuple[Delivery, str]:
-        """Their stored delivery, or one ranked for them now and never saved (pk 0: its
-        view-in-browser link leads nowhere)."""
-        row = Delivery.objects.filter(edition=edition, subscriber=subscriber).first()
-        if row is not None:
-            return row, f"their delivery row ({row.status})"
-        ranked = planning.score_papers(
-            planning.paper_infos(edition), planning.reader_infos([subscriber.pk]), weights=planning.weights()
-        )
-        local_date = timezone.now().astimezone(zoneinfo.ZoneInfo(subscriber.time_zone)).date()
-        transient = Delivery(
-            pk=0,
-            edition=edition,
-            subscriber=subscriber,
-            kind=edition.kind,
-            local_date=local_date,
-            paper_ids=ranked.get(subscriber.pk, []),
-        )
-        return transient, "ranked for them now (not planned yet; nothing was saved)"
-
     @csp_update({"style-src": ["'unsafe-inline'"]})  # the email's own inline styles; still no scripts
     def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         edition = self._edition(request, object_id, change=False)
@@ -316,29 +200,15 @@ class EditionAdmin(admin.ModelAdmin):
         if subscriber is None:
             self.message_user(request, f"No subscriber “{wanted.strip()}”.", messages.ERROR)
             return self._back(edition)
-        row, source = self._preview_delivery(edition, subscriber)
-        rendered = render_edition(edition, delivery.paper_views(edition))  # fresh: a draft's papers change
-        missing = [pk for pk in row.paper_ids if pk not in rendered.paper_text]
-        if missing:  # papers deleted since planning: show the rest rather than fail
-            row.paper_ids = [pk for pk in row.paper_ids if pk in rendered.paper_text]
-        message = delivery.build_message(row, subscriber, rendered)
-        html = message.alternatives[0][0] if message.alternatives else None
-        notes = []
-        if subscriber.frequency != edition.kind:
-            notes.append(f"{subscriber.email} takes {subscriber.get_frequency_display().lower()} digests.")
-        if subscriber.status != Subscriber.Status.ACTIVE:
-            notes.append(f"{subscriber.email} is {subscriber.get_status_display().lower()}: no digest goes to them.")
-        if not row.paper_ids:
-            notes.append("Nothing for this reader: no email would be sent (they skip digests when nothing matches).")
-        if missing:
-            notes.append(f"Left out {plural(len(missing), 'deleted paper')} of their delivery.")
+        preview = preview_for(edition, subscriber)
+        html, notes, source = preview.html, preview.notes, preview.source
         base = reverse("admin:newsletter_edition_preview", args=[edition.pk])
         links = {
             "html_url": f"{base}?{urlencode({'subscriber': subscriber.pk})}",
             "text_url": f"{base}?{urlencode({'subscriber': subscriber.pk, 'format': 'text'})}",
             "edition_url": reverse("admin:newsletter_edition_change", args=[edition.pk]),
         }
-        if request.GET.get("format") == "text" or html is None or not row.paper_ids:
+        if request.GET.get("format") == "text" or html is None or not preview.has_papers:
             return self._page(
                 request,
                 "preview_text.html",
@@ -348,7 +218,7 @@ class EditionAdmin(admin.ModelAdmin):
                 subscriber=subscriber,
                 source=source,
                 notes=notes,
-                email=message,
+                email=preview.message,
                 has_html=html is not None,
                 **links,
             )
@@ -376,7 +246,7 @@ class EditionAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             address = form.cleaned_data["address"]
             try:
-                delivery.send_test(edition, address)
+                send_test(edition, address)
             except Exception as exc:  # the provider's answer is what the editor needs to see
                 self.message_user(request, f"The test to {address} was not sent: {exc}", messages.ERROR)
             else:
@@ -398,7 +268,7 @@ class EditionAdmin(admin.ModelAdmin):
         if edition.status != Edition.Status.DRAFT:
             self.message_user(request, f"{edition} is already {edition.get_status_display().lower()}.", messages.INFO)
             return False
-        published = editions.edition_publish(kind=edition.kind, day=edition.period_start)
+        published = services.edition_publish(kind=edition.kind, day=edition.period_start)
         if published is None:
             self.message_user(request, f"{edition}: no approved papers in the period, not published.", messages.ERROR)
             return False
@@ -412,31 +282,16 @@ class EditionAdmin(admin.ModelAdmin):
 
     def _pause(self, request: HttpRequest, edition: Edition) -> bool:
         reason = f"Paused by {request.user.get_username()} on {timezone.now():%Y-%m-%d %H:%M} UTC."
-        done = Edition.objects.filter(pk=edition.pk, status__in=RUNNING).update(
-            status=Edition.Status.PAUSED, pause_reason=reason
-        )
-        if done:
+        if services.edition_pause(edition=edition, reason=reason):
             self.message_user(request, f"Paused {edition}: nothing more is sent until you resume it.", messages.SUCCESS)
-        else:
-            self.message_user(
-                request,
-                f"{edition} is {edition.get_status_display().lower()}: only a running one pauses.",
-                messages.INFO,
-            )
-        return bool(done)
+            return True
+        self.message_user(
+            request, f"{edition} is {edition.get_status_display().lower()}: only a running one pauses.", messages.INFO
+        )
+        return False
 
     def _resume(self, request: HttpRequest, edition: Edition) -> bool:
-        with transaction.atomic():
-            has_rows = Delivery.objects.filter(edition=edition).exists()
-            done = Edition.objects.filter(pk=edition.pk, status=Edition.Status.PAUSED).update(
-                status=Edition.Status.SENDING if has_rows else Edition.Status.SCHEDULED,
-                consecutive_errors=0,
-                pause_reason="",
-            )
-            if done:
-                # Rows a send task put back while the edition was paused wait for no stale timer.
-                Delivery.objects.filter(edition=edition, status=DeliveryStatus.PENDING).update(enqueued_at=None)
-        if not done:
+        if not services.edition_resume(edition=edition):
             self.message_user(request, f"{edition} is not paused.", messages.INFO)
             return False
         self.message_user(request, f"Resumed {edition}.", messages.SUCCESS)
@@ -478,7 +333,7 @@ class EditionAdmin(admin.ModelAdmin):
 
     def _resend_unknown(self, request: HttpRequest, chosen: Iterable[Edition]) -> None:
         rows = Delivery.objects.filter(edition__in=list(chosen), status=DeliveryStatus.UNKNOWN)
-        moved, paused = requeue(rows, resend_note(request, "unknown (the worker stopped while sending)"))
+        moved, paused = requeue(request, rows, "unknown (the worker stopped while sending)")
         if not moved:
             self.message_user(request, "No deliveries in the 'unknown' state.", messages.INFO)
             return
@@ -486,12 +341,10 @@ class EditionAdmin(admin.ModelAdmin):
         self.message_user(
             request,
             f"Sending {plural(moved, 'delivery', 'deliveries')} again ({queued} queued now). "
-            "Some of these readers may get the "
-            "digest twice.",
+            "Some of these readers may get the digest twice.",
             messages.WARNING,
         )
-        for edition in paused:
-            self.message_user(request, f"{edition} is paused: its rows go out when you resume it.", messages.WARNING)
+        warn_paused(self, request, paused)
 
     def _confirm_resend(self, request: HttpRequest, chosen: list[Edition], hidden: list[tuple[str, str]]):
         unknown = dict(

@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from common.text import plural
-from newsletter.admin.editions import dispatch_now, requeue, resend_note
+from newsletter.admin.resend import dispatch_now, requeue, warn_paused
 from newsletter.models import Delivery, Feedback, TrackingEvent
 
 DeliveryStatus = Delivery.Status
@@ -63,8 +63,8 @@ class DeliveryAdmin(admin.ModelAdmin):
         total = queryset.count()
         unknown = queryset.filter(status=DeliveryStatus.UNKNOWN)
         failed = queryset.filter(status=DeliveryStatus.FAILED)
-        moved, paused = requeue(unknown, resend_note(request, "unknown (the worker stopped while sending)"))
-        moved_failed, paused_failed = requeue(failed, resend_note(request, "failed"))
+        moved, paused = requeue(request, unknown, "unknown (the worker stopped while sending)")
+        moved_failed, paused_failed = requeue(request, failed, "failed")
         moved += moved_failed
         if not moved:
             self.message_user(request, "Only unknown or failed deliveries can be sent again.", messages.ERROR)
@@ -78,8 +78,7 @@ class DeliveryAdmin(admin.ModelAdmin):
         if total - moved:
             message += f" Left {total - moved} that were neither unknown nor failed."
         self.message_user(request, message, messages.WARNING)
-        for edition in {e.pk: e for e in [*paused, *paused_failed]}.values():
-            self.message_user(request, f"{edition} is paused: its rows go out when you resume it.", messages.WARNING)
+        warn_paused(self, request, [*paused, *paused_failed])
 
 
 # --- Feedback and webhook events (read-only) -----------------------------------------------------

@@ -4,7 +4,7 @@ and real Celery worker processes on Redis and PostgreSQL.
 Every subscriber gets a digest at most once — whatever runs twice, crashes, or races — and
 exactly once when nothing went wrong; the headers a mailbox provider needs are exact.
 
-The in-process tests call ``delivery.send_chunk`` directly (settings point Django's SMTP backend
+The in-process tests call ``sending.send_chunk`` directly (settings point Django's SMTP backend
 at the test's server). The worker tests start ``celery -A config worker`` processes that share
 the pytest-django test database (PostgreSQL only) and a Redis broker, and send tasks by name on a
 queue of their own; they skip on a laptop without those services and fail in CI.
@@ -38,8 +38,9 @@ from django.core import mail
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from newsletter import delivery, editions, planning, tasks
+from newsletter import planning, rendering, sending, tasks
 from newsletter.models import Delivery, Edition
+from newsletter.services import edition_publish
 from papers.models import Paper
 from subscribers import services
 from subscribers.models import Subscriber
@@ -147,7 +148,7 @@ def digest_settings(settings) -> None:
     settings.DIGEST_SENDING_TIMEOUT_MINUTES = 30
     # Renderings are cached per process, keyed by edition id; a rolled-back test may hand the
     # next test the same id (SQLite), so every test starts without them.
-    delivery._rendered.clear()
+    rendering.forget_renderings()
 
 
 # --- An edition with planned rows -----------------------------------------------------------------
@@ -159,7 +160,7 @@ def planned_edition(readers: int, *, papers: int = 4, **subscriber_fields) -> tu
     DailyEntryFactory.create_batch(papers, day=DAY)
     confirmed = timezone.now() - dt.timedelta(days=3)
     SubscriberFactory.create_batch(readers, status="active", confirmed_at=confirmed, **subscriber_fields)
-    edition = editions.edition_publish(kind="daily", day=DAY)
+    edition = edition_publish(kind="daily", day=DAY)
     assert edition is not None and len(edition.paper_ids) == papers
     assert planning.plan_deliveries(edition, planning.all_readers(edition)) == readers
     rows = list(Delivery.objects.filter(edition=edition).select_related("subscriber").order_by("pk"))
@@ -194,7 +195,7 @@ def test_every_subscriber_gets_exactly_one_message_with_exact_headers(smtp_serve
     rows = list(Delivery.objects.filter(edition=edition).select_related("subscriber").order_by("pk"))
     assert len(rows) == 30
 
-    outcome = delivery.send_chunk([row.pk for row in rows])
+    outcome = sending.send_chunk([row.pk for row in rows])
 
     assert (outcome.sent, outcome.failed, outcome.suppressed, outcome.retry_ids) == (30, 0, 0, [])
     assert inbox.counts() == Counter({row.subscriber.email.lower(): 1 for row in rows})
@@ -244,7 +245,7 @@ def test_anymail_gets_the_delivery_id_as_metadata_and_its_message_id_is_recorded
     settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
     edition, rows = planned_edition(5)
 
-    outcome = delivery.send_chunk([row.pk for row in rows])
+    outcome = sending.send_chunk([row.pk for row in rows])
 
     assert outcome.sent == 5
     assert len(mail.outbox) == 5
@@ -272,8 +273,8 @@ def test_the_same_chunk_run_twice_sends_once(smtp_server, use_smtp):
     _, rows = planned_edition(10)
     ids = [row.pk for row in rows]
 
-    first = delivery.send_chunk(ids)
-    second = delivery.send_chunk(ids)
+    first = sending.send_chunk(ids)
+    second = sending.send_chunk(ids)
     third = tasks.send_chunk.delay(ids).get()  # the Celery task (run eagerly here) as a worker runs it
 
     assert first.sent == 10
@@ -295,7 +296,7 @@ def test_smtp_server_down_then_back_sends_everything_once(smtp_server, use_smtp)
     edition, rows = planned_edition(8)
     ids = [row.pk for row in rows]
 
-    down = delivery.send_chunk(ids)
+    down = sending.send_chunk(ids)
 
     assert (down.sent, down.failed, down.paused) == (0, 0, False)
     assert down.retry_ids == ids and down.retry_in > 0
@@ -306,7 +307,7 @@ def test_smtp_server_down_then_back_sends_everything_once(smtp_server, use_smtp)
     assert edition.consecutive_errors == 1 and edition.status == Edition.Status.SENDING
 
     inbox = smtp_server(port=port)
-    back = delivery.send_chunk(down.retry_ids)
+    back = sending.send_chunk(down.retry_ids)
 
     assert (back.sent, back.retry_ids) == (8, [])
     assert inbox.counts() == Counter({row.subscriber.email.lower(): 1 for row in rows})
@@ -325,7 +326,7 @@ def test_consecutive_errors_pause_the_edition_and_a_paused_edition_sends_nothing
     edition, rows = planned_edition(4)
     ids = [row.pk for row in rows]
 
-    outcomes = [delivery.send_chunk(ids) for _ in range(3)]
+    outcomes = [sending.send_chunk(ids) for _ in range(3)]
 
     assert [outcome.paused for outcome in outcomes] == [False, False, True]
     edition.refresh_from_db()
@@ -336,7 +337,7 @@ def test_consecutive_errors_pause_the_edition_and_a_paused_edition_sends_nothing
 
     # The provider is back, but the edition stays paused until an editor resumes it.
     inbox = smtp_server(port=port)
-    again = delivery.send_chunk(ids)
+    again = sending.send_chunk(ids)
     task = tasks.send_chunk.delay(ids).get()
 
     assert (again.sent, again.failed, again.retry_ids, again.paused) == (0, 0, [], False)
@@ -375,8 +376,8 @@ def test_a_permanently_rejected_recipient_fails_without_retry_and_the_others_are
     use_smtp(inbox.port)
     ids = [row.pk for row in rows]
 
-    outcome = delivery.send_chunk(ids)
-    again = delivery.send_chunk(ids)
+    outcome = sending.send_chunk(ids)
+    again = sending.send_chunk(ids)
 
     assert (outcome.sent, outcome.failed, outcome.retry_ids, outcome.paused) == (5, 1, [], False)
     assert (again.sent, again.failed, again.retry_ids) == (0, 0, [])
@@ -402,7 +403,7 @@ def test_a_reader_who_unsubscribes_after_planning_gets_nothing(smtp_server, use_
     assert services.subscriber_unsubscribe(subscriber=by_service.subscriber)
     link = f"/unsubscribe/{make_token(by_link.subscriber, Purpose.UNSUBSCRIBE)}/"
     assert client.post(link, {"List-Unsubscribe": "One-Click"}).status_code == 200  # yesterday's email
-    outcome = delivery.send_chunk([row.pk for row in rows])
+    outcome = sending.send_chunk([row.pk for row in rows])
 
     assert (outcome.sent, outcome.suppressed, outcome.failed) == (3, 2, 0)
     left = {by_service.pk, by_link.pk}
@@ -525,12 +526,12 @@ def test_a_claim_waiting_on_another_claims_rows_takes_none_of_them(postgres_url)
 
     def claim_in_another_connection() -> None:
         try:
-            second.append(delivery.claim(ids))
+            second.append(sending.claim(ids))
         finally:
             connections.close_all()
 
     with transaction.atomic():
-        first = delivery.claim(ids)
+        first = sending.claim(ids)
         racer = threading.Thread(target=claim_in_another_connection)
         racer.start()
         with connection.cursor() as cursor:
@@ -609,8 +610,8 @@ def test_a_worker_killed_mid_chunk_never_causes_a_second_message(workers, smtp_s
     assert all(at_kill[email_of[pk]] == 1 for pk in sent)
     assert sum(at_kill[email_of[pk]] for pk in in_flight) <= 1, "only the message on the wire may have gone"
 
-    assert delivery.reap_stale() == 0, "a claim younger than the timeout may still be running"
-    assert delivery.reap_stale(now=timezone.now() + dt.timedelta(hours=1)) == len(in_flight)
+    assert sending.reap_stale() == 0, "a claim younger than the timeout may still be running"
+    assert sending.reap_stale(now=timezone.now() + dt.timedelta(hours=1)) == len(in_flight)
     assert {status for pk, status in statuses(rows).items() if pk in in_flight} == {"unknown"}
 
     workers.start(inbox.port, "successor")

@@ -12,7 +12,7 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from newsletter import editions, planning, tasks
+from newsletter import planning, services, tasks
 from newsletter.models import Delivery, Edition, Feedback
 from subscribers.tokens import Purpose, make_token
 from tests.factories import DailyEntryFactory, PaperFactory, SubscriberFactory
@@ -131,7 +131,7 @@ def test_feedback_link_asks_then_records_and_changes_the_next_ranking(client, da
     popular = PaperFactory(title="A popular paper on databases", abstract="Query optimizers and indexes.")
     DailyEntryFactory(day=next_day, paper=similar, upvotes=10)
     DailyEntryFactory(day=next_day, paper=popular, upvotes=90)
-    edition = editions.edition_publish(kind="daily", day=next_day)
+    edition = services.edition_publish(kind="daily", day=next_day)
     planning.plan_deliveries(edition, [(reader.pk, next_day)])
     assert Delivery.objects.get(edition=edition).paper_ids == [similar.pk]
 
@@ -140,7 +140,7 @@ def test_less_like_this_keeps_a_paper_out(client, day):
     reader = SubscriberFactory(interests="protein folding", papers_per_digest=4, confirmed_at=CONFIRMED)
     token = make_token(reader, Purpose.FEEDBACK)
     client.post(reverse("newsletter:feedback", args=[token, day["protein"].pk, "less"]))
-    edition = editions.edition_publish(kind="daily", day=DAY)
+    edition = services.edition_publish(kind="daily", day=DAY)
     planning.plan_deliveries(edition, [(reader.pk, DAY)])
     assert day["protein"].pk not in Delivery.objects.get().paper_ids
 
@@ -155,7 +155,7 @@ def test_forged_feedback_links_are_refused(client, day):
 
 
 def test_public_archive_lists_published_editions(client, day):
-    edition = editions.edition_publish(kind="daily", day=DAY)
+    edition = services.edition_publish(kind="daily", day=DAY)
     Edition.objects.create(kind="daily", period_start=DAY + dt.timedelta(days=1), period_end=DAY)  # a draft
     listing = client.get(reverse("newsletter:archive")).text
     assert "Trending papers for Monday, June 1" in listing

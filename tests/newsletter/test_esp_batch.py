@@ -8,7 +8,7 @@ import re
 import pytest
 
 from bench.fake_esp import FakePostmark
-from newsletter import delivery
+from newsletter import rendering, sending
 from newsletter.models import Delivery, Edition
 from subscribers.tokens import Purpose, make_token
 from tests.newsletter.test_delivery_workers import digest_settings, planned_edition, statuses  # noqa: F401
@@ -39,7 +39,7 @@ def test_html_readers_go_out_in_batches_each_with_their_own_rendering(postmark):
     text_reader.email_format = "text"
     text_reader.save()
 
-    outcome = delivery.send_chunk([row.pk for row in rows])
+    outcome = sending.send_chunk([row.pk for row in rows])
 
     assert (outcome.sent, outcome.failed, outcome.retry_ids) == (10, 0, [])
     assert postmark.calls == ["/email/batchWithTemplates"] * 3 + ["/email"]  # 4 + 4 + 1 HTML, then the text one
@@ -51,7 +51,7 @@ def test_html_readers_go_out_in_batches_each_with_their_own_rendering(postmark):
         model = message["TemplateModel"]
         unsubscribe = f"/unsubscribe/{make_token(row.subscriber, Purpose.UNSUBSCRIBE)}/"
         assert unsubscribe in model["html_body"] and unsubscribe in model["text_body"]
-        assert model["subject"] == delivery.rendered_edition(rows[0].edition).subject
+        assert model["subject"] == rendering.rendered_edition(rows[0].edition).subject
         assert header(message, "List-Unsubscribe") == f"<https://paperboy.example{unsubscribe}>"
         assert header(message, "List-Unsubscribe-Post") == "List-Unsubscribe=One-Click"
         assert message["Metadata"] == {"delivery_id": str(row.pk), "edition_id": str(row.edition_id)}
@@ -69,7 +69,7 @@ def test_an_inactive_recipient_fails_and_the_rest_of_the_batch_is_sent(postmark)
     bounced.email = "bounced@inactive.example"
     bounced.save()
 
-    outcome = delivery.send_chunk([row.pk for row in rows])
+    outcome = sending.send_chunk([row.pk for row in rows])
 
     assert (outcome.sent, outcome.failed, outcome.retry_ids) == (3, 1, [])
     assert statuses(rows) == {row.pk: "failed" if row.subscriber_id == bounced.pk else "sent" for row in rows}
@@ -80,15 +80,15 @@ def test_an_inactive_recipient_fails_and_the_rest_of_the_batch_is_sent(postmark)
 @pytest.mark.django_db
 def test_a_provider_outage_sends_nothing_twice_and_the_rows_go_back(postmark):
     _, rows = planned_edition(6)
-    first = delivery.send_chunk([row.pk for row in rows[:4]])
+    first = sending.send_chunk([row.pk for row in rows[:4]])
     postmark.fail_next = [503]  # the next call is answered "503 Service Unavailable"
-    second = delivery.send_chunk([row.pk for row in rows[4:]])
+    second = sending.send_chunk([row.pk for row in rows[4:]])
 
     assert (first.sent, second.sent, sorted(second.retry_ids)) == (4, 0, sorted(row.pk for row in rows[4:]))
     assert {statuses(rows)[row.pk] for row in rows[4:]} == {"pending"}
     assert Edition.objects.get(pk=rows[0].edition_id).consecutive_errors == 1
 
-    again = delivery.send_chunk([row.pk for row in rows])  # the retry: only the two left
+    again = sending.send_chunk([row.pk for row in rows])  # the retry: only the two left
     assert (again.sent, again.failed) == (2, 0)
     assert set(statuses(rows).values()) == {"sent"}
     addresses = [message["To"] for message in postmark.messages]
@@ -100,7 +100,7 @@ def test_a_wrong_server_token_fails_nobody_and_counts_an_error(postmark, setting
     _, rows = planned_edition(3)
     settings.ANYMAIL = {**settings.ANYMAIL, "POSTMARK_SERVER_TOKEN": "wrong"}
 
-    outcome = delivery.send_chunk([row.pk for row in rows])
+    outcome = sending.send_chunk([row.pk for row in rows])
 
     assert (outcome.sent, outcome.failed, len(outcome.retry_ids)) == (0, 0, 3)
     assert set(statuses(rows).values()) == {"pending"}
@@ -113,7 +113,7 @@ def test_without_a_batch_template_every_reader_is_one_call(postmark, settings):
     settings.DIGEST_ESP_BATCH_TEMPLATE = ""
     _, rows = planned_edition(3)
 
-    outcome = delivery.send_chunk([row.pk for row in rows])
+    outcome = sending.send_chunk([row.pk for row in rows])
 
     assert outcome.sent == 3
     assert postmark.calls == ["/email"] * 3

@@ -124,16 +124,16 @@ def test_personal_links_are_what_reverse_gives():
     from django.conf import settings
     from django.urls import reverse
 
-    from newsletter import delivery
+    from newsletter.links import personal_links, view_token
     from newsletter.models import Delivery
     from subscribers.tokens import Purpose, make_token
     from tests.factories import SubscriberFactory
 
     subscriber = SubscriberFactory(status="active")
     row = Delivery(pk=987, subscriber=subscriber)
-    links, feedback = delivery.personal_links(row, subscriber)
+    links, feedback = personal_links(row, subscriber)
     for name, url_name, token in [
-        ("view_url", "newsletter:view_digest", delivery.view_token(987)),
+        ("view_url", "newsletter:view_digest", view_token(987)),
         ("preferences_url", "subscribers:preferences", make_token(subscriber, Purpose.PREFERENCES)),
         ("unsubscribe_url", "subscribers:unsubscribe", make_token(subscriber, Purpose.UNSUBSCRIBE)),
     ]:

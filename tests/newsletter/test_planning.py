@@ -8,7 +8,7 @@ import zoneinfo
 import pytest
 from django.utils import timezone
 
-from newsletter import editions, planning
+from newsletter import planning, services
 from newsletter.models import Delivery, Edition
 from tests.factories import DailyEntryFactory, PaperFactory, SubscriberFactory
 
@@ -36,7 +36,7 @@ def reader(**fields):
 
 def test_publish_freezes_the_approved_papers_in_order(day_papers):
     DailyEntryFactory(day=DAY, status="hidden")
-    edition = editions.edition_publish(kind="daily", day=DAY)
+    edition = services.edition_publish(kind="daily", day=DAY)
     assert edition.status == Edition.Status.SCHEDULED
     first, *rest = edition.paper_ids
     assert first == day_papers[0].paper_id, "pinned first"
@@ -44,12 +44,12 @@ def test_publish_freezes_the_approved_papers_in_order(day_papers):
     assert edition.pinned_ids == [day_papers[0].paper_id]
 
     DailyEntryFactory(day=DAY, paper=PaperFactory(title="Late addition"), upvotes=999)
-    again = editions.edition_publish(kind="daily", day=DAY)
+    again = services.edition_publish(kind="daily", day=DAY)
     assert again.pk == edition.pk and again.paper_ids == edition.paper_ids, "published editions are frozen"
 
 
 def test_nothing_approved_publishes_nothing():
-    assert editions.edition_publish(kind="daily", day=DAY) is None
+    assert services.edition_publish(kind="daily", day=DAY) is None
     assert Edition.objects.get().status == Edition.Status.DRAFT
 
 
@@ -58,20 +58,20 @@ def test_weekly_edition_takes_the_weeks_best(day_papers):
     top = DailyEntryFactory(day=monday, paper=PaperFactory(title="Monday hit"), upvotes=500)
     DailyEntryFactory(day=monday, paper=day_papers[3].paper, upvotes=5)  # listed twice: counted once
     DailyEntryFactory(day=monday - dt.timedelta(days=1), paper=PaperFactory(title="Last week"), upvotes=900)
-    edition = editions.edition_publish(kind="weekly", day=DAY)
+    edition = services.edition_publish(kind="weekly", day=DAY)
     assert (edition.period_start, edition.period_end) == (monday, monday + dt.timedelta(days=6))
     assert edition.paper_ids[:2] == [day_papers[0].paper_id, top.paper_id]
     assert len(edition.paper_ids) == len(set(edition.paper_ids)) == 5
 
 
 def test_publish_due_waits_for_the_cutoff(day_papers):
-    assert editions.publish_due(now=at(2026, 3, 27, 21, 59), cutoff_hour=22) == []
-    (edition,) = editions.publish_due(now=at(2026, 3, 27, 22, 0), cutoff_hour=22)
+    assert services.editions_publish_due(now=at(2026, 3, 27, 21, 59), cutoff_hour=22) == []
+    (edition,) = services.editions_publish_due(now=at(2026, 3, 27, 22, 0), cutoff_hour=22)
     assert edition.period_start == DAY
 
 
 def test_readers_are_due_at_their_local_hour(day_papers):
-    edition = editions.edition_publish(kind="daily", day=DAY)
+    edition = services.edition_publish(kind="daily", day=DAY)
     berlin = reader(time_zone="Europe/Berlin", send_hour=8)
     tokyo = reader(time_zone="Asia/Tokyo", send_hour=8)
     new_york = reader(time_zone="America/New_York", send_hour=8)
@@ -85,13 +85,13 @@ def test_readers_are_due_at_their_local_hour(day_papers):
 
 
 def test_a_reader_who_confirmed_after_todays_hour_starts_tomorrow(day_papers):
-    edition = editions.edition_publish(kind="daily", day=DAY)
+    edition = services.edition_publish(kind="daily", day=DAY)
     reader(time_zone="UTC", send_hour=8, confirmed_at=at(2026, 3, 28, 9))
     assert planning.due_readers(edition, now=at(2026, 3, 28, 10)) == []
 
 
 def test_planning_twice_creates_nothing_new(day_papers):
-    edition = editions.edition_publish(kind="daily", day=DAY)
+    edition = services.edition_publish(kind="daily", day=DAY)
     for _ in range(3):
         reader(time_zone="UTC", send_hour=6)
     now = at(2026, 3, 28, 7)
@@ -116,13 +116,13 @@ def test_dst_changes_never_give_two_digests_on_one_local_day(zone, ticks):
     """Every 5-minute tick through a DST change; a new edition published mid-day included."""
     first_day = ticks[0].astimezone(zoneinfo.ZoneInfo(zone)).date()
     DailyEntryFactory(day=first_day - dt.timedelta(days=1), paper=PaperFactory())
-    editions.edition_publish(kind="daily", day=first_day - dt.timedelta(days=1))
+    services.edition_publish(kind="daily", day=first_day - dt.timedelta(days=1))
     early = reader(time_zone=zone, send_hour=1)
     late = reader(time_zone=zone, send_hour=2)
     for number, now in enumerate(ticks):
         if number == len(ticks) // 2:  # the next edition appears in the middle of the local day
             DailyEntryFactory(day=first_day, paper=PaperFactory())
-            editions.edition_publish(kind="daily", day=first_day)
+            services.edition_publish(kind="daily", day=first_day)
         planning.plan_due(now=now)
     for subscriber in (early, late):
         rows = list(Delivery.objects.filter(subscriber=subscriber).values_list("local_date", flat=True))
@@ -132,7 +132,7 @@ def test_dst_changes_never_give_two_digests_on_one_local_day(zone, ticks):
 def test_database_refuses_a_second_digest_on_the_same_local_day(day_papers):
     from django.db import IntegrityError, transaction
 
-    first = editions.edition_publish(kind="daily", day=DAY)
+    first = services.edition_publish(kind="daily", day=DAY)
     second = Edition.objects.create(kind="daily", period_start=DAY + dt.timedelta(days=1), period_end=DAY)
     subscriber = reader()
     Delivery.objects.create(edition=first, subscriber=subscriber, kind="daily", local_date=DAY)
@@ -144,7 +144,7 @@ def test_database_refuses_a_second_digest_on_the_same_local_day(day_papers):
 
 def test_papers_are_never_sent_twice_to_a_reader(day_papers):
     subscriber = reader(papers_per_digest=2, interests="")
-    first = editions.edition_publish(kind="daily", day=DAY)
+    first = services.edition_publish(kind="daily", day=DAY)
     planning.plan_deliveries(first, [(subscriber.pk, DAY)])
     got_first = Delivery.objects.get(edition=first).paper_ids
     Delivery.objects.filter(edition=first).update(status="sent")
@@ -152,7 +152,7 @@ def test_papers_are_never_sent_twice_to_a_reader(day_papers):
     next_day = DAY + dt.timedelta(days=1)
     for entry in day_papers:
         DailyEntryFactory(day=next_day, paper=entry.paper, upvotes=entry.upvotes)
-    second = editions.edition_publish(kind="daily", day=next_day)
+    second = services.edition_publish(kind="daily", day=next_day)
     planning.plan_deliveries(second, [(subscriber.pk, next_day)])
     got_second = Delivery.objects.get(edition=second).paper_ids
     assert len(got_first) == len(got_second) == 2
@@ -160,7 +160,7 @@ def test_papers_are_never_sent_twice_to_a_reader(day_papers):
 
 
 def test_skip_when_nothing_matches_creates_a_skipped_row(day_papers):
-    edition = editions.edition_publish(kind="daily", day=DAY)
+    edition = services.edition_publish(kind="daily", day=DAY)
     picky = reader(interests="medieval tapestry conservation", skip_if_no_match=True)
     planning.plan_deliveries(edition, [(picky.pk, DAY)])
     row = Delivery.objects.get()
@@ -168,7 +168,7 @@ def test_skip_when_nothing_matches_creates_a_skipped_row(day_papers):
 
 
 def test_all_readers_ignores_the_hour_but_not_the_local_day(day_papers):
-    edition = editions.edition_publish(kind="daily", day=DAY)
+    edition = services.edition_publish(kind="daily", day=DAY)
     night_owl = reader(time_zone="Pacific/Auckland", send_hour=23)
     done = reader()
     berlin_today = timezone.now().astimezone(zoneinfo.ZoneInfo(done.time_zone)).date()
@@ -179,7 +179,7 @@ def test_all_readers_ignores_the_hour_but_not_the_local_day(day_papers):
 
 def test_planned_rows_carry_the_model_defaults(day_papers):
     """Rows go in through COPY on PostgreSQL (bulk_create elsewhere): the same row either way."""
-    edition = editions.edition_publish(kind="daily", day=DAY)
+    edition = services.edition_publish(kind="daily", day=DAY)
     keen = reader(time_zone="UTC", send_hour=6, papers_per_digest=2)
     picky = reader(time_zone="UTC", send_hour=6, interests="zzzz qqqq", skip_if_no_match=True)
     before = timezone.now()
@@ -202,7 +202,7 @@ def test_planned_rows_carry_the_model_defaults(day_papers):
 def test_each_planned_batch_is_handed_on_as_soon_as_it_is_stored(day_papers, monkeypatch):
     """The tick dispatches after every batch: sending starts before the last reader is ranked."""
     monkeypatch.setattr(planning, "PLAN_BATCH", 2)
-    editions.edition_publish(kind="daily", day=DAY)
+    services.edition_publish(kind="daily", day=DAY)
     for _ in range(5):
         reader(time_zone="UTC", send_hour=6)
     stored_at_each_call = []

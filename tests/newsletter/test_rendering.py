@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from newsletter import delivery, editions, planning
+from newsletter import digest_email, planning, rendering, services
 from newsletter.models import Delivery
 from papers.ingest import upsert_records
 from papers.sources.base import PaperRecord
@@ -31,7 +31,7 @@ def published_edition(papers: int = 5):
             author_names=[f"Author {n}-{k}" for k in range(12)],
         )
         DailyEntryFactory(day=DAY, paper=paper, upvotes=100 - n)
-    return editions.edition_publish(kind="daily", day=DAY)
+    return services.edition_publish(kind="daily", day=DAY)
 
 
 def planned(edition, count: int = 1, **fields) -> list[Delivery]:
@@ -50,7 +50,7 @@ def mime(message) -> object:
 def test_both_parts_and_exact_headers():
     edition = published_edition()
     row, other = planned(edition, 2)
-    message = delivery.build_message(row, row.subscriber, delivery.rendered_edition(edition))
+    message = digest_email.build_message(row, row.subscriber, rendering.rendered_edition(edition))
     parsed = mime(message)
 
     unsubscribe = parsed["List-Unsubscribe"].strip()
@@ -64,7 +64,7 @@ def test_both_parts_and_exact_headers():
     assert message.metadata == {"delivery_id": str(row.pk), "edition_id": str(edition.pk)}
     assert message.tags == ["digest-daily"]
 
-    other_message = delivery.build_message(other, other.subscriber, delivery.rendered_edition(edition))
+    other_message = digest_email.build_message(other, other.subscriber, rendering.rendered_edition(edition))
     assert parsed["Message-ID"] != mime(other_message)["Message-ID"]
     assert parsed["List-Unsubscribe"] != mime(other_message)["List-Unsubscribe"], "links are personal"
 
@@ -72,7 +72,7 @@ def test_both_parts_and_exact_headers():
 def test_text_only_readers_get_no_html():
     edition = published_edition()
     (row,) = planned(edition, email_format="text")
-    message = delivery.build_message(row, row.subscriber, delivery.rendered_edition(edition))
+    message = digest_email.build_message(row, row.subscriber, rendering.rendered_edition(edition))
     assert message.alternatives == []
     assert "1. Paper number 0" in message.body
     assert "Unsubscribe: http://127.0.0.1:8000/unsubscribe/" in message.body
@@ -81,7 +81,7 @@ def test_text_only_readers_get_no_html():
 def test_every_chosen_paper_with_its_links_in_the_readers_order():
     edition = published_edition()
     (row,) = planned(edition)
-    message = delivery.build_message(row, row.subscriber, delivery.rendered_edition(edition))
+    message = digest_email.build_message(row, row.subscriber, rendering.rendered_edition(edition))
     html = message.alternatives[0][0]
     titles = re.findall(r"Paper number (\d+)", message.body)
     assert [int(n) for n in titles] == list(range(5))
@@ -97,7 +97,7 @@ def test_fifty_papers_stay_under_gmails_clipping_size():
     edition = published_edition(papers=50)
     (row,) = planned(edition, papers_per_digest=50)
     assert len(row.paper_ids) == 50
-    message = delivery.build_message(row, row.subscriber, delivery.rendered_edition(edition))
+    message = digest_email.build_message(row, row.subscriber, rendering.rendered_edition(edition))
     size = len(message.alternatives[0][0].encode())
     assert size < 102 * 1024, f"{size} bytes: Gmail clips above 102 KB"
 
@@ -111,9 +111,9 @@ def test_hostile_titles_are_escaped():
         listed_on=DAY,
     )
     upsert_records([record], source="hf")
-    edition = editions.edition_publish(kind="daily", day=DAY)
+    edition = services.edition_publish(kind="daily", day=DAY)
     (row,) = planned(edition)
-    message = delivery.build_message(row, row.subscriber, delivery.rendered_edition(edition))
+    message = digest_email.build_message(row, row.subscriber, rendering.rendered_edition(edition))
     html = message.alternatives[0][0]
     assert "<svg" not in html and "<script>alert" not in html
     assert "Evil &quot;&gt;" in html and "&lt;3 &amp; co" in html
@@ -122,10 +122,10 @@ def test_hostile_titles_are_escaped():
 def test_no_queries_per_reader_when_rendering_a_chunk():
     edition = published_edition()
     rows = planned(edition, 20)
-    rendered = delivery.rendered_edition(edition)
+    rendered = rendering.rendered_edition(edition)
     with CaptureQueriesContext(connection) as queries:
         for row in rows:
-            delivery.build_message(row, row.subscriber, rendered)
+            digest_email.build_message(row, row.subscriber, rendered)
     assert len(queries) == 0
 
 
@@ -133,22 +133,22 @@ def test_shared_parts_are_rendered_once_per_edition(monkeypatch):
     edition = published_edition()
     rows = planned(edition, 5)
     calls = []
-    real = delivery.render_edition
-    monkeypatch.setattr(delivery, "render_edition", lambda *a, **k: calls.append(1) or real(*a, **k))
-    delivery._rendered.clear()
+    real = rendering.render_edition
+    monkeypatch.setattr(rendering, "render_edition", lambda *a, **k: calls.append(1) or real(*a, **k))
+    rendering.forget_renderings()
     for row in rows:
-        delivery.build_message(row, row.subscriber, delivery.rendered_edition(edition))
+        digest_email.build_message(row, row.subscriber, rendering.rendered_edition(edition))
     assert len(calls) == 1
     edition.intro = "A note from the editor."
     edition.save()
-    message = delivery.build_message(rows[0], rows[0].subscriber, delivery.rendered_edition(edition))
+    message = digest_email.build_message(rows[0], rows[0].subscriber, rendering.rendered_edition(edition))
     assert len(calls) == 2 and "A note from the editor." in message.body
 
 
 def test_view_in_browser_shows_the_same_digest(client):
     edition = published_edition()
     (row,) = planned(edition)
-    message = delivery.build_message(row, row.subscriber, delivery.rendered_edition(edition))
+    message = digest_email.build_message(row, row.subscriber, rendering.rendered_edition(edition))
     view_url = re.search(r'href="http://127\.0\.0\.1:8000(/d/[^"]+)"', message.alternatives[0][0]).group(1)
     page = client.get(view_url)
     assert page.status_code == 200

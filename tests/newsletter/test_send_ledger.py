@@ -7,7 +7,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from newsletter import delivery
+from newsletter import sending
+from newsletter.ledger import SentLedger, message_id_for
 from newsletter.models import Delivery
 from tests.newsletter.test_delivery_workers import digest_settings, planned_edition, statuses  # noqa: F401
 
@@ -19,8 +20,8 @@ def delivery_updates(queries: CaptureQueriesContext) -> int:
 @pytest.mark.django_db
 def test_fast_sends_are_recorded_a_batch_at_a_time():
     _, rows = planned_edition(25)
-    claimed = delivery.claim([row.pk for row in rows])
-    ledger = delivery.SentLedger(max_rows=10, max_delay=3600)
+    claimed = sending.claim([row.pk for row in rows])
+    ledger = SentLedger(max_rows=10, max_delay=3600)
 
     with CaptureQueriesContext(connection) as queries:
         for row in claimed:
@@ -33,7 +34,7 @@ def test_fast_sends_are_recorded_a_batch_at_a_time():
     stored = Delivery.objects.filter(pk__in=[row.pk for row in rows])
     assert {row.status for row in stored} == {"sent"}
     # The Message-ID each message went out with, written by SQL from the row's id and claim.
-    assert {row.pk: row.message_id for row in stored} == {row.pk: delivery.message_id_for(row) for row in claimed}
+    assert {row.pk: row.message_id for row in stored} == {row.pk: message_id_for(row) for row in claimed}
     assert all(row.esp_message_id == "" for row in stored)
     assert all(row.sent_at is not None for row in stored)
 
@@ -41,22 +42,22 @@ def test_fast_sends_are_recorded_a_batch_at_a_time():
 @pytest.mark.django_db
 def test_a_slow_send_is_recorded_at_once():
     _, rows = planned_edition(3)
-    claimed = delivery.claim([row.pk for row in rows])
-    ledger = delivery.SentLedger(max_rows=100, max_delay=0.1)
+    claimed = sending.claim([row.pk for row in rows])
+    ledger = SentLedger(max_rows=100, max_delay=0.1)
 
     ledger.sent(claimed[0], esp_message_id="esp-1", send_seconds=0.5)
 
     assert statuses(rows)[claimed[0].pk] == "sent"
     stored = Delivery.objects.get(pk=claimed[0].pk)
-    assert (stored.esp_message_id, stored.message_id) == ("esp-1", delivery.message_id_for(claimed[0]))
+    assert (stored.esp_message_id, stored.message_id) == ("esp-1", message_id_for(claimed[0]))
     assert {statuses(rows)[row.pk] for row in claimed[1:]} == {"sending"}
 
 
 @pytest.mark.django_db
 def test_the_ledger_writes_only_rows_its_claim_still_holds():
     _, rows = planned_edition(4)
-    claimed = delivery.claim([row.pk for row in rows])
-    ledger = delivery.SentLedger(max_rows=100, max_delay=3600)
+    claimed = sending.claim([row.pk for row in rows])
+    ledger = SentLedger(max_rows=100, max_delay=3600)
     for row in claimed:
         ledger.sent(row, esp_message_id="", send_seconds=0.0)
     # Meanwhile the row was given up on (reaped as unknown): the late outcome must not overwrite it.
@@ -74,12 +75,12 @@ def test_a_chunk_costs_the_same_queries_whatever_its_size(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     _, rows = planned_edition(48)
     small, large = rows[:8], rows[8:]
-    delivery.send_chunk([small[0].pk])  # warm the per-process caches (rendering, links)
+    sending.send_chunk([small[0].pk])  # warm the per-process caches (rendering, links)
 
     counts = []
     for chunk in (small[1:], large):
         with CaptureQueriesContext(connection) as queries:
-            outcome = delivery.send_chunk([row.pk for row in chunk])
+            outcome = sending.send_chunk([row.pk for row in chunk])
         assert outcome.sent == len(chunk)
         counts.append(len(queries.captured_queries))
 

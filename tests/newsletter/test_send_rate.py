@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from newsletter import delivery
+from newsletter import provider
 
 
 class FakeClock:
@@ -25,15 +25,15 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch):
     fake = FakeClock(start=1_900_000_000.25)
-    monkeypatch.setattr(delivery.time, "time", fake.time)
-    monkeypatch.setattr(delivery.time, "sleep", fake.sleep)
+    monkeypatch.setattr(provider.time, "time", fake.time)
+    monkeypatch.setattr(provider.time, "sleep", fake.sleep)
     return fake
 
 
 def sends_per_second(clock, settings, calls: int) -> Counter:
     seconds = Counter()
     for _ in range(calls):
-        delivery.wait_for_send_slot()
+        provider.wait_for_send_slot()
         seconds[int(clock.now)] += 1
         clock.now += 0.01  # the send itself
     return seconds
@@ -62,7 +62,7 @@ def test_the_count_is_shared_through_redis(clock, settings, redis_url):
     sent_at = Counter()
     for _ in range(4):
         for _worker in range(2):  # worker A and worker B alternate
-            delivery.wait_for_send_slot()
+            provider.wait_for_send_slot()
             sent_at[int(clock.now)] += 1
     assert max(sent_at.values()) == 3
     raw = caches["default"].get(f"paperboy:send-rate:{int(clock.now) - 1}")

@@ -208,7 +208,7 @@ def test_without_pipelining_nothing_is_deferred(server):
 def test_a_chunk_reads_each_final_reply_before_the_next_send_and_records_by_it(settings):
     """send_chunk renders the next digest while the server takes the previous one; a rejection
     fails that row only, a temporary refusal hands it and every later row back, unsent."""
-    from newsletter import delivery
+    from newsletter import sending
     from tests.newsletter.test_delivery_workers import planned_edition, statuses
 
     handler = Server()
@@ -223,7 +223,7 @@ def test_a_chunk_reads_each_final_reply_before_the_next_send_and_records_by_it(s
         handler.data_reply[email[1]] = "554 5.7.1 Message rejected"
         handler.data_reply[email[3]] = "451 4.3.0 Try again later"
 
-        outcome = delivery.send_chunk([row.pk for row in rows])
+        outcome = sending.send_chunk([row.pk for row in rows])
     finally:
         controller.stop()
 

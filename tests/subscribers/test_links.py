@@ -326,3 +326,29 @@ def test_preference_center_shows_the_readers_feedback(client):
     assert "More like “Liked &lt;b&gt;paper&lt;/b&gt;”" in page
     assert "Less like “Disliked paper”" in page
     assert "Someone else" not in page
+
+
+# --- Secret key rotation --------------------------------------------------------------------------
+
+
+def test_an_unsubscribe_link_from_before_a_key_rotation_works_while_the_old_key_is_a_fallback(client, settings):
+    subscriber = SubscriberFactory(status="active")
+    settings.SECRET_KEY = "old" * 20
+    old_link = url("unsubscribe", subscriber, Purpose.UNSUBSCRIBE)
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "new" * 20, ["old" * 20]
+    assert url("unsubscribe", subscriber, Purpose.UNSUBSCRIBE) != old_link  # new links use the new key
+
+    assert client.post(old_link).status_code == 200
+    subscriber.refresh_from_db()
+    assert subscriber.status == Subscriber.Status.UNSUBSCRIBED
+
+
+def test_an_old_link_is_refused_once_its_key_is_no_longer_a_fallback(client, settings):
+    subscriber = SubscriberFactory(status="active")
+    settings.SECRET_KEY = "old" * 20
+    old_link = url("unsubscribe", subscriber, Purpose.UNSUBSCRIBE)
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "new" * 20, []
+
+    client.post(old_link)
+    subscriber.refresh_from_db()
+    assert subscriber.status == Subscriber.Status.ACTIVE

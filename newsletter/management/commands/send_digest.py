@@ -10,7 +10,8 @@ from django.core.validators import validate_email
 from django.utils import timezone
 from tqdm import tqdm
 
-from newsletter import delivery, editions, planning
+from newsletter import planning, sending, services
+from newsletter.digest_email import send_test
 from newsletter.models import Delivery, Edition
 from newsletter.ranking import score_papers
 
@@ -37,7 +38,7 @@ class Command(BaseCommand):
             self.dry_run(kind, day)
             return
 
-        edition = editions.edition_publish(kind=kind, day=day)
+        edition = services.edition_publish(kind=kind, day=day)
         if edition is None:
             raise CommandError(f"No approved papers for the {kind} edition of {day}: nothing to send.")
         if edition.status == Edition.Status.PAUSED:
@@ -50,7 +51,7 @@ class Command(BaseCommand):
         bar = tqdm(total=len(ids), unit="msg", desc="sending", file=sys.stderr, disable=not sys.stderr.isatty())
         sent = failed = suppressed = retrying = 0
         for start in range(0, len(ids), size):
-            outcome = delivery.send_chunk(ids[start : start + size])
+            outcome = sending.send_chunk(ids[start : start + size])
             sent, failed = sent + outcome.sent, failed + outcome.failed
             suppressed, retrying = suppressed + outcome.suppressed, retrying + len(outcome.retry_ids)
             bar.update(outcome.sent + outcome.failed + outcome.suppressed + len(outcome.retry_ids))
@@ -67,7 +68,7 @@ class Command(BaseCommand):
             raise CommandError(edition.pause_reason)
 
     def dry_run(self, kind: str, day: dt.date) -> None:
-        edition = editions.edition_prepare(kind=kind, day=day)
+        edition = services.edition_prepare(kind=kind, day=day)
         readers = planning.all_readers(edition)
         papers = planning.paper_infos(edition)
         picks = score_papers(papers, planning.reader_infos([pk for pk, _ in readers]), weights=planning.weights())
@@ -82,8 +83,8 @@ class Command(BaseCommand):
             validate_email(address)
         except ValidationError as exc:
             raise CommandError(f"--to {address!r} is not an email address") from exc
-        edition = editions.edition_prepare(kind=kind, day=day)
+        edition = services.edition_prepare(kind=kind, day=day)
         if not edition.paper_ids:
             raise CommandError(f"No approved papers for the {kind} edition of {day}.")
-        delivery.send_test(edition, address)
+        send_test(edition, address)
         self.stdout.write(f"{edition}: test sent to {address}")

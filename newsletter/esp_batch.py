@@ -1,0 +1,87 @@
+"""ESP batch sending: one API call carries up to DIGEST_ESP_BATCH_SIZE HTML readers' digests.
+
+The ESP's stored template DIGEST_ESP_BATCH_TEMPLATE is a shell that shows each reader's own
+rendering, passed as merge data (``subject``, ``html_body``, ``text_body``); headers and
+metadata go per reader."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
+from anymail.message import AnymailMessage
+from django.conf import settings
+
+from newsletter.models import Delivery
+from newsletter.provider import classify, wait_for_send_slot
+
+if TYPE_CHECKING:
+    from newsletter.sending import ChunkSender
+
+
+def build_batch(sender: ChunkSender, rows: list[Delivery]) -> tuple[AnymailMessage | None, list[Delivery]]:
+    """One batch call for ``rows``, and the rows it carries (a row whose rendering fails is failed and left out)."""
+    merge_data, merge_headers, merge_metadata, built = {}, {}, {}, []
+    for row in rows:
+        message = sender.build(row)
+        if message is None:
+            continue
+        email = row.subscriber.email
+        merge_data[email] = {
+            "subject": message.subject,
+            "html_body": message.alternatives[0][0],
+            "text_body": message.body,
+        }
+        merge_headers[email] = message.extra_headers
+        merge_metadata[email] = message.metadata  # type: ignore[attr-defined]
+        built.append(row)
+    if not built:
+        return None, []
+    batch = AnymailMessage(
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[row.subscriber.email for row in built],
+        tags=[f"digest-{built[0].kind}"],
+    )
+    batch.template_id = settings.DIGEST_ESP_BATCH_TEMPLATE
+    batch.merge_data, batch.merge_headers, batch.merge_metadata = merge_data, merge_headers, merge_metadata
+    return batch, built
+
+
+def record_statuses(sender: ChunkSender, batch: AnymailMessage, built: list[Delivery]) -> None:
+    """Each recipient's fate as the ESP reported it; what it did not report is 'unknown', never guessed."""
+    statuses = {address.lower(): status for address, status in batch.anymail_status.recipients.items()}
+    for row in built:
+        status = statuses.get(row.subscriber.email.lower())
+        if status is not None and status.status in ("sent", "queued"):
+            sender.sent(row, esp_message_id=status.message_id or "", send_seconds=0.0)
+        elif status is not None and status.status in ("rejected", "invalid"):
+            sender.fail(row, f"the provider refused this recipient ({status.status})")
+        else:
+            sender.fail(row, "the provider did not say whether it sent this", status=Delivery.Status.UNKNOWN)
+    sender.ledger.flush()
+
+
+def send_in_batches(sender: ChunkSender, rows: list[Delivery]) -> None:
+    """Stops the sender (rows not taken, and why) when a call fails."""
+    size = settings.DIGEST_ESP_BATCH_SIZE
+    for start in range(0, len(rows), size):
+        batch, built = build_batch(sender, rows[start : start + size])
+        if batch is None:
+            continue
+        wait_for_send_slot(len(built))
+        try:
+            sender.mail.send_messages([batch])
+        except AnymailRecipientsRefused:
+            pass  # every recipient refused: their statuses say how
+        except Exception as exc:
+            later = rows[start + size :]
+            if isinstance(exc, AnymailAPIError) and getattr(exc, "status_code", None) == 200:
+                # The provider took the call but answered in a way we cannot read: some messages
+                # may have gone. Never guess: the rows become 'unknown' (an editor may resend).
+                for row in built:
+                    sender.fail(row, f"unreadable provider answer: {exc}", status=Delivery.Status.UNKNOWN)
+                sender.stop(later, str(classify(exc)))
+            else:
+                sender.stop(built + later, str(classify(exc)))  # nothing of this call was taken
+            return
+        record_statuses(sender, batch, built)

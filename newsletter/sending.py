@@ -1,0 +1,271 @@
+"""Sending a chunk of deliveries: claim the rows atomically, hand each message to the provider over
+ONE connection, record every outcome. A row is sent only by the worker whose claim moved it from
+pending to sending, and a row whose worker vanished mid-send becomes 'unknown' instead of being
+retried, so no message is sent twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db.models import F
+from django.utils import timezone
+
+from common.db import id_list
+from newsletter import esp_batch, services
+from newsletter.digest_email import build_message
+from newsletter.ledger import SentLedger
+from newsletter.models import Delivery, Edition
+from newsletter.provider import PermanentError, classify, wait_for_send_slot
+from newsletter.rendering import rendered_edition
+from subscribers.models import Subscriber
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ChunkOutcome:
+    sent: int = 0
+    failed: int = 0
+    suppressed: int = 0
+    retry_ids: list[int] = field(default_factory=list)
+    retry_in: float = 0.0
+    paused: bool = False
+
+
+# What sending reads of a claimed row and its subscriber (anything else would cost a query per row).
+CLAIMED_FIELDS = [
+    *("edition_id", "subscriber_id", "kind", "paper_ids", "attempts", "claim", "status"),
+    *(f"subscriber__{name}" for name in ("email", "email_format", "public_id", "link_key", "status")),
+]
+
+
+def claim(delivery_ids: list[int]) -> list[Delivery]:
+    """Move the still-pending rows of running editions to 'sending' under a fresh claim id;
+    the UPDATE's row locks make sure two workers never claim the same row."""
+    token = uuid.uuid4().hex
+    Delivery.objects.filter(
+        pk__in=id_list(delivery_ids),
+        status=Delivery.Status.PENDING,
+        # A subquery, not a join: with a join Django wraps the UPDATE in `id IN (SELECT ...)`, whose
+        # status check PostgreSQL does not re-check after waiting on another claim's row locks.
+        edition_id__in=Edition.objects.running().values("pk"),
+    ).update(status=Delivery.Status.SENDING, claim=token, claimed_at=timezone.now(), attempts=F("attempts") + 1)
+    rows = list(
+        Delivery.objects.filter(pk__in=id_list(delivery_ids), status=Delivery.Status.SENDING, claim=token)
+        .select_related("subscriber")
+        .only(*CLAIMED_FIELDS)
+        .order_by("pk")
+    )
+    # One Edition object per edition, so state kept on it holds for the whole chunk.
+    editions = Edition.objects.in_bulk({row.edition_id for row in rows})
+    for row in rows:
+        row.edition = editions[row.edition_id]
+    return rows
+
+
+def backoff(attempts: int) -> float:
+    """Exponential backoff with full jitter: up to 30 s, 60 s, 120 s... capped at an hour."""
+    return random.uniform(0.5, 1.0) * min(30 * 2 ** max(attempts - 1, 0), 3600)  # noqa: S311 (jitter)
+
+
+def finish_row(row: Delivery, status: str, **fields: Any) -> None:
+    """Record an outcome, only while the row is still ours (sending, under this claim)."""
+    Delivery.objects.filter(pk=row.pk, status=Delivery.Status.SENDING, claim=row.claim).update(status=status, **fields)
+
+
+@dataclass
+class InFlight:
+    """A message handed to the server whose final reply is still to be read."""
+
+    index: int
+    row: Delivery
+    message: EmailMultiAlternatives
+    started: float
+    read_reply: Any = None  # () -> None, raising what send_messages would; None: sent in full already
+
+
+class ChunkSender:
+    """Sends one chunk's claimed rows over one open provider connection (``mail``; the database
+    connection is Django's). States: sending, until the provider fails us; then ``stopped`` holds
+    the rows not attempted and ``error`` why, and the caller hands them back."""
+
+    def __init__(self, mail: Any, outcome: ChunkOutcome) -> None:
+        self.mail = mail
+        self.outcome = outcome
+        self.ledger = SentLedger()
+        self.in_flight: InFlight | None = None
+        self.stopped: list[Delivery] = []
+        self.error = ""
+        # SMTP with PIPELINING: the next message is rendered while the server takes this one.
+        self.defer = getattr(mail, "send_deferred", None)
+
+    # --- outcomes of single rows ---
+
+    def fail(self, row: Delivery, error: str, *, status: str = Delivery.Status.FAILED) -> None:
+        finish_row(row, status, last_error=error)
+        self.outcome.failed += 1
+
+    def sent(self, row: Delivery, *, esp_message_id: str, send_seconds: float) -> None:
+        self.ledger.sent(row, esp_message_id=esp_message_id, send_seconds=send_seconds)
+        self.outcome.sent += 1
+        services.edition_clear_errors(edition=row.edition)
+
+    def stop(self, unsent: list[Delivery], error: str) -> None:
+        self.stopped, self.error = unsent, error
+
+    def build(self, row: Delivery) -> EmailMultiAlternatives | None:
+        """The row's digest, or None: a rendering bug will not fix itself, so the row fails."""
+        try:
+            return build_message(row, row.subscriber, rendered_edition(row.edition))
+        except Exception as exc:
+            logger.exception("rendering delivery %s failed", row.pk)
+            self.fail(row, f"rendering failed: {exc.__class__.__name__}: {exc}")
+            return None
+
+    # --- one message per call ---
+
+    def send_one_by_one(self, rows: list[Delivery]) -> None:
+        """Each row is recorded only once the server's final reply for it has been read."""
+        for index, row in enumerate(rows):
+            message = self.build(row)
+            if message is None:
+                continue
+            if not self._settle(rows) or not self._hand_over(rows, index, message):
+                return
+        self._settle(rows)
+
+    def _hand_over(self, rows: list[Delivery], index: int, message: EmailMultiAlternatives) -> bool:
+        """Give ``rows[index]``'s message to the provider. False once the provider has failed us."""
+        wait_for_send_slot()
+        flight = InFlight(index, rows[index], message, time.monotonic())
+        try:
+            flight.read_reply = self.defer(message) if self.defer is not None else None
+            if flight.read_reply is None:
+                self.mail.send_messages([message])
+        except Exception as exc:
+            return self._refused(rows, flight, exc)
+        self.in_flight = flight
+        return self._settle(rows) if flight.read_reply is None else True
+
+    def _settle(self, rows: list[Delivery]) -> bool:
+        """Read the final reply of the message in flight, if any, and record it. False once the provider failed."""
+        flight, self.in_flight = self.in_flight, None
+        if flight is None:
+            return True
+        if flight.read_reply is not None:
+            try:
+                flight.read_reply()
+            except Exception as exc:
+                return self._refused(rows, flight, exc)
+        esp_id = getattr(getattr(flight.message, "anymail_status", None), "message_id", None)
+        self.sent(
+            flight.row,
+            esp_message_id="" if esp_id is None else str(esp_id),
+            send_seconds=time.monotonic() - flight.started,
+        )
+        return True
+
+    def _refused(self, rows: list[Delivery], flight: InFlight, exc: Exception) -> bool:
+        """A permanent refusal fails that row; anything else stops the chunk from that row on."""
+        problem = classify(exc)
+        if isinstance(problem, PermanentError):
+            self.fail(flight.row, str(problem))
+            return True
+        self.stop(rows[flight.index :], str(problem))
+        return False
+
+    # --- the chunk ---
+
+    def send(self, rows: list[Delivery]) -> None:
+        if not settings.DIGEST_ESP_BATCH_TEMPLATE:
+            self.send_one_by_one(rows)
+            return
+        html = [row for row in rows if row.subscriber.email_format == Subscriber.Format.HTML]
+        text = [row for row in rows if row.subscriber.email_format != Subscriber.Format.HTML]
+        esp_batch.send_in_batches(self, html)
+        if self.error:
+            self.stopped += text
+        else:
+            self.send_one_by_one(text)
+
+    def close(self) -> None:
+        try:
+            self.ledger.flush()
+        finally:
+            try:
+                self.mail.close()
+            except Exception:  # closing a broken connection must not hide what happened
+                logger.warning("closing the email connection failed", exc_info=True)
+
+
+def hand_back(rows: list[Delivery], error: str, outcome: ChunkOutcome) -> None:
+    """Unsent rows go back to pending (to retry after a backoff), or fail when out of attempts."""
+    for row in rows:
+        if row.attempts >= settings.DIGEST_MAX_ATTEMPTS:
+            finish_row(row, Delivery.Status.FAILED, last_error=f"gave up after {row.attempts} attempts: {error}")
+            outcome.failed += 1
+        else:
+            finish_row(row, Delivery.Status.PENDING, last_error=error, claimed_at=None)
+            outcome.retry_ids.append(row.pk)
+    if outcome.retry_ids:
+        outcome.retry_in = backoff(max(row.attempts for row in rows))
+
+
+def suppress_gone(rows: list[Delivery], outcome: ChunkOutcome) -> list[Delivery]:
+    """Who is still receiving, once per chunk: a reader who left after planning gets nothing."""
+    receiving = set(
+        Subscriber.objects.filter(pk__in=id_list([row.subscriber_id for row in rows]), status=Subscriber.Status.ACTIVE)
+        .order_by()
+        .values_list("pk", flat=True)
+    )
+    gone = [row.pk for row in rows if row.subscriber_id not in receiving]
+    if gone:
+        Delivery.objects.filter(pk__in=gone, status=Delivery.Status.SENDING, claim=rows[0].claim).update(
+            status=Delivery.Status.SUPPRESSED, last_error=""
+        )
+        outcome.suppressed = len(gone)
+    return [row for row in rows if row.subscriber_id in receiving]
+
+
+def send_chunk(delivery_ids: list[int]) -> ChunkOutcome:
+    outcome = ChunkOutcome()
+    claimed = claim(delivery_ids)
+    rows = suppress_gone(claimed, outcome) if claimed else []
+    if not rows:
+        return outcome
+    edition = rows[0].edition
+    try:
+        mail = get_connection(fail_silently=False)
+        mail.open()
+    except Exception as exc:  # the provider is unreachable: nothing was sent, all rows go back
+        error = str(classify(exc))
+        hand_back(rows, error, outcome)
+        outcome.paused = services.edition_count_error(edition=edition, error=error)
+        return outcome
+    sender = ChunkSender(mail, outcome)
+    try:
+        sender.send(rows)
+        if sender.error:  # the provider failed us: what was not sent goes back, the edition counts an error
+            hand_back(sender.stopped, sender.error, outcome)
+            outcome.paused = services.edition_count_error(edition=edition, error=sender.error)
+    finally:
+        sender.close()
+    return outcome
+
+
+def reap_stale(*, now: dt.datetime | None = None) -> int:
+    """Rows a vanished worker left in 'sending': maybe sent, maybe not. Mark them unknown; an
+    editor may choose to send them again (admin action)."""
+    cutoff = (now or timezone.now()) - dt.timedelta(minutes=settings.DIGEST_SENDING_TIMEOUT_MINUTES)
+    return Delivery.objects.filter(status=Delivery.Status.SENDING, claimed_at__lt=cutoff).update(
+        status=Delivery.Status.UNKNOWN,
+        last_error="the worker sending this row stopped before recording the outcome",
+    )
