@@ -7,17 +7,23 @@ without them such tests skip with the reason.
 
 from __future__ import annotations
 
+import asyncio
+import email
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
+from email import policy
+from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from aiosmtpd.controller import Controller
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "real"
@@ -74,11 +80,11 @@ def celery_runs_tasks_inline():
 @pytest.fixture(autouse=True)
 def fresh_render_cache():
     """Test databases reuse primary keys; a rendering cached by one test must not leak into the next."""
-    from newsletter import rendering
+    from newsletter.rendering import forget_renderings
 
-    rendering.forget_renderings()
+    forget_renderings()
     yield
-    rendering.forget_renderings()
+    forget_renderings()
 
 
 @pytest.fixture(scope="session")
@@ -301,3 +307,89 @@ def http_server() -> Iterator[RecordedServer]:
     server = RecordedServer()
     yield server
     server.close()
+
+
+# --- A real SMTP server (aiosmtpd) ----------------------------------------------------------------
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps every message it accepts. ``reject``: addresses answered
+    with a permanent 550 at RCPT TO; ``delay``: seconds to wait before answering DATA (a slow
+    provider); ``pipelining``: offer PIPELINING in the EHLO reply. A message is kept as soon as
+    its data has arrived, before the reply: a client that dies while waiting for the 250 may
+    still have delivered it."""
+
+    def __init__(self, *, reject: frozenset[str] = frozenset(), delay: float = 0.0, pipelining: bool = True) -> None:
+        self.pipelining = pipelining
+        self.reject = {address.lower() for address in reject}
+        self.delay = delay
+        self.received: list[tuple[list[str], EmailMessage]] = []
+        self.senders: list[str] = []
+        self.refused: list[str] = []
+        self.port = 0
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        """Offer PIPELINING (RFC 2920) like Postfix does; aiosmtpd reads pipelined commands fine."""
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in self.reject:
+            self.refused.append(address)
+            return "550 5.1.1 Recipient address rejected: user unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        self.received.append((list(envelope.rcpt_tos), message))
+        self.senders.append(envelope.mail_from)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return "250 Message accepted for delivery"
+
+    def counts(self) -> Counter[str]:
+        """Messages received per recipient address."""
+        return Counter(address.lower() for recipients, _ in list(self.received) for address in recipients)
+
+    def messages_to(self, address: str) -> list[EmailMessage]:
+        return [
+            message
+            for recipients, message in list(self.received)
+            if address.lower() in [recipient.lower() for recipient in recipients]
+        ]
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Callable[..., Inbox]]:
+    """``smtp_server(port=None, **Inbox options)`` starts an SMTP server; all are stopped at teardown."""
+    controllers: list[Controller] = []
+
+    def start(port: int | None = None, **options) -> Inbox:
+        inbox = Inbox(**options)
+        controller = Controller(inbox, hostname="127.0.0.1", port=port or free_port())
+        controller.start()
+        controllers.append(controller)
+        inbox.port = controller.port
+        return inbox
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+@pytest.fixture
+def use_smtp(settings) -> Callable[[int], None]:
+    """Point this process's email at an SMTP server on loopback (what EMAIL_URL does for a worker)."""
+
+    def use(port: int) -> None:
+        settings.EMAIL_BACKEND = "newsletter.smtp.EmailBackend"  # what EMAIL_URL=smtp://... selects
+        settings.EMAIL_HOST = "127.0.0.1"
+        settings.EMAIL_PORT = port
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.EMAIL_TIMEOUT = 5
+
+    return use

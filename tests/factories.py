@@ -52,3 +52,26 @@ class SubscriberFactory(factory.django.DjangoModelFactory):
     status = "active"
     interests = "diffusion models, RLHF"
     time_zone = "Europe/Berlin"
+
+
+class EditionFactory(factory.django.DjangoModelFactory):
+    """A daily edition of 2026-01-06 (a draft unless told otherwise)."""
+
+    class Meta:
+        model = "newsletter.Edition"
+
+    kind = "daily"
+    period_start = dt.date(2026, 1, 6)
+    period_end = factory.SelfAttribute("period_start")
+
+
+class DeliveryFactory(factory.django.DjangoModelFactory):
+    """One ledger row: a pending digest of its edition for a new subscriber."""
+
+    class Meta:
+        model = "newsletter.Delivery"
+
+    edition = factory.SubFactory(EditionFactory)
+    subscriber = factory.SubFactory(SubscriberFactory)
+    kind = factory.SelfAttribute("edition.kind")
+    local_date = factory.SelfAttribute("edition.period_start")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import email
 from email import policy
 
-from aiosmtpd.controller import Controller
 from django.core import mail
 
 from common.outbox import OutboxEmailBackend
-from tests.conftest import clean_env, free_port, run_python
+from tests.conftest import clean_env, run_python
 
 
 def test_outbox_writes_one_eml_file_per_message(tmp_path):
@@ -46,32 +45,17 @@ def test_default_backend_without_environment_is_the_outbox(tmp_path):
     assert message["From"] == "Paperboy <paperboy@localhost>"
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.mail_from, envelope.rcpt_tos, envelope.content))
-        return "250 Message accepted for delivery"
-
-
-def test_email_url_sends_through_a_real_smtp_server(tmp_path):
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        result = run_python(
-            "import os, django; os.environ['DJANGO_SETTINGS_MODULE']='config.settings'; django.setup();"
-            "from django.core.mail import send_mail;"
-            "send_mail('Over SMTP', 'Body', 'digest@example.org', ['reader@example.org'])",
-            clean_env(EMAIL_URL=f"smtp://127.0.0.1:{port}", PAPERBOY_VAR_DIR=str(tmp_path)),
-        )
-    finally:
-        controller.stop()
+def test_email_url_sends_through_a_real_smtp_server(tmp_path, smtp_server):
+    inbox = smtp_server()
+    result = run_python(
+        "import os, django; os.environ['DJANGO_SETTINGS_MODULE']='config.settings'; django.setup();"
+        "from django.core.mail import send_mail;"
+        "send_mail('Over SMTP', 'Body', 'digest@example.org', ['reader@example.org'])",
+        clean_env(EMAIL_URL=f"smtp://127.0.0.1:{inbox.port}", PAPERBOY_VAR_DIR=str(tmp_path)),
+    )
     assert result.returncode == 0, result.stderr
-    assert len(inbox.messages) == 1
-    mail_from, recipients, content = inbox.messages[0]
-    assert (mail_from, recipients) == ("digest@example.org", ["reader@example.org"])
-    assert email.message_from_bytes(content)["Subject"] == "Over SMTP"
+    assert len(inbox.received) == 1
+    recipients, message = inbox.received[0]
+    assert (inbox.senders, recipients) == (["digest@example.org"], ["reader@example.org"])
+    assert message["Subject"] == "Over SMTP"
     assert not (tmp_path / "outbox").exists()

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from newsletter import planning
 from newsletter.models import Delivery, Edition
-from tests.factories import DailyEntryFactory, PaperFactory, SubscriberFactory
+from tests.factories import DailyEntryFactory, DeliveryFactory, EditionFactory, PaperFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db
 DAY = dt.date(2026, 1, 6)
@@ -53,7 +53,7 @@ def readers():
 
 
 def publish_and_plan(admin_client, day_papers) -> Edition:
-    edition = Edition.objects.create(kind="daily", period_start=DAY, period_end=DAY)
+    edition = EditionFactory()
     response = admin_client.post(edition_url("publish", edition))
     assert response.status_code == 302
     edition.refresh_from_db()
@@ -64,15 +64,9 @@ def publish_and_plan(admin_client, day_papers) -> Edition:
 
 
 def make_edition(day: dt.date, counts: dict[str, int]) -> Edition:
-    edition = Edition.objects.create(
-        kind="daily", period_start=day, period_end=day, status=Edition.Status.SENDING, paper_ids=[1, 2, 3]
-    )
-    rows = []
+    edition = EditionFactory(period_start=day, status=Edition.Status.SENDING, paper_ids=[1, 2, 3])
     for status, count in counts.items():
-        for _ in range(count):
-            subscriber = SubscriberFactory()
-            rows.append(Delivery(edition=edition, subscriber=subscriber, kind="daily", local_date=day, status=status))
-    Delivery.objects.bulk_create(rows)
+        DeliveryFactory.create_batch(count, edition=edition, status=status)
     return edition
 
 
@@ -144,7 +138,7 @@ def test_paper_list_is_one_query(admin_client, day_papers, django_assert_num_que
 
 
 def test_publish_button(admin_client, day_papers):
-    edition = Edition.objects.create(kind="daily", period_start=DAY, period_end=DAY)
+    edition = EditionFactory()
 
     response = admin_client.post(edition_url("publish", edition), follow=True)
 
@@ -156,7 +150,7 @@ def test_publish_button(admin_client, day_papers):
 
 
 def test_publish_without_papers_stays_draft(admin_client):
-    edition = Edition.objects.create(kind="daily", period_start=DAY, period_end=DAY)
+    edition = EditionFactory()
     response = admin_client.post(edition_url("publish", edition), follow=True)
     edition.refresh_from_db()
     assert edition.status == Edition.Status.DRAFT
@@ -164,7 +158,7 @@ def test_publish_without_papers_stays_draft(admin_client):
 
 
 def test_subject_and_intro_are_editable_status_is_not(admin_client, day_papers):
-    edition = Edition.objects.create(kind="daily", period_start=DAY, period_end=DAY)
+    edition = EditionFactory()
     response = admin_client.post(
         change_url(edition), {"subject": "Proteins day", "intro": "Hello readers", "status": "sent"}
     )
@@ -227,7 +221,7 @@ def test_pause_and_resume_actions_from_the_changelist(admin_client):
 
 
 def test_draft_cannot_be_paused(admin_client):
-    edition = Edition.objects.create(kind="daily", period_start=DAY, period_end=DAY)
+    edition = EditionFactory()
     admin_client.post(edition_url("pause", edition))
     edition.refresh_from_db()
     assert edition.status == Edition.Status.DRAFT
@@ -252,7 +246,7 @@ def test_preview_of_a_planned_reader_shows_their_papers(admin_client, day_papers
 
 
 def test_preview_of_an_unplanned_reader_ranks_on_the_fly_and_saves_nothing(admin_client, day_papers, readers):
-    edition = Edition.objects.create(kind="daily", period_start=DAY, period_end=DAY)
+    edition = EditionFactory()
     admin_client.post(edition_url("publish", edition))
     ada, rosalind = readers
     before = Delivery.objects.count()
@@ -285,7 +279,7 @@ def test_text_preview(admin_client, day_papers, readers):
 
 
 def test_preview_for_unknown_subscriber_goes_back_with_an_error(admin_client, day_papers):
-    edition = Edition.objects.create(kind="daily", period_start=DAY, period_end=DAY)
+    edition = EditionFactory()
     response = admin_client.get(edition_url("preview", edition), {"subscriber": "nobody@example.org"}, follow=True)
     assert response.redirect_chain[-1][0] == change_url(edition)
     assert "No subscriber" in response.text
@@ -295,7 +289,7 @@ def test_preview_for_unknown_subscriber_goes_back_with_an_error(admin_client, da
 
 
 def test_send_test_to_any_address(admin_client, day_papers):
-    edition = Edition.objects.create(kind="daily", period_start=DAY, period_end=DAY)
+    edition = EditionFactory()
     admin_client.post(edition_url("publish", edition))
 
     response = admin_client.post(edition_url("send_test", edition), {"address": "editor@example.net"})
@@ -309,7 +303,7 @@ def test_send_test_to_any_address(admin_client, day_papers):
 
 @pytest.mark.parametrize("address", ["not-an-address", "editor@example.net\r\nBcc: victim@example.org", ""])
 def test_send_test_rejects_bad_addresses(admin_client, day_papers, address):
-    edition = Edition.objects.create(kind="daily", period_start=DAY, period_end=DAY)
+    edition = EditionFactory()
 
     response = admin_client.post(edition_url("send_test", edition), {"address": address})
 

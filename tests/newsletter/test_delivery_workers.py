@@ -12,10 +12,8 @@ queue of their own; they skip on a laptop without those services and fail in CI.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
-import email
 import json
 import os
 import re
@@ -27,149 +25,30 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from email import policy
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from celery import Celery
 from django.core import mail
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from newsletter import planning, rendering, sending, tasks
+from newsletter import planning, sending, tasks
 from newsletter.models import Delivery, Edition
-from newsletter.services import edition_publish
 from papers.models import Paper
 from subscribers import services
 from subscribers.models import Subscriber
 from subscribers.tokens import Purpose, make_token, read_token
 from tests.conftest import clean_env, free_port
-from tests.factories import DailyEntryFactory, SubscriberFactory
+from tests.factories import SubscriberFactory
+from tests.newsletter.conftest import SITE_URL
 
-DAY = dt.date(2026, 1, 6)
-SITE_URL = "https://paperboy.example"
+pytestmark = pytest.mark.usefixtures("digest_settings")
 LIST_ID = "Paperboy daily digest <daily.digest.paperboy.example>"
 UNSUBSCRIBE_HEADER = re.compile(r"<https://paperboy\.example(/unsubscribe/([^/<>]+)/)>")
 
 
-# --- A real SMTP server ---------------------------------------------------------------------------
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps every message it accepts. ``reject``: addresses answered
-    with a permanent 550 at RCPT TO; ``delay``: seconds to wait before answering DATA (a slow
-    provider); ``pipelining``: offer PIPELINING in the EHLO reply. A message is kept as soon as
-    its data has arrived, before the reply: a client that dies while waiting for the 250 may
-    still have delivered it."""
-
-    def __init__(self, *, reject: set[str] = frozenset(), delay: float = 0.0, pipelining: bool = True) -> None:
-        self.pipelining = pipelining
-        self.reject = {address.lower() for address in reject}
-        self.delay = delay
-        self.received: list[tuple[list[str], EmailMessage]] = []
-        self.refused: list[str] = []
-        self.port = 0
-
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):
-        """Offer PIPELINING (RFC 2920) like Postfix does; aiosmtpd reads pipelined commands fine."""
-        session.host_name = hostname
-        if self.pipelining:
-            responses.insert(-1, "250-PIPELINING")
-        return responses
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.lower() in self.reject:
-            self.refused.append(address)
-            return "550 5.1.1 Recipient address rejected: user unknown"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
-        self.received.append((list(envelope.rcpt_tos), message))
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        return "250 Message accepted for delivery"
-
-    def counts(self) -> Counter[str]:
-        """Messages received per recipient address."""
-        return Counter(address.lower() for recipients, _ in list(self.received) for address in recipients)
-
-    def messages_to(self, address: str) -> list[EmailMessage]:
-        return [
-            message
-            for recipients, message in list(self.received)
-            if address.lower() in [recipient.lower() for recipient in recipients]
-        ]
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[Callable[..., Inbox]]:
-    """Start an SMTP server (on ``port``, or any free one); all are stopped at teardown."""
-    controllers: list[Controller] = []
-
-    def start(port: int | None = None, **options) -> Inbox:
-        inbox = Inbox(**options)
-        controller = Controller(inbox, hostname="127.0.0.1", port=port or free_port())
-        controller.start()
-        controllers.append(controller)
-        inbox.port = controller.port
-        return inbox
-
-    yield start
-    for controller in controllers:
-        controller.stop()
-
-
-@pytest.fixture
-def use_smtp(settings) -> Callable[[int], None]:
-    """Point this process's email at an SMTP server on loopback (what EMAIL_URL does for a worker)."""
-
-    def use(port: int) -> None:
-        settings.EMAIL_BACKEND = "newsletter.smtp.EmailBackend"  # what EMAIL_URL=smtp://... selects
-        settings.EMAIL_HOST = "127.0.0.1"
-        settings.EMAIL_PORT = port
-        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-        settings.EMAIL_TIMEOUT = 5
-
-    return use
-
-
-@pytest.fixture(autouse=True)
-def digest_settings(settings) -> None:
-    settings.SITE_URL = SITE_URL
-    settings.SITE_NAME = "Paperboy"
-    settings.DIGEST_SEND_RATE = 0
-    settings.DIGEST_MAX_ATTEMPTS = 5
-    settings.DIGEST_PAUSE_AFTER_ERRORS = 50
-    settings.DIGEST_SENDING_TIMEOUT_MINUTES = 30
-    # Renderings are cached per process, keyed by edition id; a rolled-back test may hand the
-    # next test the same id (SQLite), so every test starts without them.
-    rendering.forget_renderings()
-
-
-# --- An edition with planned rows -----------------------------------------------------------------
-
-
-def planned_edition(readers: int, *, papers: int = 4, **subscriber_fields) -> tuple[Edition, list[Delivery]]:
-    """``papers`` approved papers on DAY, ``readers`` active daily subscribers, the daily edition
-    published and planned for all of them: one pending Delivery row each (in pk order)."""
-    DailyEntryFactory.create_batch(papers, day=DAY)
-    confirmed = timezone.now() - dt.timedelta(days=3)
-    SubscriberFactory.create_batch(readers, status="active", confirmed_at=confirmed, **subscriber_fields)
-    edition = edition_publish(kind="daily", day=DAY)
-    assert edition is not None and len(edition.paper_ids) == papers
-    assert planning.plan_deliveries(edition, planning.all_readers(edition)) == readers
-    rows = list(Delivery.objects.filter(edition=edition).select_related("subscriber").order_by("pk"))
-    assert [row.status for row in rows] == ["pending"] * readers
-    return edition, rows
-
-
-def statuses(rows: list[Delivery]) -> dict[int, str]:
-    return dict(Delivery.objects.filter(pk__in=[row.pk for row in rows]).values_list("pk", "status"))
+# --- Helpers -------------------------------------------------------------------------------------
 
 
 def wait_until(condition: Callable[[], bool], *, timeout: float, what: str, output: Callable[[], str] = str) -> None:
@@ -184,7 +63,7 @@ def wait_until(condition: Callable[[], bool], *, timeout: float, what: str, outp
 
 
 @pytest.mark.django_db
-def test_every_subscriber_gets_exactly_one_message_with_exact_headers(smtp_server, use_smtp, client):
+def test_every_subscriber_gets_exactly_one_message_with_exact_headers(smtp_server, use_smtp, client, planned_edition):
     inbox = smtp_server()
     use_smtp(inbox.port)
     edition, _ = planned_edition(27)
@@ -241,7 +120,7 @@ def test_every_subscriber_gets_exactly_one_message_with_exact_headers(smtp_serve
 
 
 @pytest.mark.django_db
-def test_anymail_gets_the_delivery_id_as_metadata_and_its_message_id_is_recorded(settings):
+def test_anymail_gets_the_delivery_id_as_metadata_and_its_message_id_is_recorded(settings, planned_edition):
     settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
     edition, rows = planned_edition(5)
 
@@ -267,7 +146,7 @@ def test_anymail_gets_the_delivery_id_as_metadata_and_its_message_id_is_recorded
 
 
 @pytest.mark.django_db
-def test_the_same_chunk_run_twice_sends_once(smtp_server, use_smtp):
+def test_the_same_chunk_run_twice_sends_once(smtp_server, use_smtp, planned_edition, statuses):
     inbox = smtp_server()
     use_smtp(inbox.port)
     _, rows = planned_edition(10)
@@ -290,7 +169,7 @@ def test_the_same_chunk_run_twice_sends_once(smtp_server, use_smtp):
 
 
 @pytest.mark.django_db
-def test_smtp_server_down_then_back_sends_everything_once(smtp_server, use_smtp):
+def test_smtp_server_down_then_back_sends_everything_once(smtp_server, use_smtp, planned_edition):
     port = free_port()  # nothing listens here yet: connection refused
     use_smtp(port)
     edition, rows = planned_edition(8)
@@ -318,7 +197,9 @@ def test_smtp_server_down_then_back_sends_everything_once(smtp_server, use_smtp)
 
 
 @pytest.mark.django_db
-def test_consecutive_errors_pause_the_edition_and_a_paused_edition_sends_nothing(settings, smtp_server, use_smtp):
+def test_consecutive_errors_pause_the_edition_and_a_paused_edition_sends_nothing(
+    settings, smtp_server, use_smtp, planned_edition
+):
     settings.DIGEST_PAUSE_AFTER_ERRORS = 3
     settings.DIGEST_MAX_ATTEMPTS = 10
     port = free_port()
@@ -347,7 +228,7 @@ def test_consecutive_errors_pause_the_edition_and_a_paused_edition_sends_nothing
 
 
 @pytest.mark.django_db
-def test_retries_give_up_after_max_attempts(settings, use_smtp):
+def test_retries_give_up_after_max_attempts(settings, use_smtp, planned_edition):
     """The task re-enqueues what it could not send (here eagerly, at once) until the rows run
     out of attempts; then they fail instead of retrying for ever."""
     settings.DIGEST_MAX_ATTEMPTS = 3
@@ -369,7 +250,9 @@ def test_retries_give_up_after_max_attempts(settings, use_smtp):
 
 
 @pytest.mark.django_db
-def test_a_permanently_rejected_recipient_fails_without_retry_and_the_others_are_sent(smtp_server, use_smtp):
+def test_a_permanently_rejected_recipient_fails_without_retry_and_the_others_are_sent(
+    smtp_server, use_smtp, planned_edition, statuses
+):
     _, rows = planned_edition(6)
     rejected = rows[2]
     inbox = smtp_server(reject={rejected.subscriber.email})
@@ -394,7 +277,9 @@ def test_a_permanently_rejected_recipient_fails_without_retry_and_the_others_are
 
 
 @pytest.mark.django_db
-def test_a_reader_who_unsubscribes_after_planning_gets_nothing(smtp_server, use_smtp, client):
+def test_a_reader_who_unsubscribes_after_planning_gets_nothing(
+    smtp_server, use_smtp, client, planned_edition, statuses
+):
     inbox = smtp_server()
     use_smtp(inbox.port)
     _, rows = planned_edition(5)
@@ -516,7 +401,7 @@ def kill_hard(pid: int) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_claim_waiting_on_another_claims_rows_takes_none_of_them(postgres_url):
+def test_a_claim_waiting_on_another_claims_rows_takes_none_of_them(postgres_url, planned_edition):
     """The race two workers run on one chunk, made deterministic: the second claim's UPDATE
     waits on the first one's row locks; once the first commits, the rows are no longer pending
     and the second claim must take nothing (READ COMMITTED re-checks the row it waited for)."""
@@ -555,7 +440,7 @@ def waiting_on_a_lock(cursor) -> int:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_workers_racing_on_the_same_rows_send_each_message_once(workers, smtp_server):
+def test_two_workers_racing_on_the_same_rows_send_each_message_once(workers, smtp_server, planned_edition, statuses):
     inbox = smtp_server(delay=0.02)  # slow enough that the workers' tasks overlap in time
     _, rows = planned_edition(70)
     ids = [row.pk for row in rows]
@@ -586,7 +471,7 @@ def test_two_workers_racing_on_the_same_rows_send_each_message_once(workers, smt
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_killed_mid_chunk_never_causes_a_second_message(workers, smtp_server):
+def test_a_worker_killed_mid_chunk_never_causes_a_second_message(workers, smtp_server, planned_edition, statuses):
     inbox = smtp_server(delay=0.15)  # a slow provider: a chunk takes seconds
     _, rows = planned_edition(40)
     ids = [row.pk for row in rows]

@@ -11,10 +11,11 @@ from bench.fake_esp import FakePostmark
 from newsletter import rendering, sending
 from newsletter.models import Delivery, Edition
 from subscribers.tokens import Purpose, make_token
-from tests.newsletter.test_delivery_workers import digest_settings, planned_edition, statuses  # noqa: F401
 
 TOKEN = "test-server-token"
 TEMPLATE = "paperboy-digest"
+
+pytestmark = pytest.mark.usefixtures("digest_settings")
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ def header(message: dict, name: str) -> str:
 
 
 @pytest.mark.django_db
-def test_html_readers_go_out_in_batches_each_with_their_own_rendering(postmark):
+def test_html_readers_go_out_in_batches_each_with_their_own_rendering(postmark, planned_edition):
     _, rows = planned_edition(10)
     text_reader = rows[9].subscriber
     text_reader.email_format = "text"
@@ -63,7 +64,7 @@ def test_html_readers_go_out_in_batches_each_with_their_own_rendering(postmark):
 
 
 @pytest.mark.django_db
-def test_an_inactive_recipient_fails_and_the_rest_of_the_batch_is_sent(postmark):
+def test_an_inactive_recipient_fails_and_the_rest_of_the_batch_is_sent(postmark, planned_edition, statuses):
     _, rows = planned_edition(4)
     bounced = rows[1].subscriber
     bounced.email = "bounced@inactive.example"
@@ -78,7 +79,7 @@ def test_an_inactive_recipient_fails_and_the_rest_of_the_batch_is_sent(postmark)
 
 
 @pytest.mark.django_db
-def test_a_provider_outage_sends_nothing_twice_and_the_rows_go_back(postmark):
+def test_a_provider_outage_sends_nothing_twice_and_the_rows_go_back(postmark, planned_edition, statuses):
     _, rows = planned_edition(6)
     first = sending.send_chunk([row.pk for row in rows[:4]])
     postmark.fail_next = [503]  # the next call is answered "503 Service Unavailable"
@@ -96,7 +97,7 @@ def test_a_provider_outage_sends_nothing_twice_and_the_rows_go_back(postmark):
 
 
 @pytest.mark.django_db
-def test_a_wrong_server_token_fails_nobody_and_counts_an_error(postmark, settings):
+def test_a_wrong_server_token_fails_nobody_and_counts_an_error(postmark, settings, planned_edition, statuses):
     _, rows = planned_edition(3)
     settings.ANYMAIL = {**settings.ANYMAIL, "POSTMARK_SERVER_TOKEN": "wrong"}
 
@@ -109,7 +110,7 @@ def test_a_wrong_server_token_fails_nobody_and_counts_an_error(postmark, setting
 
 
 @pytest.mark.django_db
-def test_without_a_batch_template_every_reader_is_one_call(postmark, settings):
+def test_without_a_batch_template_every_reader_is_one_call(postmark, settings, planned_edition):
     settings.DIGEST_ESP_BATCH_TEMPLATE = ""
     _, rows = planned_edition(3)
 

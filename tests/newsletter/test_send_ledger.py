@@ -10,7 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from newsletter import sending
 from newsletter.ledger import SentLedger, message_id_for
 from newsletter.models import Delivery
-from tests.newsletter.test_delivery_workers import digest_settings, planned_edition, statuses  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("digest_settings")
 
 
 def delivery_updates(queries: CaptureQueriesContext) -> int:
@@ -18,7 +19,7 @@ def delivery_updates(queries: CaptureQueriesContext) -> int:
 
 
 @pytest.mark.django_db
-def test_fast_sends_are_recorded_a_batch_at_a_time():
+def test_fast_sends_are_recorded_a_batch_at_a_time(planned_edition, statuses):
     _, rows = planned_edition(25)
     claimed = sending.claim([row.pk for row in rows])
     ledger = SentLedger(max_rows=10, max_delay=3600)
@@ -40,7 +41,7 @@ def test_fast_sends_are_recorded_a_batch_at_a_time():
 
 
 @pytest.mark.django_db
-def test_a_slow_send_is_recorded_at_once():
+def test_a_slow_send_is_recorded_at_once(planned_edition, statuses):
     _, rows = planned_edition(3)
     claimed = sending.claim([row.pk for row in rows])
     ledger = SentLedger(max_rows=100, max_delay=0.1)
@@ -54,7 +55,7 @@ def test_a_slow_send_is_recorded_at_once():
 
 
 @pytest.mark.django_db
-def test_the_ledger_writes_only_rows_its_claim_still_holds():
+def test_the_ledger_writes_only_rows_its_claim_still_holds(planned_edition, statuses):
     _, rows = planned_edition(4)
     claimed = sending.claim([row.pk for row in rows])
     ledger = SentLedger(max_rows=100, max_delay=3600)
@@ -69,7 +70,7 @@ def test_the_ledger_writes_only_rows_its_claim_still_holds():
 
 
 @pytest.mark.django_db
-def test_a_chunk_costs_the_same_queries_whatever_its_size(settings):
+def test_a_chunk_costs_the_same_queries_whatever_its_size(settings, planned_edition, statuses):
     """No query per message: claiming, rendering, sending and recording a chunk of 40 takes as
     many queries as a chunk of 8 (a deferred field read per row would add 32)."""
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -205,11 +205,10 @@ def test_without_pipelining_nothing_is_deferred(server):
 
 
 @pytest.mark.django_db
-def test_a_chunk_reads_each_final_reply_before_the_next_send_and_records_by_it(settings):
+def test_a_chunk_reads_each_final_reply_before_the_next_send_and_records_by_it(settings, planned_edition, statuses):
     """send_chunk renders the next digest while the server takes the previous one; a rejection
     fails that row only, a temporary refusal hands it and every later row back, unsent."""
     from newsletter import sending
-    from tests.newsletter.test_delivery_workers import planned_edition, statuses
 
     handler = Server()
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())

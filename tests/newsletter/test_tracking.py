@@ -14,12 +14,12 @@ from anymail.signals import AnymailTrackingEvent, tracking
 from django.test import Client
 from django.urls import reverse
 
-from newsletter.models import Delivery, Edition, TrackingEvent
+from newsletter.models import Delivery, TrackingEvent
 from newsletter.tracking import webhook_secret_in_production
 from subscribers.models import Subscriber, Suppression, email_hash
 from tests.conftest import ROOT, clean_env
 from tests.envvars import PRODUCTION_MINIMUM
-from tests.factories import SubscriberFactory
+from tests.factories import DeliveryFactory, EditionFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -55,9 +55,11 @@ def reader() -> Subscriber:
 
 @pytest.fixture
 def delivery(reader) -> Delivery:
-    edition = Edition.objects.create(kind="daily", period_start=DAY, period_end=DAY, status="sending")
-    return Delivery.objects.create(
-        edition=edition, subscriber=reader, kind="daily", local_date=DAY, status="sent", esp_message_id=MESSAGE_ID
+    return DeliveryFactory(
+        edition=EditionFactory(period_start=DAY, status="sending"),
+        subscriber=reader,
+        status="sent",
+        esp_message_id=MESSAGE_ID,
     )
 
 

@@ -258,12 +258,11 @@ def test_a_known_address_in_another_case_is_not_inserted_twice(signup):
 
 
 def test_the_address_lookup_uses_the_unique_index(postgres_url):
-    """lower(email) = lower(%s), the constraint's own expression: an index probe, not a table scan."""
+    """lower(email) = lower(%s), the constraint's own expression: an index probe, not a table scan
+    (signup locks the subscriber it finds this way)."""
     from django.db import connection
 
-    from subscribers.services import _locked_subscriber
-
-    sql, params = _locked_subscriber("someone@example.org").query.sql_with_params()
+    sql, params = Subscriber.objects.select_for_update().with_email("someone@example.org").query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute(f"EXPLAIN {sql}", params)
