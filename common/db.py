@@ -16,7 +16,7 @@ def _timestamp(field: models.Field[Any, Any]) -> bool:
     )
 
 
-def _column(field: object) -> str:
+def column(field: object) -> str:
     """The column of a field from ``_meta`` (a reverse relation or a non-concrete field has none)."""
     if not isinstance(field, models.Field) or field.column is None:
         raise TypeError(f"{field} has no column of its own")
@@ -66,7 +66,7 @@ def insert_rows(
     given = [opts.get_field(name) for name in names]
     adapt = [(i, field) for i, field in enumerate(given) if isinstance(field, models.JSONField)]
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(_column(field)) for field in [*given, *rest])
+    columns = ", ".join(quote(column(field)) for field in [*given, *rest])
     table = quote(opts.db_table)
     with transaction.atomic(), connection.cursor() as cursor, connection.wrap_database_errors:
         target = table
