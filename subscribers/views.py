@@ -43,7 +43,8 @@ def _signup_email_key(group: str, request: HttpRequest) -> str:
 
 
 @require_http_methods(["GET", "POST"])
-@ratelimit(key="ip", rate=_ip_rate, method="POST", block=False, group="signup-ip")  # type: ignore[untyped-decorator]  # django-ratelimit ships no types
+# django-ratelimit ships no types: mypy sees an untyped decorator.
+@ratelimit(key="ip", rate=_ip_rate, method="POST", block=False, group="signup-ip")  # type: ignore[untyped-decorator]
 def subscribe(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST":
