@@ -54,6 +54,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/mypy
 
 migrations-check: $(STAMP)
 	@$(PY) manage.py makemigrations --check --dry-run
@@ -69,4 +70,4 @@ browser:
 		fi; }
 
 clean:
-	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .mypy_cache

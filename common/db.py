@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import connection, models, transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 
-def _timestamp(field: models.Field) -> bool:
+def _timestamp(field: models.Field[Any, Any]) -> bool:
     """Set to the current time when a row is added (auto_now/auto_now_add, or default=timezone.now)."""
     return bool(getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)) or (
         field.has_default() and field.default is timezone.now
     )
 
 
+def column(field: object) -> str:
+    """The column of a field from ``_meta`` (a reverse relation or a non-concrete field has none)."""
+    if not isinstance(field, models.Field) or field.column is None:
+        raise TypeError(f"{field} has no column of its own")
+    return field.column
+
+
 def insert_rows(
-    model: type[models.Model], names: tuple[str, ...], rows: list[tuple], *, skip_conflicts: bool = False
+    model: type[models.Model],
+    names: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
+    *,
+    skip_conflicts: bool = False,
 ) -> None:
     """Insert ``rows``, each the values of the fields ``names`` (attnames: ``paper_id``); the other
     fields take their defaults.
@@ -39,7 +52,7 @@ def insert_rows(
         and not _timestamp(field)
     ]
     if connection.vendor != "postgresql" or per_row:
-        model.objects.bulk_create(
+        model._default_manager.bulk_create(
             [model(**dict(zip(names, row, strict=True))) for row in rows],
             ignore_conflicts=skip_conflicts,
             batch_size=2000,
@@ -53,9 +66,7 @@ def insert_rows(
     given = [opts.get_field(name) for name in names]
     adapt = [(i, field) for i, field in enumerate(given) if isinstance(field, models.JSONField)]
     quote = connection.ops.quote_name
-    columns = ", ".join(
-        quote(column) for column in [*(field.column for field in given), *(field.column for field in rest)]
-    )
+    columns = ", ".join(quote(column(field)) for field in [*given, *rest])
     table = quote(opts.db_table)
     with transaction.atomic(), connection.cursor() as cursor, connection.wrap_database_errors:
         target = table
@@ -66,18 +77,19 @@ def insert_rows(
             cursor.execute(f"{create} WITH NO DATA")
         with cursor.cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
             for row in rows:
+                values: tuple[Any, ...] | list[Any] = row
                 if adapt:
-                    row = list(row)
+                    values = list(row)
                     for i, field in adapt:
-                        row[i] = field.get_db_prep_save(row[i], connection)
-                copy.write_row((*row, *constants))
+                        values[i] = field.get_db_prep_save(values[i], connection)
+                copy.write_row((*values, *constants))
         if skip_conflicts:
             insert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {target} ON CONFLICT DO NOTHING"  # noqa: S608
             cursor.execute(insert)
             cursor.execute(f"TRUNCATE {target}")
 
 
-def id_list(ids: list[int]):
+def id_list(ids: list[int]) -> RawSQL | list[int]:
     """``ids`` for an ``__in`` lookup. On PostgreSQL one array parameter instead of thousands of
     placeholders, which psycopg would otherwise parse and quote one by one (~0.1 ms each)."""
     if connection.vendor == "postgresql":

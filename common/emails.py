@@ -3,6 +3,8 @@ rendered by one function. The HTML part gets its CSS inlined (css-inline), as ma
 
 from __future__ import annotations
 
+from typing import Any
+
 import css_inline
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -11,7 +13,7 @@ from django.template.loader import render_to_string
 _inliner = css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False)
 
 
-def render(name: str, context: dict, *, html: bool = True) -> tuple[str, str, str | None]:
+def render(name: str, context: dict[str, Any], *, html: bool = True) -> tuple[str, str, str | None]:
     """(subject, text body, inlined HTML body or None)."""
     context = {"SITE_NAME": settings.SITE_NAME, "SITE_URL": settings.SITE_URL, **context}
     subject = " ".join(render_to_string(f"emails/{name}-subject.txt", context).split())
@@ -21,7 +23,7 @@ def render(name: str, context: dict, *, html: bool = True) -> tuple[str, str, st
 
 
 def build(
-    name: str, *, to: str, context: dict, html: bool = True, headers: dict[str, str] | None = None
+    name: str, *, to: str, context: dict[str, Any], html: bool = True, headers: dict[str, str] | None = None
 ) -> EmailMultiAlternatives:
     subject, text, body_html = render(name, context, html=html)
     message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [to], headers=headers or {})
@@ -30,5 +32,7 @@ def build(
     return message
 
 
-def send(name: str, *, to: str, context: dict, html: bool = True, headers: dict[str, str] | None = None) -> None:
+def send(
+    name: str, *, to: str, context: dict[str, Any], html: bool = True, headers: dict[str, str] | None = None
+) -> None:
     build(name, to=to, context=context, html=html, headers=headers).send()

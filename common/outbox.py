@@ -5,19 +5,22 @@ Open them with any mail client, or read them in tests. Nothing leaves the machin
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
+from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
 
 
 class OutboxEmailBackend(BaseEmailBackend):
-    def __init__(self, *, outbox_dir: str | Path | None = None, fail_silently: bool = False, **kwargs):
+    def __init__(self, *, outbox_dir: str | Path | None = None, fail_silently: bool = False, **kwargs: Any) -> None:
         super().__init__(fail_silently=fail_silently, **kwargs)
         self.outbox_dir = Path(outbox_dir or settings.OUTBOX_DIR)
 
-    def send_messages(self, email_messages) -> int:
+    def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
         if not email_messages:
             return 0
         self.outbox_dir.mkdir(parents=True, exist_ok=True)

@@ -70,7 +70,7 @@ app.conf.update(
 
 
 @app.on_after_configure.connect
-def _prepare_embedded_broker(sender: Celery, **kwargs) -> None:
+def _prepare_embedded_broker(sender: Celery, **kwargs: object) -> None:
     """The ``filesystem://`` broker of an embedded run needs its queue folder to exist."""
     from django.conf import settings
 
@@ -96,7 +96,7 @@ def clear_expired_sessions() -> None:
 
 
 @app.task(name="paperboy.worker_health")
-def worker_health() -> dict:
+def worker_health() -> dict[str, str]:
     """What a worker sees: its host name and whether it reaches the database.
 
     `celery -A config call paperboy.worker_health` checks a deployment end to end."""

@@ -7,6 +7,7 @@ production should stop the process with a message that names the variable instea
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -18,11 +19,13 @@ FALSE_STRINGS = {"0", "false", "no", "off", "n", ""}
 class StrictEnv(environ.Env):
     """An ``environ.Env`` that fails loudly and remembers which variables were read."""
 
-    def __init__(self, **scheme):
+    def __init__(self, **scheme: Any) -> None:
         super().__init__(**scheme)
         self.read: set[str] = set()
 
-    def get_value(self, var, cast=None, default=environ.Env.NOTSET, parse_default=False):
+    def get_value(
+        self, var: str, cast: Any = None, default: Any = environ.Env.NOTSET, parse_default: bool = False
+    ) -> Any:
         self.read.add(var)
         try:
             return super().get_value(var, cast=cast, default=default, parse_default=parse_default)
@@ -32,7 +35,7 @@ class StrictEnv(environ.Env):
             raise ImproperlyConfigured(f"{var}={self.ENVIRON.get(var)!r} is not valid: {exc}") from exc
 
     @classmethod
-    def parse_value(cls, value, cast):
+    def parse_value(cls, value: Any, cast: Any) -> Any:
         if cast is bool and isinstance(value, str):
             word = value.strip().lower()
             if word in TRUE_STRINGS:
@@ -65,7 +68,7 @@ class StrictEnv(environ.Env):
             )
         return value
 
-    def database(self, var: str, default: str) -> dict:
+    def database(self, var: str, default: str) -> dict[str, Any]:
         """Django's DATABASES entry from a URL; Paperboy runs on PostgreSQL, or SQLite embedded."""
         value = self.str(var, default=default).strip()
         scheme = value.split("://", 1)[0] if "://" in value else ""
@@ -73,9 +76,10 @@ class StrictEnv(environ.Env):
             raise ImproperlyConfigured(
                 f"{var} is not valid: expected postgres://user:password@host:port/name or sqlite:///path"
             )
-        return self.db_url_config(value)
+        config: dict[str, Any] = self.db_url_config(value)
+        return config
 
-    def smtp(self, var: str) -> dict:
+    def smtp(self, var: str) -> dict[str, Any]:
         """Django's EMAIL_* settings from an SMTP URL such as ``smtp+tls://user:pass@host:587``."""
         value = self.str(var, default="").strip()
         if not value:
@@ -85,7 +89,7 @@ class StrictEnv(environ.Env):
             raise ImproperlyConfigured(
                 f"{var} is not valid: expected smtp://, smtp+tls:// (STARTTLS) or smtp+ssl:// (implicit TLS)"
             )
-        config = self.email_url_config(value)
+        config: dict[str, Any] = self.email_url_config(value)
         if not config.get("EMAIL_HOST"):
             raise ImproperlyConfigured(f"{var} is not valid: it names no host")
         # Django's SMTP backend, pipelined when the server offers it (newsletter/smtp.py).

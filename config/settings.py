@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import StrictEnv
+
+# The generic classes mypy checks (ModelAdmin[Paper], ModelForm[Subscriber], Feed[...]) subscriptable at run time.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

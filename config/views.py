@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -11,10 +12,13 @@ from django.views.decorators.cache import never_cache
 from kombu import Connection
 from kombu.utils.url import maybe_sanitize_url
 
+if TYPE_CHECKING:
+    import redis
+
 BROKER_TIMEOUT = 2  # seconds: a broker that does not answer by then counts as down
 
 
-def _database_status() -> dict:
+def _database_status() -> dict[str, Any]:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -25,7 +29,7 @@ def _database_status() -> dict:
 
 
 @functools.cache
-def _redis_client(url: str):
+def _redis_client(url: str) -> redis.Redis:
     """One client (and connection pool) per process and URL: a probe every few seconds, or a
     load balancer's every request, costs one PING on an open connection instead of a new TCP
     connection and Redis handshake each time. A pooled connection the server has closed is
@@ -52,9 +56,9 @@ def _ping_broker(url: str) -> None:
         broker.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT)
 
 
-def _broker_status() -> dict:
+def _broker_status() -> dict[str, Any]:
     url = settings.CELERY_BROKER_URL
-    status: dict = {"url": maybe_sanitize_url(url)}
+    status: dict[str, Any] = {"url": maybe_sanitize_url(url)}
     try:
         _ping_broker(url)
     except Exception as exc:  # redis/kombu raise transport-specific errors; any of them means "down"
@@ -69,7 +73,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     The broker is reported when one is configured, but a broker outage alone keeps 200: the
     site still serves pages and signups, and mail waits in the database until it is back."""
     database = _database_status()
-    body: dict = {"database": database}
+    body: dict[str, Any] = {"database": database}
     if not settings.CELERY_EMBEDDED:
         body["broker"] = _broker_status()
     healthy = database["ok"]

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.contrib.syndication.views import Feed
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 
 from papers.models import DailyEntry
 
 
-class DailyPapersFeed(Feed):
+class DailyPapersFeed(Feed[DailyEntry, None]):
     """Each day's approved papers, newest first (RSS 2.0 at /feed/, Atom at /feed/atom/)."""
 
     description = "The day's trending research papers, as curated for the digest."
@@ -19,7 +22,7 @@ class DailyPapersFeed(Feed):
     def link(self) -> str:
         return reverse("home")
 
-    def items(self):
+    def items(self) -> QuerySet[DailyEntry]:
         return DailyEntry.objects.approved().select_related("paper").order_by("-day", "-pinned", "-upvotes")[:100]
 
     def item_title(self, entry: DailyEntry) -> str:
@@ -37,7 +40,7 @@ class DailyPapersFeed(Feed):
 
     item_guid_is_permalink = False
 
-    def item_pubdate(self, entry: DailyEntry):
+    def item_pubdate(self, entry: DailyEntry) -> dt.datetime:
         return entry.created_at
 
 

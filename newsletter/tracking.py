@@ -38,12 +38,15 @@ import datetime as dt
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from anymail.signals import EventType, RejectReason
 from anymail.utils import get_anymail_setting
+from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -67,8 +70,15 @@ EVENT_ACTIONS = {
     EventType.COMPLAINED: Suppression.Reason.COMPLAINED,
     EventType.UNSUBSCRIBED: UNSUBSCRIBE,
 }
-EVENT_ID_MAX = TrackingEvent._meta.get_field("event_id").max_length
-EVENT_TYPE_MAX = TrackingEvent._meta.get_field("event_type").max_length
+
+
+def _max_length(field: models.CharField[Any, Any]) -> int:
+    assert field.max_length is not None, f"{field} has a max_length"
+    return field.max_length
+
+
+EVENT_ID_MAX = _max_length(TrackingEvent._meta.get_field("event_id"))
+EVENT_TYPE_MAX = _max_length(TrackingEvent._meta.get_field("event_type"))
 
 
 def webhook_secrets() -> list[str]:
@@ -82,7 +92,7 @@ def webhook_secrets() -> list[str]:
 
 
 @checks.register(checks.Tags.security)
-def webhook_secret_in_production(app_configs, **kwargs) -> list[checks.CheckMessage]:
+def webhook_secret_in_production(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Production with an Anymail ESP needs authenticated webhooks, or bounces go unhandled."""
     backend = str(getattr(settings, "EMAIL_BACKEND", ""))
     if not getattr(settings, "PRODUCTION", False) or not backend.startswith("anymail."):
@@ -103,8 +113,11 @@ def webhook_secret_in_production(app_configs, **kwargs) -> list[checks.CheckMess
     ]
 
 
-def handle_tracking_event(sender, event, esp_name, **kwargs) -> None:
-    """Receiver for ``anymail.signals.tracking`` (connected in NewsletterConfig.ready)."""
+def handle_tracking_event(sender: object, event: object, esp_name: object, **kwargs: object) -> None:
+    """Receiver for ``anymail.signals.tracking`` (connected in NewsletterConfig.ready).
+
+    ``event`` is Anymail's AnymailTrackingEvent, read attribute by attribute with getattr: an ESP
+    may leave any of them out."""
     if not webhook_secrets():
         logger.warning(
             "tracking: %s %s event ignored: no ANYMAIL WEBHOOK_SECRET, so the webhook is unauthenticated",
@@ -120,7 +133,7 @@ def handle_tracking_event(sender, event, esp_name, **kwargs) -> None:
         logger.exception("tracking: could not handle a %s event; ignored", esp_name)
 
 
-def record_event(event, esp_name: str) -> TrackingEvent | None:
+def record_event(event: object, esp_name: str) -> TrackingEvent | None:
     """Keep the event once and apply it; None when it was seen before."""
     event_type = _text(getattr(event, "event_type", None)) or EventType.UNKNOWN
     delivery = find_delivery(event)
@@ -163,7 +176,7 @@ def subscriber_action(event_type: str, reject_reason: str) -> str | None:
     return EVENT_ACTIONS.get(event_type)
 
 
-def find_delivery(event) -> Delivery | None:
+def find_delivery(event: object) -> Delivery | None:
     """By the delivery_id our sender puts in the metadata, else by the ESP's message id."""
     deliveries = Delivery.objects.select_related("subscriber")
     metadata = getattr(event, "metadata", None)
@@ -181,7 +194,7 @@ def find_delivery(event) -> Delivery | None:
     return deliveries.filter(esp_message_id=message_id).order_by("pk").first()
 
 
-def find_subscriber(event, delivery: Delivery | None) -> Subscriber | None:
+def find_subscriber(event: object, delivery: Delivery | None) -> Subscriber | None:
     """The delivery's subscriber, unless the event names another address: that address's."""
     recipient = _text(getattr(event, "recipient", None))
     recipient = recipient if "@" in recipient else ""
@@ -194,7 +207,7 @@ def find_subscriber(event, delivery: Delivery | None) -> Subscriber | None:
     return None
 
 
-def tracking_event_id(event, esp_name: str) -> str:
+def tracking_event_id(event: object, esp_name: str) -> str:
     """The ESP's event id, namespaced by ESP and event type; without one, a stable hash of the
     event's identity (plus the raw payload when there is no timestamp, so that two distinct events
     of one message are not merged while a byte-identical replay still is)."""
@@ -240,7 +253,7 @@ def _keep_earliest(delivery: Delivery, field: str, when: dt.datetime) -> None:
     )
 
 
-def _when(value) -> dt.datetime:
+def _when(value: object) -> dt.datetime:
     if not isinstance(value, dt.datetime):
         return timezone.now()
     if timezone.is_naive(value):
@@ -248,7 +261,7 @@ def _when(value) -> dt.datetime:
     return value
 
 
-def _description(event) -> str:
+def _description(event: object) -> str:
     """What the ESP said, without addresses (the MTA response often quotes the recipient)."""
     parts = [_text(getattr(event, "reject_reason", None)), _text(getattr(event, "description", None))]
     return ": ".join(part for part in parts if part)[:1000]
@@ -258,13 +271,13 @@ def _same_address(left: str, right: str) -> bool:
     return normalize_email(left).lower() == normalize_email(right).lower()
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     if value is None or isinstance(value, dict | list | tuple | set | bytes):
         return ""
     return str(value).strip()
 
 
-def _fingerprint(raw) -> str:
+def _fingerprint(raw: object) -> str:
     try:
         return json.dumps(raw, sort_keys=True, default=str)
     except (TypeError, ValueError):

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.db import models
 from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -17,7 +20,7 @@ from papers.text import find_arxiv_ids
 MAX_DUMP_BYTES = 5 * 1024 * 1024
 
 
-class PaperAuthorInline(admin.TabularInline):
+class PaperAuthorInline(admin.TabularInline[PaperAuthor, Paper]):
     model = PaperAuthor
     extra = 0
     autocomplete_fields = ["author"]
@@ -25,7 +28,7 @@ class PaperAuthorInline(admin.TabularInline):
 
 
 @admin.register(Author)
-class AuthorAdmin(admin.ModelAdmin):
+class AuthorAdmin(admin.ModelAdmin[Author]):
     search_fields = ["name"]
     list_display = ["name"]
 
@@ -34,19 +37,19 @@ class NeedsArxivIdFilter(admin.SimpleListFilter):
     title = "arXiv id"
     parameter_name = "arxiv"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Paper]) -> list[tuple[str, str]]:
         return [("missing", "Needs arXiv id"), ("present", "Has arXiv id")]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Paper]) -> QuerySet[Paper]:
         if self.value() == "missing":
-            return queryset.needing_arxiv_id()
+            return queryset.filter(arxiv_id__isnull=True)
         if self.value() == "present":
             return queryset.filter(arxiv_id__isnull=False)
         return queryset
 
 
 @admin.register(Paper)
-class PaperAdmin(admin.ModelAdmin):
+class PaperAdmin(admin.ModelAdmin[Paper]):
     list_display = ["arxiv_id_or_flag", "title", "upvotes", "published", "primary_category", "overrides"]
     search_fields = ["arxiv_id", "title", "authors__name"]
     list_filter = [NeedsArxivIdFilter, "primary_category", "published"]
@@ -63,13 +66,19 @@ class PaperAdmin(admin.ModelAdmin):
     def overrides(self, paper: Paper) -> str:
         return ", ".join(paper.overridden_fields) or "—"
 
-    def save_model(self, request, obj: Paper, form, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: Paper, form: forms.ModelForm[Paper], change: bool) -> None:
         if change:
             edited = [name for name in form.changed_data if name in Paper.EDITABLE_FIELDS]
             obj.overridden_fields = sorted({*obj.overridden_fields, *edited})
         super().save_model(request, obj, form, change)
 
-    def save_formset(self, request, form, formset, change: bool) -> None:
+    def save_formset(
+        self,
+        request: HttpRequest,
+        form: forms.ModelForm[Paper],
+        formset: BaseInlineFormSet[Any, Paper, Any],
+        change: bool,
+    ) -> None:
         super().save_formset(request, form, formset, change)
         if change and formset.model is PaperAuthor and formset.has_changed():
             paper = form.instance
@@ -104,8 +113,9 @@ class TextDumpForm(forms.Form):
     text = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 10, "cols": 80}), label="…or paste")
     day = forms.DateField(initial=timezone.localdate, help_text="The day these papers were listed.")
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         upload = cleaned.get("file")
         if upload:
             if upload.size > MAX_DUMP_BYTES:
@@ -122,7 +132,7 @@ class TextDumpForm(forms.Form):
 
 
 @admin.register(DailyEntry)
-class DailyEntryAdmin(admin.ModelAdmin):
+class DailyEntryAdmin(admin.ModelAdmin[DailyEntry]):
     change_list_template = "admin/papers/dailyentry/change_list.html"
     date_hierarchy = "day"
     list_display = ["day", "rank", "paper_title", "paper_id", "upvotes", "source", "status", "pinned", "has_note"]
@@ -152,27 +162,27 @@ class DailyEntryAdmin(admin.ModelAdmin):
     def has_note(self, entry: DailyEntry) -> bool:
         return bool(entry.note)
 
-    def _bulk(self, request: HttpRequest, queryset: QuerySet, verb: str, **values) -> None:
+    def _bulk(self, request: HttpRequest, queryset: QuerySet[DailyEntry], verb: str, **values: object) -> None:
         count = queryset.update(updated_at=timezone.now(), **values)
         self.message_user(request, f"{verb} {count} entries.", messages.SUCCESS)
 
     @admin.action(description="Approve selected entries")
-    def approve(self, request, queryset) -> None:
+    def approve(self, request: HttpRequest, queryset: QuerySet[DailyEntry]) -> None:
         self._bulk(request, queryset, "Approved", status=DailyEntry.Status.APPROVED)
 
     @admin.action(description="Hide selected entries")
-    def hide(self, request, queryset) -> None:
+    def hide(self, request: HttpRequest, queryset: QuerySet[DailyEntry]) -> None:
         self._bulk(request, queryset, "Hid", status=DailyEntry.Status.HIDDEN)
 
     @admin.action(description="Pin selected entries")
-    def pin(self, request, queryset) -> None:
+    def pin(self, request: HttpRequest, queryset: QuerySet[DailyEntry]) -> None:
         self._bulk(request, queryset, "Pinned", pinned=True)
 
     @admin.action(description="Unpin selected entries")
-    def unpin(self, request, queryset) -> None:
+    def unpin(self, request: HttpRequest, queryset: QuerySet[DailyEntry]) -> None:
         self._bulk(request, queryset, "Unpinned", pinned=False)
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         own = [
             path("add-by-id/", self.admin_site.admin_view(self.add_by_id_view), name="papers_dailyentry_add_by_id"),
             path(
@@ -192,11 +202,11 @@ class DailyEntryAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/_form_page.html", context)
 
     def _report(self, request: HttpRequest, run: IngestRun) -> HttpResponseRedirect:
-        level = {
+        levels: dict[str, int] = {
             IngestRun.Status.SUCCEEDED: messages.SUCCESS,
             IngestRun.Status.PARTIAL: messages.WARNING,
-        }.get(run.status, messages.ERROR)
-        self.message_user(request, run.summary, level)
+        }
+        self.message_user(request, run.summary, levels.get(run.status, messages.ERROR))
         if run.status != IngestRun.Status.FAILED:  # a failed run's summary already gives its reason
             for line in run.errors.splitlines()[:10]:
                 self.message_user(request, line, messages.WARNING)
@@ -234,14 +244,14 @@ class DailyEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(IngestRun)
-class IngestRunAdmin(admin.ModelAdmin):
+class IngestRunAdmin(admin.ModelAdmin[IngestRun]):
     list_display = ["started_at", "source", "status", "created", "updated", "unchanged", "skipped", "failed"]
     list_filter = ["source", "status"]
     date_hierarchy = "started_at"
     readonly_fields = [field.name for field in IngestRun._meta.fields]
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: IngestRun | None = None) -> bool:
         return False

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -26,7 +27,7 @@ class Author(models.Model):
         return self.name
 
 
-class PaperQuerySet(models.QuerySet):
+class PaperQuerySet(models.QuerySet["Paper"]):
     def needing_arxiv_id(self) -> PaperQuerySet:
         return self.filter(arxiv_id__isnull=True)
 
@@ -58,7 +59,9 @@ class Paper(models.Model):
     title = models.TextField()
     title_key = models.CharField(max_length=32, db_index=True, editable=False)
     abstract = models.TextField(blank=True)
-    authors = models.ManyToManyField(Author, through="PaperAuthor", related_name="papers", blank=True)
+    authors: models.ManyToManyField[Author, PaperAuthor] = models.ManyToManyField(
+        Author, through="PaperAuthor", related_name="papers", blank=True
+    )
     published = models.DateField(null=True, blank=True)
     categories = models.JSONField(default=list, blank=True)
     primary_category = models.CharField(max_length=32, blank=True)
@@ -85,7 +88,7 @@ class Paper(models.Model):
     def __str__(self) -> str:
         return f"{self.arxiv_id or 'no id'}: {self.title[:80]}"
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.title_key = title_key(self.title)
         super().save(*args, **kwargs)
 
@@ -128,7 +131,7 @@ class PaperAuthor(models.Model):
         return f"{self.position + 1}. {self.author}"
 
 
-class DailyEntryQuerySet(models.QuerySet):
+class DailyEntryQuerySet(models.QuerySet["DailyEntry"]):
     def approved(self) -> DailyEntryQuerySet:
         return self.filter(status=DailyEntry.Status.APPROVED)
 
@@ -140,7 +143,8 @@ class DailyEntryQuerySet(models.QuerySet):
         return self.order_by("-pinned", "-upvotes", models.F("rank").asc(nulls_last=True), "pk")
 
     def latest_day(self) -> dt.date | None:
-        return self.approved().aggregate(latest=models.Max("day"))["latest"]
+        latest: dt.date | None = self.approved().aggregate(latest=models.Max("day"))["latest"]
+        return latest
 
 
 def default_entry_status() -> str:

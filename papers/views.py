@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.db.models import F, Prefetch, Window
 from django.db.models.functions import RowNumber
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from papers.models import DailyEntry, Paper, PaperAuthor
+from papers.models import DailyEntry, DailyEntryQuerySet, Paper, PaperAuthor
 from subscribers.forms import SignupForm
 
 # A listing shows each paper's first three authors and "et al." when there are more
@@ -15,7 +16,7 @@ from subscribers.forms import SignupForm
 LISTED_AUTHORS = 4
 
 
-def _entries_on(day: dt.date):
+def _entries_on(day: dt.date) -> DailyEntryQuerySet:
     # The first LISTED_AUTHORS links of each paper, in order (a sliced Prefetch would say the same,
     # but Django cannot apply one through the nested paper__author_links lookup).
     nth = Window(RowNumber(), partition_by=F("paper_id"), order_by=F("position").asc())
@@ -24,7 +25,7 @@ def _entries_on(day: dt.date):
     return DailyEntry.objects.approved().on(day).in_listing_order().select_related("paper").prefetch_related(authors)
 
 
-def _day_context(day: dt.date | None, *, latest: bool = False) -> dict:
+def _day_context(day: dt.date | None, *, latest: bool = False) -> dict[str, Any]:
     """``latest``: ``day`` is the latest approved day, so there is no next day to look up."""
     if day is None:
         return {"day": None, "entries": [], "previous_day": None, "next_day": None}
@@ -44,9 +45,9 @@ def day_listing(request: HttpRequest, day: dt.date) -> HttpResponse:
 
 
 def paper_detail(request: HttpRequest, arxiv_id: str) -> HttpResponse:
-    paper = get_object_or_404(
-        Paper.objects.prefetch_related(Prefetch("author_links", queryset=PaperAuthor.objects.select_related("author"))),
-        arxiv_id=arxiv_id,
-    )
+    authors = Prefetch("author_links", queryset=PaperAuthor.objects.select_related("author"))
+    # django-stubs 5.2 rejects any Prefetch on a manager made by as_manager() (typeddjango/django-stubs#3263).
+    papers = Paper.objects.prefetch_related(authors)  # type: ignore[arg-type]
+    paper = get_object_or_404(papers, arxiv_id=arxiv_id)
     days = paper.entries.approved().order_by("-day").values_list("day", flat=True)
     return render(request, "papers/paper_detail.html", {"paper": paper, "days": days})

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
@@ -36,13 +38,10 @@ Status = Subscriber.Status
 # --- Subscribers ------------------------------------------------------------------------------
 
 
-PREFERENCE_FIELDS = list(Subscriber.PREFERENCE_FIELDS)
-
-
-class SubscriberAdminForm(forms.ModelForm):
+class SubscriberAdminForm(forms.ModelForm[Subscriber]):
     class Meta:
         model = Subscriber
-        fields = ["email", *PREFERENCE_FIELDS]
+        fields = ["email", *Subscriber.PREFERENCE_FIELDS]
 
     def clean_email(self) -> str:
         email = normalize_email(self.cleaned_data["email"])
@@ -57,7 +56,7 @@ class SubscriberAdminForm(forms.ModelForm):
 
 
 @admin.register(Subscriber)
-class SubscriberAdmin(admin.ModelAdmin):
+class SubscriberAdmin(admin.ModelAdmin[Subscriber]):
     form = SubscriberAdminForm
     change_list_template = "admin/subscribers/subscriber/change_list.html"
     list_display = [
@@ -91,7 +90,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         (None, {"fields": ["email", "status", "public_id"]}),
         (
             "Preferences",
-            {"fields": PREFERENCE_FIELDS},
+            {"fields": Subscriber.PREFERENCE_FIELDS},
         ),
         (
             "Consent and history",
@@ -115,11 +114,13 @@ class SubscriberAdmin(admin.ModelAdmin):
     def delivery(self, subscriber: Subscriber) -> str:
         return f"{subscriber.send_hour:02d}:00 {subscriber.time_zone}"
 
-    def get_readonly_fields(self, request, obj=None) -> list[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: Subscriber | None = None) -> list[str] | tuple[str, ...]:
         # A changed address would skip confirmation: people change theirs by signing up again.
         return [*self.readonly_fields, "email"] if obj is not None else self.readonly_fields
 
-    def save_model(self, request, obj: Subscriber, form, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: Subscriber, form: forms.ModelForm[Subscriber], change: bool
+    ) -> None:
         if change:
             super().save_model(request, obj, form, change)
             return
@@ -128,7 +129,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         services.subscriber_resend_confirmation(subscriber=obj)
 
-    def status_counts(self) -> list[dict]:
+    def status_counts(self) -> list[dict[str, Any]]:
         counts = dict(Subscriber.objects.order_by().values_list("status").annotate(count=Count("pk")))
         changelist = reverse("admin:subscribers_subscriber_changelist")
         return [
@@ -141,13 +142,13 @@ class SubscriberAdmin(admin.ModelAdmin):
             for value, label in Status.choices
         ]
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         extra_context = {**(extra_context or {}), "status_counts": self.status_counts()}
         return super().changelist_view(request, extra_context=extra_context)
 
     # --- actions ---
 
-    def _each(self, queryset: QuerySet[Subscriber], change) -> int:
+    def _each(self, queryset: QuerySet[Subscriber], change: Callable[[Subscriber], bool]) -> int:
         return sum(1 for subscriber in queryset if change(subscriber))
 
     @admin.action(description="Resend the confirmation email")
@@ -216,7 +217,7 @@ class SubscriberAdmin(admin.ModelAdmin):
 
     # --- CSV import ---
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         own = [
             path(
                 "import-csv/",
@@ -278,7 +279,7 @@ class SubscriberAdmin(admin.ModelAdmin):
 HEX = re.compile(r"[0-9a-f]{6,64}")
 
 
-class SuppressionAddForm(forms.ModelForm):
+class SuppressionAddForm(forms.ModelForm[Suppression]):
     """Takes an address, keeps its hash: the address itself is stored nowhere."""
 
     email = forms.EmailField(max_length=254, label="Email address")
@@ -303,7 +304,7 @@ class SuppressionAddForm(forms.ModelForm):
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(admin.ModelAdmin):
+class SuppressionAdmin(admin.ModelAdmin[Suppression]):
     list_display = ["hash_prefix", "reason", "created_at"]
     list_filter = ["reason"]
     search_fields = ["email_hash"]  # shows the search box; get_search_results does the searching
@@ -313,21 +314,25 @@ class SuppressionAdmin(admin.ModelAdmin):
     def hash_prefix(self, suppression: Suppression) -> str:
         return f"{suppression.email_hash[:12]}…"
 
-    def get_fields(self, request, obj=None) -> list[str]:
-        return ["email", "reason"] if obj is None else ["email_hash", "reason", "created_at"]
+    def get_fields(self, request: HttpRequest, obj: Suppression | None = None) -> tuple[str, ...]:
+        return ("email", "reason") if obj is None else ("email_hash", "reason", "created_at")
 
-    def get_readonly_fields(self, request, obj=None) -> list[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: Suppression | None = None) -> list[str]:
         return [] if obj is None else ["email_hash", "reason", "created_at"]
 
-    def get_form(self, request, obj=None, change=False, **kwargs):
+    def get_form(
+        self, request: HttpRequest, obj: Suppression | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[Suppression]]:
         if obj is None:
             kwargs["form"] = SuppressionAddForm
         return super().get_form(request, obj, change=change, **kwargs)
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Suppression | None = None) -> bool:
         return False
 
-    def get_search_results(self, request, queryset, search_term: str):
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Suppression], search_term: str
+    ) -> tuple[QuerySet[Suppression], bool]:
         term = search_term.strip()
         if not term:
             return queryset, False
@@ -336,7 +341,9 @@ class SuppressionAdmin(admin.ModelAdmin):
             condition |= Q(email_hash__startswith=term.lower())
         return queryset.filter(condition), False
 
-    def save_model(self, request, obj: Suppression, form, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: Suppression, form: forms.ModelForm[Suppression], change: bool
+    ) -> None:
         super().save_model(request, obj, form, change)
         # A subscriber with this address stops getting mail now, not only when they sign up again.
         subscriber = Subscriber.objects.with_email(form.cleaned_data["email"]).first()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any, cast
 
 from django import forms
 
@@ -15,7 +16,7 @@ HOURS = [(hour, f"{hour:02d}:00") for hour in range(24)]
 class SingleLineEmailField(forms.EmailField):
     """An address with a CR or LF anywhere (even trailing) is an attempt to inject mail headers."""
 
-    def to_python(self, value):
+    def to_python(self, value: Any) -> str | None:
         if isinstance(value, str) and ("\r" in value or "\n" in value):
             raise forms.ValidationError("An email address cannot contain line breaks.", code="line_break")
         return super().to_python(value)
@@ -56,20 +57,21 @@ class SignupForm(forms.Form):
 class ListField(forms.CharField):
     """A list edited as text: one item per line, or also comma-separated with ``commas=True``."""
 
-    def __init__(self, *, commas: bool = False, **kwargs) -> None:
+    def __init__(self, *, commas: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.commas = commas
 
-    def prepare_value(self, value):
+    def prepare_value(self, value: Any) -> Any:
         return (", " if self.commas else "\n").join(value) if isinstance(value, list) else value
 
-    def to_python(self, value) -> list[str]:
-        text = super().to_python(value)
+    # A CharField (stripping, the null character check) whose cleaned value is the list, not the text.
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        text = super().to_python(value) or ""
         items = [" ".join(item.split()) for item in re.split(r"[,\n]" if self.commas else r"\n", text)]
         return list(dict.fromkeys(item for item in items if item))
 
 
-class PreferencesForm(forms.ModelForm):
+class PreferencesForm(forms.ModelForm[Subscriber]):
     time_zone = forms.ChoiceField(choices=())
     send_hour = forms.TypedChoiceField(choices=HOURS, coerce=int, label="Delivery hour")
     categories = ListField(
@@ -97,15 +99,16 @@ class PreferencesForm(forms.ModelForm):
             "papers_per_digest": "From 1 to 50.",
         }
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["time_zone"].choices = [(name, name.replace("_", " ")) for name in sorted(available_time_zones())]
+        time_zone = cast(forms.ChoiceField, self.fields["time_zone"])  # declared above
+        time_zone.choices = [(name, name.replace("_", " ")) for name in sorted(available_time_zones())]
 
     def clean_interests(self) -> str:
         return " ".join(self.cleaned_data["interests"].split())
 
     def clean_categories(self) -> list[str]:
-        categories = self.cleaned_data["categories"]
+        categories: list[str] = self.cleaned_data["categories"]
         wrong = [category for category in categories if not CATEGORY.match(category)]
         if wrong:
             raise forms.ValidationError(

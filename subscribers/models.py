@@ -6,6 +6,7 @@ import hmac
 import secrets
 import uuid
 import zoneinfo
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -52,7 +53,7 @@ def new_link_key() -> str:
     return secrets.token_urlsafe(6)
 
 
-class SubscriberQuerySet(models.QuerySet):
+class SubscriberQuerySet(models.QuerySet["Subscriber"]):
     def with_email(self, email: str) -> SubscriberQuerySet:
         """This address, in any case. Matched as ``lower(email) = lower(%s)``, the expression of
         the unique constraint, so it is one probe of that index (``email__iexact`` compiles to
@@ -162,7 +163,7 @@ class Subscriber(models.Model):
     def __str__(self) -> str:
         return self.email
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.email = normalize_email(self.email)
         super().save(*args, **kwargs)
 

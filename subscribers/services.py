@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 import re
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Field, QuerySet
 from django.utils import timezone
 
+from common.db import column
 from subscribers.models import Subscriber, Suppression, email_hash, ip_hash, normalize_email
 
 logger = logging.getLogger(__name__)
@@ -54,24 +57,26 @@ LENGTH = re.compile(r"\(\d+\)$")  # varchar(254) -> varchar
 
 
 @functools.cache
-def _insert_if_new_sql(vendor: str) -> tuple[str, tuple]:
+def _insert_if_new_sql(vendor: str) -> tuple[str, tuple[Field[Any, Any], ...]]:
     """The statement _insert_if_new runs on this database vendor, and the fields it writes."""
     meta, suppressions = Subscriber._meta, Suppression._meta
     fields = tuple(field for field in meta.concrete_fields if field is not meta.pk)
     quote = connection.ops.quote_name
 
-    def placeholder(field) -> str:
+    def placeholder(field: Field[Any, Any]) -> str:
         if vendor != "postgresql":
             return "%s"
         # The values come through a SELECT, so PostgreSQL types them itself (a NULL would be
         # text); the cast restores the column's type, without a length: too long still fails.
-        return f"CAST(%s AS {LENGTH.sub('', field.db_type(connection))})"
+        db_type = field.db_type(connection)
+        assert db_type is not None  # None only for fields without a column, and these are concrete fields
+        return f"CAST(%s AS {LENGTH.sub('', db_type)})"
 
-    table, pk = quote(meta.db_table), quote(meta.pk.column)
-    columns = ", ".join(quote(field.column) for field in fields)
+    table, pk = quote(meta.db_table), quote(column(meta.pk))
+    columns = ", ".join(quote(column(field)) for field in fields)
     values = ", ".join(placeholder(field) for field in fields)
-    hash_column = quote(suppressions.get_field("email_hash").column)
-    reason_column = quote(suppressions.get_field("reason").column)
+    hash_column = quote(column(suppressions.get_field("email_hash")))
+    reason_column = quote(column(suppressions.get_field("reason")))
     # Identifiers come from the models' own metadata; the values go as parameters.
     suppressions_table = quote(suppressions.db_table)
     suppressed = f"SELECT 1 FROM {suppressions_table} WHERE {hash_column} = %s AND {reason_column} <> %s"  # noqa: S608
@@ -206,11 +211,11 @@ def subscriber_resume(*, subscriber: Subscriber) -> bool:
 def subscriber_suppress(*, subscriber: Subscriber, reason: str) -> None:
     """Bounced, complained or suppressed by an editor: never mailed again, never re-added silently."""
     Suppression.add(subscriber.email, reason)
-    status = {
+    statuses: dict[str, str] = {
         Suppression.Reason.BOUNCED: Status.BOUNCED,
         Suppression.Reason.COMPLAINED: Status.COMPLAINED,
-    }.get(reason, Status.UNSUBSCRIBED)
-    subscriber.set_status(status)
+    }
+    subscriber.set_status(statuses.get(reason, Status.UNSUBSCRIBED))
     subscriber.save(update_fields=["status", "status_changed_at"])
 
 
@@ -221,10 +226,10 @@ def subscriber_erase(*, subscriber: Subscriber) -> None:
     subscriber.delete()
 
 
-def subscriber_export(*, subscriber: Subscriber) -> dict:
+def subscriber_export(*, subscriber: Subscriber) -> dict[str, Any]:
     """Everything Paperboy keeps about one subscriber, for "download my data"."""
 
-    def when(value) -> str | None:
+    def when(value: dt.datetime | None) -> str | None:
         return value.isoformat() if value else None
 
     return {

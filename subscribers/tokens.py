@@ -48,9 +48,9 @@ def make_token(subscriber: Subscriber, purpose: Purpose) -> str:
 
 
 def _subscriber_for(value: str) -> Subscriber:
-    public_id, _, link_key = value.partition(".")
+    public_id_hex, _, link_key = value.partition(".")
     try:
-        public_id = uuid.UUID(hex=public_id)
+        public_id = uuid.UUID(hex=public_id_hex)
     except ValueError:
         raise TokenInvalid("malformed token") from None
     subscriber = Subscriber.objects.filter(public_id=public_id, link_key=link_key).first() if link_key else None

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from functools import wraps
+from typing import Concatenate, ParamSpec
 
 from django.conf import settings
 from django.contrib import messages
@@ -17,6 +18,8 @@ from subscribers import services
 from subscribers.forms import PreferencesForm, SignupForm
 from subscribers.models import Subscriber, normalize_email
 from subscribers.tokens import Purpose, TokenExpired, TokenInvalid, make_token, read_token
+
+P = ParamSpec("P")
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -40,7 +43,8 @@ def _signup_email_key(group: str, request: HttpRequest) -> str:
 
 
 @require_http_methods(["GET", "POST"])
-@ratelimit(key="ip", rate=_ip_rate, method="POST", block=False, group="signup-ip")
+# django-ratelimit ships no types: mypy sees an untyped decorator.
+@ratelimit(key="ip", rate=_ip_rate, method="POST", block=False, group="signup-ip")  # type: ignore[untyped-decorator]
 def subscribe(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST":
@@ -69,12 +73,17 @@ def check_inbox(request: HttpRequest) -> HttpResponse:
     return render(request, "subscribers/check_inbox.html")
 
 
-def with_token(purpose: Purpose) -> Callable:
+# A view that takes the token's subscriber, becoming one that takes the URL's token (as Django passes it, by name).
+TokenView = Callable[Concatenate[HttpRequest, Subscriber, str, P], HttpResponse]
+URLView = Callable[..., HttpResponse]
+
+
+def with_token(purpose: Purpose) -> Callable[[TokenView[P]], URLView]:
     """Resolve the URL's token to a subscriber, or answer with a friendly 4xx page."""
 
-    def decorator(view: Callable) -> Callable:
+    def decorator(view: TokenView[P]) -> URLView:
         @wraps(view)
-        def wrapper(request: HttpRequest, token: str, *args, **kwargs) -> HttpResponse:
+        def wrapper(request: HttpRequest, token: str, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
             try:
                 subscriber = read_token(token, purpose)
             except TokenExpired:

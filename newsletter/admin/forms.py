@@ -36,12 +36,12 @@ class DraftForm(forms.Form):
     )
 
 
-class EditionForm(forms.ModelForm):
+class EditionForm(forms.ModelForm[Edition]):
     class Meta:
         model = Edition
         fields = ["subject", "intro"]
 
     def clean_subject(self) -> str:
-        subject = self.cleaned_data["subject"]
+        subject: str = self.cleaned_data["subject"]
         no_line_breaks(subject, "The subject")
         return subject

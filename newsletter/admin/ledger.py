@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from common.text import plural
@@ -12,12 +14,13 @@ from newsletter.admin.resend import dispatch_now, requeue, warn_paused
 from newsletter.models import Delivery, Feedback, TrackingEvent
 
 DeliveryStatus = Delivery.Status
+M = TypeVar("M", bound=Model)
 
 # --- The delivery ledger ----------------------------------------------------------------------
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(admin.ModelAdmin[Delivery]):
     list_display = [
         "edition",
         "subscriber_email",
@@ -84,19 +87,19 @@ class DeliveryAdmin(admin.ModelAdmin):
 # --- Feedback and webhook events (read-only) -----------------------------------------------------
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin[M]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: M | None = None) -> bool:
         return False
 
 
 @admin.register(Feedback)
-class FeedbackAdmin(ReadOnlyAdmin):
+class FeedbackAdmin(ReadOnlyAdmin[Feedback]):
     list_display = ["created_at", "subscriber", "paper", "vote"]
     list_filter = ["vote"]
     list_select_related = ["subscriber", "paper"]
@@ -105,7 +108,7 @@ class FeedbackAdmin(ReadOnlyAdmin):
 
 
 @admin.register(TrackingEvent)
-class TrackingEventAdmin(ReadOnlyAdmin):
+class TrackingEventAdmin(ReadOnlyAdmin[TrackingEvent]):
     list_display = ["received_at", "event_type", "event_id", "delivery", "description"]
     list_filter = ["event_type"]
     list_select_related = ["delivery__edition"]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
@@ -23,7 +24,7 @@ SAMPLE_READERS = [
 class Command(BaseCommand):
     help = "The demo's digest half: sample readers with different interests get today's edition."
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         now = timezone.now()
         for email, interests, zone in SAMPLE_READERS:
             Subscriber.objects.update_or_create(

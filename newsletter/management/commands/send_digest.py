@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -25,7 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="rank and report; store and send nothing")
         parser.add_argument("--to", metavar="EMAIL", help="send one test digest (top papers) to this address only")
 
-    def handle(self, *args, date, kind, dry_run, to, **options) -> None:
+    def handle(self, *args: Any, date: str | None, kind: str, dry_run: bool, to: str | None, **options: Any) -> None:
         try:
             day = dt.date.fromisoformat(date) if date else timezone.now().astimezone(dt.UTC).date()
         except ValueError as exc:
