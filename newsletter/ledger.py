@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -86,7 +87,7 @@ class SentLedger:
               FROM (SELECT unnest(%s::bigint[]) AS id, unnest(%s::text[]) AS esp_id) AS v
              WHERE d.id = v.id AND d.status = %s AND d.claim = %s
         """  # noqa: S608 - the table name comes from the model
-        params = [
+        params: list[Any] = [
             Delivery.Status.SENT.value,
             timezone.now(),
             MESSAGE_ID_PREFIX,

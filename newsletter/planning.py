@@ -80,18 +80,18 @@ def paper_infos(edition: Edition) -> list[PaperInfo]:
 
 
 def reader_infos(subscriber_ids: list[int]) -> list[ReaderInfo]:
-    subscriber_ids = id_list(subscriber_ids)
+    ids = id_list(subscriber_ids)
     since = timezone.now() - dt.timedelta(days=HISTORY_DAYS)
     sent: dict[int, set[int]] = defaultdict(set)
     for subscriber_id, paper_ids in (
-        Delivery.objects.filter(subscriber_id__in=subscriber_ids, created_at__gte=since)
+        Delivery.objects.filter(subscriber_id__in=ids, created_at__gte=since)
         .exclude(status__in=[Delivery.Status.SKIPPED, Delivery.Status.SUPPRESSED, Delivery.Status.FAILED])
         .values_list("subscriber_id", "paper_ids")
     ):
         sent[subscriber_id].update(paper_ids)
     liked: dict[int, set[int]] = defaultdict(set)
     disliked: dict[int, set[int]] = defaultdict(set)
-    for subscriber_id, paper_id, vote in Feedback.objects.filter(subscriber_id__in=subscriber_ids).values_list(
+    for subscriber_id, paper_id, vote in Feedback.objects.filter(subscriber_id__in=ids).values_list(
         "subscriber_id", "paper_id", "vote"
     ):
         (liked if vote > 0 else disliked)[subscriber_id].add(paper_id)
@@ -106,7 +106,7 @@ def reader_infos(subscriber_ids: list[int]) -> list[ReaderInfo]:
         return () if text in ("[]", "") else tuple(json.loads(text))
 
     rows = (
-        Subscriber.objects.filter(pk__in=subscriber_ids)
+        Subscriber.objects.filter(pk__in=ids)
         # As text, parsed here only when not empty: Django would parse 2 JSON values per reader.
         .annotate(categories_text=Cast("categories", TextField()), authors_text=Cast("followed_authors", TextField()))
         .values_list("pk", "interests", "categories_text", "authors_text", "papers_per_digest", "skip_if_no_match")

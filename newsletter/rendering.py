@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from html import escape as html_escape
+from typing import Any
 
 import css_inline
 from cachetools import TTLCache
@@ -76,7 +77,7 @@ class Digest:
     html: str
 
 
-def _paper_context(view: PaperView, position: object) -> dict:
+def _paper_context(view: PaperView, position: object) -> dict[str, Any]:
     paper = view.paper
     names = paper.author_names
     authors = ", ".join(names[:3]) + (" et al." if len(names) > 3 else "")
@@ -122,12 +123,12 @@ def render_edition(edition: Edition, views: Iterable[PaperView]) -> RenderedEdit
 
     text = render_to_string("emails/digest-body.txt", {**common, **links, "papers_text": PAPERS_MARKER})
     text_head, _, text_tail = text.partition(PAPERS_MARKER)
-    paper_text = {
+    paper_text: dict[int, str] = {
         view.paper.pk: render_to_string("emails/digest-paper.txt", _paper_context(view, POSITION_MARKER))
         for view in views
     }
     subject = " ".join(render_to_string("emails/digest-subject.txt", {**common}).split())
-    preheaders = {view.paper.pk: escape(Truncator(view.paper.title).chars(110)) for view in views}
+    preheaders: dict[int, str] = {view.paper.pk: escape(Truncator(view.paper.title).chars(110)) for view in views}
     return RenderedEdition(subject, html_head, html_tail, text_head, text_tail, paper_html, paper_text, preheaders)
 
 
@@ -181,7 +182,8 @@ def render_digest(
 def paper_views(edition: Edition) -> list[PaperView]:
     """The edition's papers as its digests show them (papers deleted since publishing left out)."""
     authors = Prefetch("author_links", queryset=PaperAuthor.objects.select_related("author"))
-    papers = Paper.objects.prefetch_related(authors).in_bulk(edition.paper_ids)
+    # django-stubs 5.2 rejects any Prefetch on a manager made by as_manager() (typeddjango/django-stubs#3263).
+    papers = Paper.objects.prefetch_related(authors).in_bulk(edition.paper_ids)  # type: ignore[arg-type]
     entries = {
         entry.paper_id: entry
         for entry in DailyEntry.objects.filter(
@@ -202,7 +204,7 @@ def paper_views(edition: Edition) -> list[PaperView]:
 
 
 # Per process; a few minutes at most, since editors' notes may change while an edition goes out.
-_rendered: TTLCache[tuple, RenderedEdition] = TTLCache(maxsize=16, ttl=300)
+_rendered: TTLCache[tuple[object, ...], RenderedEdition] = TTLCache(maxsize=16, ttl=300)
 
 
 def rendered_edition(edition: Edition) -> RenderedEdition:

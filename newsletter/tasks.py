@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import logging
 
 from celery import shared_task
@@ -20,7 +22,7 @@ def dispatch(*, stale_after_minutes: int = 10) -> int:
     """Enqueue chunk tasks for pending rows of running editions that no task is (recently)
     carrying. Claims make a duplicate enqueue harmless; this only avoids waste."""
     now = timezone.now()
-    stale = now - timezone.timedelta(minutes=stale_after_minutes)
+    stale = now - dt.timedelta(minutes=stale_after_minutes)
     pending = Delivery.objects.filter(status=Delivery.Status.PENDING, edition__status__in=RUNNING_STATUSES).exclude(
         enqueued_at__gte=stale
     )
@@ -30,12 +32,12 @@ def dispatch(*, stale_after_minutes: int = 10) -> int:
     with transaction.atomic():
         Delivery.objects.filter(pk__in=id_list(ids)).update(enqueued_at=now)
         for chunk in chunks:
-            transaction.on_commit(lambda chunk=chunk: send_chunk.delay(chunk))
+            transaction.on_commit(functools.partial(send_chunk.delay, chunk))
     return len(ids)
 
 
 @shared_task(name="newsletter.tick")
-def tick() -> dict:
+def tick() -> dict[str, int]:
     """Every few minutes: publish due editions, reap stale rows, plan due readers, dispatch."""
     published = services.editions_publish_due(cutoff_hour=settings.DIGEST_CUTOFF_HOUR)
     unknown = sending.reap_stale()
@@ -59,11 +61,11 @@ def tick() -> dict:
     return summary
 
 
-@shared_task(name="newsletter.send_chunk", bind=True)
-def send_chunk(self, delivery_ids: list[int]) -> dict:
+@shared_task(name="newsletter.send_chunk")
+def send_chunk(delivery_ids: list[int]) -> dict[str, int]:
     outcome = sending.send_chunk(delivery_ids)
     if outcome.retry_ids and not outcome.paused:
-        send_chunk.apply_async(args=[outcome.retry_ids], countdown=outcome.retry_in)
+        send_chunk.apply_async(args=(outcome.retry_ids,), countdown=outcome.retry_in)
     return {
         "sent": outcome.sent,
         "failed": outcome.failed,

@@ -6,7 +6,9 @@ body would otherwise be a server error (and the ESP would retry it forever)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import wraps
+from typing import Any
 
 from anymail import urls as anymail_urls
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
@@ -15,9 +17,9 @@ from django.urls import URLPattern
 logger = logging.getLogger(__name__)
 
 
-def guarded(view):
+def guarded(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @wraps(view)  # keeps csrf_exempt: ESPs post without CSRF tokens (basic auth protects these)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:

@@ -4,18 +4,21 @@ any reader, test send, pause, resume, resending rows whose fate is unknown)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
@@ -47,7 +50,7 @@ def find_subscriber(value: str) -> Subscriber | None:
 
 
 @admin.register(Edition)
-class EditionAdmin(admin.ModelAdmin):
+class EditionAdmin(admin.ModelAdmin[Edition]):
     form = EditionForm
     change_list_template = "admin/newsletter/edition/change_list.html"
     change_form_template = "admin/newsletter/edition/change_form.html"
@@ -75,7 +78,8 @@ class EditionAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Edition]:
         # Every status count in the changelist's one query (a GROUP BY), never a query per row.
-        return super().get_queryset(request).annotate(**status_count_annotations())
+        editions: QuerySet[Edition] = super().get_queryset(request)
+        return editions.annotate(**status_count_annotations())
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # editions come from "Create / refresh a draft" (or the schedule)
@@ -115,8 +119,8 @@ class EditionAdmin(admin.ModelAdmin):
 
     # --- URLs and pages ---
 
-    def get_urls(self):
-        def view(func, suffix: str, route: str):
+    def get_urls(self) -> list[URLPattern]:
+        def view(func: Callable[..., HttpResponse], suffix: str, route: str) -> URLPattern:
             return path(route, self.admin_site.admin_view(func), name=f"newsletter_edition_{suffix}")
 
         own = [
@@ -130,7 +134,7 @@ class EditionAdmin(admin.ModelAdmin):
         ]
         return own + super().get_urls()
 
-    def _page(self, request: HttpRequest, template: str, title: str, **context) -> TemplateResponse:
+    def _page(self, request: HttpRequest, template: str, title: str, **context: Any) -> TemplateResponse:
         context = {**self.admin_site.each_context(request), "opts": self.opts, "title": title, **context}
         return TemplateResponse(request, f"admin/newsletter/edition/{template}", context)
 
@@ -146,7 +150,9 @@ class EditionAdmin(admin.ModelAdmin):
     def _back(self, edition: Edition) -> HttpResponseRedirect:
         return HttpResponseRedirect(reverse("admin:newsletter_edition_change", args=[edition.pk]))
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         edition = self.get_object(request, object_id)
         if edition is not None:
             counts = self._annotated_counts(edition)
@@ -192,7 +198,7 @@ class EditionAdmin(admin.ModelAdmin):
 
     # --- preview for any subscriber ---
 
-    @csp_update({"style-src": ["'unsafe-inline'"]})  # the email's own inline styles; still no scripts
+    @method_decorator(csp_update({"style-src": ["'unsafe-inline'"]}))  # the email's inline styles; no scripts
     def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         edition = self._edition(request, object_id, change=False)
         wanted = request.GET.get("subscriber", "")
@@ -204,8 +210,8 @@ class EditionAdmin(admin.ModelAdmin):
         html, notes, source = preview.html, preview.notes, preview.source
         base = reverse("admin:newsletter_edition_preview", args=[edition.pk])
         links = {
-            "html_url": f"{base}?{urlencode({'subscriber': subscriber.pk})}",
-            "text_url": f"{base}?{urlencode({'subscriber': subscriber.pk, 'format': 'text'})}",
+            "html_url": f"{base}?{urlencode({'subscriber': str(subscriber.pk)})}",
+            "text_url": f"{base}?{urlencode({'subscriber': str(subscriber.pk), 'format': 'text'})}",
             "edition_url": reverse("admin:newsletter_edition_change", args=[edition.pk]),
         }
         if request.GET.get("format") == "text" or html is None or not preview.has_papers:
@@ -346,7 +352,9 @@ class EditionAdmin(admin.ModelAdmin):
         )
         warn_paused(self, request, paused)
 
-    def _confirm_resend(self, request: HttpRequest, chosen: list[Edition], hidden: list[tuple[str, str]]):
+    def _confirm_resend(
+        self, request: HttpRequest, chosen: list[Edition], hidden: list[tuple[str, str]]
+    ) -> TemplateResponse:
         unknown = dict(
             Delivery.objects.filter(edition__in=chosen, status=DeliveryStatus.UNKNOWN)
             .order_by()
@@ -396,6 +404,6 @@ class EditionAdmin(admin.ModelAdmin):
             return None
         chosen = list(queryset)
         hidden = [("action", "resend_unknown")] + [
-            (admin.helpers.ACTION_CHECKBOX_NAME, str(edition.pk)) for edition in chosen
+            (helpers.ACTION_CHECKBOX_NAME, str(edition.pk)) for edition in chosen
         ]
         return self._confirm_resend(request, chosen, hidden=hidden)

@@ -13,7 +13,7 @@ from papers.models import Paper
 DeliveryStatus = Delivery.Status
 
 
-def status_count_annotations() -> dict:
+def status_count_annotations() -> dict[str, Count]:
     return {
         "n_total": Count("deliveries"),
         **{f"n_{status}": Count("deliveries", filter=Q(deliveries__status=status)) for status in DeliveryStatus.values},
@@ -76,7 +76,7 @@ def delivery_counts_html(edition: Edition) -> str:
     ledger = reverse("admin:newsletter_delivery_changelist")
     rows = [
         (
-            f"{ledger}?{urlencode({'edition__id__exact': edition.pk, 'status__exact': status})}",
+            f"{ledger}?{urlencode({'edition__id__exact': str(edition.pk), 'status__exact': status})}",
             label,
             counts.get(status, 0),
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -28,6 +30,6 @@ def dispatch_now() -> int:
     return tasks.dispatch()
 
 
-def warn_paused(model_admin: admin.ModelAdmin, request: HttpRequest, paused: list[Edition]) -> None:
+def warn_paused(model_admin: admin.ModelAdmin[Any], request: HttpRequest, paused: list[Edition]) -> None:
     for edition in {edition.pk: edition for edition in paused}.values():
         model_admin.message_user(request, f"{edition} is paused: its rows go out when you resume it.", messages.WARNING)
