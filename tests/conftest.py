@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 import pytest
@@ -45,7 +46,7 @@ def pytest_configure(config) -> None:
             raise pytest.UsageError("CI=true: REDIS_URL must point at Redis (see .ci/run)")
 
 
-def unavailable(reason: str):
+def unavailable(reason: str) -> NoReturn:
     """Skip on a developer machine, fail in CI: CI promises every real service."""
     if IN_CI:
         pytest.fail(f"{reason} (CI=true, so this is a failure, not a skip)")

@@ -4,10 +4,12 @@ import datetime as dt
 
 import factory
 
+from newsletter.models import Delivery, Edition
 from papers.models import Author, DailyEntry, Paper, PaperAuthor
+from subscribers.models import Subscriber
 
 
-class AuthorFactory(factory.django.DjangoModelFactory):
+class AuthorFactory(factory.django.DjangoModelFactory[Author]):
     class Meta:
         model = Author
         django_get_or_create = ("name",)
@@ -15,7 +17,7 @@ class AuthorFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Author {n}")
 
 
-class PaperFactory(factory.django.DjangoModelFactory):
+class PaperFactory(factory.django.DjangoModelFactory[Paper]):
     class Meta:
         model = Paper
         skip_postgeneration_save = True
@@ -32,7 +34,7 @@ class PaperFactory(factory.django.DjangoModelFactory):
             PaperAuthor.objects.create(paper=paper, author=AuthorFactory(name=name), position=position)
 
 
-class DailyEntryFactory(factory.django.DjangoModelFactory):
+class DailyEntryFactory(factory.django.DjangoModelFactory[DailyEntry]):
     class Meta:
         model = DailyEntry
 
@@ -44,9 +46,9 @@ class DailyEntryFactory(factory.django.DjangoModelFactory):
     status = DailyEntry.Status.APPROVED
 
 
-class SubscriberFactory(factory.django.DjangoModelFactory):
+class SubscriberFactory(factory.django.DjangoModelFactory[Subscriber]):
     class Meta:
-        model = "subscribers.Subscriber"
+        model = Subscriber
 
     email = factory.Sequence(lambda n: f"reader{n}@example.org")
     status = "active"
@@ -54,22 +56,22 @@ class SubscriberFactory(factory.django.DjangoModelFactory):
     time_zone = "Europe/Berlin"
 
 
-class EditionFactory(factory.django.DjangoModelFactory):
+class EditionFactory(factory.django.DjangoModelFactory[Edition]):
     """A daily edition of 2026-01-06 (a draft unless told otherwise)."""
 
     class Meta:
-        model = "newsletter.Edition"
+        model = Edition
 
     kind = "daily"
     period_start = dt.date(2026, 1, 6)
     period_end = factory.SelfAttribute("period_start")
 
 
-class DeliveryFactory(factory.django.DjangoModelFactory):
+class DeliveryFactory(factory.django.DjangoModelFactory[Delivery]):
     """One ledger row: a pending digest of its edition for a new subscriber."""
 
     class Meta:
-        model = "newsletter.Delivery"
+        model = Delivery
 
     edition = factory.SubFactory(EditionFactory)
     subscriber = factory.SubFactory(SubscriberFactory)

@@ -53,7 +53,7 @@ def readers():
 
 
 def publish_and_plan(admin_client, day_papers) -> Edition:
-    edition = EditionFactory()
+    edition = EditionFactory.create()
     response = admin_client.post(edition_url("publish", edition))
     assert response.status_code == 302
     edition.refresh_from_db()
@@ -64,7 +64,7 @@ def publish_and_plan(admin_client, day_papers) -> Edition:
 
 
 def make_edition(day: dt.date, counts: dict[str, int]) -> Edition:
-    edition = EditionFactory(period_start=day, status=Edition.Status.SENDING, paper_ids=[1, 2, 3])
+    edition = EditionFactory.create(period_start=day, status=Edition.Status.SENDING, paper_ids=[1, 2, 3])
     for status, count in counts.items():
         DeliveryFactory.create_batch(count, edition=edition, status=status)
     return edition

@@ -39,7 +39,7 @@ from papers.models import Paper
 from subscribers import services
 from subscribers.models import Subscriber
 from subscribers.tokens import Purpose, make_token, read_token
-from tests.conftest import clean_env, free_port
+from tests.conftest import Process, clean_env, free_port
 from tests.factories import SubscriberFactory
 from tests.newsletter.conftest import SITE_URL
 
@@ -316,9 +316,11 @@ class Workers:
         started = [self.spawn([*args, "--hostname", f"{name}@%h"], env, name=name) for name in names]
         self.started += started
         for worker in started:
-            wait_until(
-                lambda worker=worker: " ready." in worker.output(), timeout=60, what="a worker", output=self.output
-            )
+
+            def ready(worker: Process = worker) -> bool:
+                return " ready." in worker.output()
+
+            wait_until(ready, timeout=60, what="a worker", output=self.output)
         return started
 
     def send(self, ids: list[int]):

@@ -37,7 +37,7 @@ def published_edition(papers: int = 5):
 def planned(edition, count: int = 1, **fields) -> list[Delivery]:
     fields.setdefault("papers_per_digest", 10)
     subscribers = [
-        SubscriberFactory(confirmed_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC), **fields) for _ in range(count)
+        SubscriberFactory.create(confirmed_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC), **fields) for _ in range(count)
     ]
     planning.plan_deliveries(edition, [(subscriber.pk, DAY) for subscriber in subscribers])
     return list(Delivery.objects.filter(edition=edition).select_related("subscriber", "edition").order_by("pk"))

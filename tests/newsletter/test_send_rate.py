@@ -31,7 +31,7 @@ def clock(monkeypatch):
 
 
 def sends_per_second(clock, settings, calls: int) -> Counter:
-    seconds = Counter()
+    seconds: Counter[int] = Counter()
     for _ in range(calls):
         provider.wait_for_send_slot()
         seconds[int(clock.now)] += 1

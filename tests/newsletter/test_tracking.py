@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from anymail.exceptions import AnymailInsecureWebhookWarning
@@ -34,7 +35,7 @@ def webhook_secret(settings):
     settings.ANYMAIL = {"WEBHOOK_SECRET": SECRET}
 
 
-def basic_auth(credentials: str) -> dict[str, str]:
+def basic_auth(credentials: str) -> dict[str, Any]:
     return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(credentials.encode()).decode()}
 
 
@@ -50,13 +51,13 @@ def post(client):
 
 @pytest.fixture
 def reader() -> Subscriber:
-    return SubscriberFactory(email="Reader@Example.org")
+    return SubscriberFactory.create(email="Reader@Example.org")
 
 
 @pytest.fixture
 def delivery(reader) -> Delivery:
-    return DeliveryFactory(
-        edition=EditionFactory(period_start=DAY, status="sending"),
+    return DeliveryFactory.create(
+        edition=EditionFactory.create(period_start=DAY, status="sending"),
         subscriber=reader,
         status="sent",
         esp_message_id=MESSAGE_ID,

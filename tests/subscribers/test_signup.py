@@ -36,7 +36,9 @@ def signup(client, django_capture_on_commit_callbacks):
 
 
 def link_in(message, name: str) -> str:
-    return re.search(rf"http://\S+/{name}/\S+/", message.body).group(0)
+    found = re.search(rf"http://\S+/{name}/\S+/", message.body)
+    assert found, f"no {name} link in the email"
+    return found.group(0)
 
 
 def test_new_address_gets_one_confirmation_email(signup):
