@@ -5,9 +5,10 @@ UTF-8, plus a handful of headers. Written directly because the email package's g
 of a digest's CPU (BENCHMARKS.md). The result is what Django would send: the same headers (a
 To, Cc or Reply-To in ``headers`` shown instead of the list, as Django does), the same transfer
 encodings (7bit, 8bit, or quoted-printable for a line over 998 bytes), RFC 2047 encoded words for
-non-ASCII header text. Headers that need folding or encoding go through the ``email`` package's
-own SMTP policy (cached per distinct value). Backends that read the message's attributes instead
-(Anymail's) are unaffected. DIGEST_FAST_MIME=false builds digests with Django's own class.
+non-ASCII header text. Headers that need folding or encoding go through the ``email`` package
+(cached per distinct value): address headers fold as Django's generator folds them, others by
+its SMTP policy. Backends that read the message's attributes instead (Anymail's) are unaffected.
+DIGEST_FAST_MIME=false builds digests with Django's own class.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from django.core.mail.message import ADDRESS_HEADERS, sanitize_address
 MAX_LINE = 998  # bytes, without the line break (RFC 5322 2.1.1)
 PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*")
 _FOLD = policy.SMTP.clone(linesep="\n")
-_DJANGO_FOLD = policy.compat32.clone(linesep="\n")  # Django's generator: address headers fold exactly as it sends them
+_DJANGO_FOLD = policy.compat32.clone(linesep="\n")  # what Django's generator folds with
 
 
 @functools.lru_cache(maxsize=256)

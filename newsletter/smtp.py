@@ -2,11 +2,11 @@
 
 smtplib waits for each reply: MAIL FROM, RCPT TO, DATA and the message are four round trips.
 Pipelined, the envelope and DATA go out in one write and the message in a second: two round
-trips, because waiting on replies is most of a send's time on a fast relay (BENCHMARKS.md).
-Replies are still read and checked one by one, and errors raise exactly what smtplib would raise
-(SMTPSenderRefused, SMTPRecipientsRefused, SMTPDataError), so callers cannot tell the
-difference. Servers without PIPELINING, non-ASCII addresses (SMTPUTF8) and
-EMAIL_SMTP_PIPELINING=false take Django's path.
+trips, and the caller renders the next message while the server takes this one (send_deferred;
+the gain is in BENCHMARKS.md). Replies are still read and checked one by one, and errors raise
+exactly what smtplib would raise (SMTPSenderRefused, SMTPRecipientsRefused, SMTPDataError), so
+callers cannot tell the difference. Servers without PIPELINING, non-ASCII addresses (SMTPUTF8)
+and EMAIL_SMTP_PIPELINING=false take Django's path.
 
 EMAIL_URL=smtp://... selects this backend (config/settings.py).
 """
