@@ -9,6 +9,11 @@ over a sample: the shared parts once, then per reader), send (tick's end to the 
 recorded). Baseline, same run: one SMTP connection re-sending a single pre-built message of the
 run's mean size to the same sink.
 
+The hand-written transport's gains, same run, each against the setting that turns it off: the
+digests' MIME (DIGEST_FAST_MIME, newsletter/mime.py vs Django's EmailMultiAlternatives) and one
+worker's send loop re-sending part of the day to the same sink (EMAIL_SMTP_PIPELINING,
+newsletter/smtp.py pipelined vs Django's SMTP backend), both in this process.
+
 Memory: the peak RSS (VmHWM) of each worker is read at the end of a run at 10k and at N
 subscribers. The ESP batch path (the same send through Anymail's Postmark backend to a local
 fake Postmark API, bench/fake_esp.py) is in ``bench.esp_batch``.
@@ -25,10 +30,11 @@ import secrets
 import signal
 import smtplib
 import socket
+import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -45,6 +51,7 @@ SMALL_SUBSCRIBERS = 10_000
 WORKERS = 2
 BENCH_QUEUE = "celery"  # the default queue, as dispatch() uses it, on the bench's own Redis database
 SITE_URL = "https://paperboy.example"
+SENDER = "Paperboy <digest@paperboy.example>"
 SEED = 20261202
 _PHRASES = [
     "diffusion models",
@@ -257,7 +264,7 @@ def worker_env(*, database: str, broker: str, email: dict[str, str], extra: dict
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "paperboy.example",
         "SITE_URL": SITE_URL,
-        "DEFAULT_FROM_EMAIL": "Paperboy <digest@paperboy.example>",
+        "DEFAULT_FROM_EMAIL": SENDER,
         "DATABASE_URL": database,
         "DATABASE_CONN_MAX_AGE": "600",
         "REDIS_URL": broker,
@@ -381,11 +388,35 @@ def _status_counts(rows) -> dict[str, int]:
     return {row["status"]: row["n"] for row in rows.values("status").annotate(n=Count("pk")).order_by()}
 
 
-def measure_render(edition, sample: int) -> tuple[float, float, float, float]:
-    """In this process: (shared parts once, s; per message µs for the digest + MIME bytes; the
-    same with Django's own EmailMultiAlternatives for the MIME, µs; mean message size, bytes)
-    over ``sample`` planned rows of ``edition``."""
-    from django.core.mail import EmailMultiAlternatives
+ROUNDS = 3  # each on/off comparison: medians of this many rounds, taken in turn
+
+
+def on_and_off(measure: Callable[[bool], float], rounds: int = ROUNDS) -> tuple[float, float]:
+    """Medians of ``measure(True)`` and ``measure(False)`` over ``rounds`` rounds taken in turn,
+    so a change in the machine's load falls on both."""
+    on, off = [], []
+    for _ in range(rounds):
+        on.append(measure(True))
+        off.append(measure(False))
+    return statistics.median(on), statistics.median(off)
+
+
+@dataclass
+class Render:
+    """Per message, µs, as (DIGEST_FAST_MIME on, off): the whole digest and its MIME alone."""
+
+    shared_s: float  # the edition's shared parts, once per process
+    digest_us: tuple[float, float]  # papers joined, personal links signed, MIME built to bytes
+    mime_us: tuple[float, float]  # message().as_bytes() of the built EmailMessage only
+    mean_size: float  # bytes on the wire
+    rows: int
+
+
+def measure_render(edition, sample: int) -> Render:
+    """In this process, over ``sample`` planned rows of ``edition``, with DIGEST_FAST_MIME on and
+    off (newsletter/mime.py's DigestEmail or Django's EmailMultiAlternatives, as the send loop
+    builds them)."""
+    from django.test import override_settings
 
     from newsletter import digest_email, rendering
     from newsletter.models import Delivery
@@ -395,26 +426,65 @@ def measure_render(edition, sample: int) -> tuple[float, float, float, float]:
     rendering.rendered_edition(edition)
     shared_s = time.perf_counter() - started
     rows = list(Delivery.objects.filter(edition=edition).select_related("subscriber", "edition").order_by("?")[:sample])
-    sizes = []
-    started = time.perf_counter()
-    for row in rows:
-        message = digest_email.build_message(row, row.subscriber, rendering.rendered_edition(edition))
-        sizes.append(len(message.message().as_bytes(linesep="\r\n")))
-    per_message_us = (time.perf_counter() - started) / max(len(rows), 1) * 1e6
-    started = time.perf_counter()
-    for row in rows:
-        ours = digest_email.build_message(row, row.subscriber, rendering.rendered_edition(edition))
-        django_message = EmailMultiAlternatives(
-            ours.subject,
-            ours.body,
-            ours.from_email,
-            ours.to,
-            headers=ours.extra_headers,
-            alternatives=ours.alternatives,
+
+    def build(row):
+        return digest_email.build_message(row, row.subscriber, rendering.rendered_edition(edition))
+
+    def digest_us(fast: bool) -> float:
+        with override_settings(DIGEST_FAST_MIME=fast):
+            started = time.perf_counter()
+            for row in rows:
+                build(row).message().as_bytes(linesep="\r\n")
+            return (time.perf_counter() - started) / len(rows) * 1e6
+
+    def mime_us(fast: bool) -> float:
+        with override_settings(DIGEST_FAST_MIME=fast):
+            messages = [build(row) for row in rows]
+        started = time.perf_counter()
+        for message in messages:
+            message.message().as_bytes(linesep="\r\n")
+        return (time.perf_counter() - started) / len(rows) * 1e6
+
+    with override_settings(DIGEST_FAST_MIME=True):
+        sizes = [len(build(row).message().as_bytes(linesep="\r\n")) for row in rows]
+    return Render(shared_s, on_and_off(digest_us), on_and_off(mime_us), sum(sizes) / len(sizes), len(rows))
+
+
+def measure_pipelining(edition, port: int, counter: Callable[[], int], sample: int) -> tuple[float, float, int]:
+    """In this process, the send loop (``sending.send_chunk``, chunks of DIGEST_CHUNK_SIZE) over
+    ``sample`` rows of ``edition`` sent again through newsletter/smtp.py's backend to the sink:
+    (msg/s with EMAIL_SMTP_PIPELINING on, off, rows)."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    from newsletter import sending
+    from newsletter.models import Delivery, Edition
+
+    rows = Delivery.objects.filter(edition=edition, status=Delivery.Status.SENT)
+    ids = sorted(rows.order_by("?").values_list("pk", flat=True)[:sample])
+    size = settings.DIGEST_CHUNK_SIZE
+    chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
+    # The day's send is over (the idle tick may have closed the edition): open it for the resends.
+    Edition.objects.filter(pk=edition.pk).update(status=Edition.Status.SENDING)
+    smtp = {"EMAIL_BACKEND": "newsletter.smtp.EmailBackend", "EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": port}
+
+    def rate(pipelining: bool) -> float:
+        Delivery.objects.filter(pk__in=ids).update(
+            status=Delivery.Status.PENDING, claim="", claimed_at=None, sent_at=None
         )
-        django_message.message().as_bytes(linesep="\r\n")
-    django_us = (time.perf_counter() - started) / max(len(rows), 1) * 1e6
-    return shared_s, per_message_us, django_us, sum(sizes) / max(len(sizes), 1)
+        before = counter()
+        with override_settings(**smtp, EMAIL_SMTP_PIPELINING=pipelining, DIGEST_SEND_RATE=0):
+            started = time.perf_counter()
+            sent = sum(sending.send_chunk(chunk).sent for chunk in chunks)
+            elapsed = time.perf_counter() - started
+        time.sleep(0.3)  # smtp-sink's count lags a little
+        received = counter() - before
+        if sent != len(ids) or received != sent:
+            raise RuntimeError(f"pipelining={pipelining}: {sent} of {len(ids)} rows sent, {received} received")
+        return sent / elapsed
+
+    on, off = on_and_off(rate)
+    return on, off, len(ids)
 
 
 def baseline_rate(port: int, size: int, count: int) -> float:
@@ -437,6 +507,9 @@ def baseline_rate(port: int, size: int, count: int) -> float:
 
 def run(*, quick: bool, subscribers: int | None = None) -> list[Result]:
     """The send at ``small`` and at ``n`` subscribers (quick: small sizes, targets not judged)."""
+    from django.conf import settings
+    from django.test import override_settings
+
     from bench.results import cores
 
     n = subscribers or (QUICK_SUBSCRIBERS if quick else DEFAULT_SUBSCRIBERS)
@@ -477,8 +550,18 @@ def run(*, quick: bool, subscribers: int | None = None) -> list[Result]:
                 f"smtp-sink {result.sink_cpu / max(result.sent, 1) * 1e6:.0f} µs"
             )
         big = runs[-1]
-        shared_s, per_message_us, django_us, mean_size = measure_render(edition, sample=min(2000, big.sent))
-        log(f"render: shared parts {shared_s * 1000:.0f} ms once, {per_message_us:.0f} µs per message")
+        with override_settings(SITE_URL=SITE_URL, DEFAULT_FROM_EMAIL=SENDER):  # the digests the workers sent
+            render = measure_render(edition, sample=min(2000, big.sent))
+            log(
+                f"render: shared parts {render.shared_s * 1000:.0f} ms once; per message, DIGEST_FAST_MIME on/off: "
+                f"digest {render.digest_us[0]:.0f}/{render.digest_us[1]:.0f} µs, "
+                f"MIME {render.mime_us[0]:.0f}/{render.mime_us[1]:.0f} µs"
+            )
+            pipelined, one_by_one, resent = measure_pipelining(
+                edition, port, lambda: sink_count(sink), sample=min(4000, big.sent)
+            )
+            log(f"send loop in this process, EMAIL_SMTP_PIPELINING on/off: {pipelined:,.0f}/{one_by_one:,.0f} msg/s")
+        mean_size = render.mean_size
         count = min(20_000, max(200, big.sent))
         base = baseline_rate(port, int(mean_size), count)
         log(f"baseline: one connection re-sending a {mean_size / 1000:.1f} KB message: {base:,.0f} msg/s")
@@ -487,7 +570,8 @@ def run(*, quick: bool, subscribers: int | None = None) -> list[Result]:
     cores_note = f"{cores()} cores"
     workers_note = (
         f"{WORKERS} Celery worker processes (solo pool, DJANGO_ENV=production, persistent DB connections), "
-        f"PostgreSQL {BENCH_DB_NAME}, Redis broker; Django SMTP backend -> Postfix smtp-sink on loopback"
+        f"PostgreSQL {BENCH_DB_NAME}, Redis broker; newsletter/smtp.py's SMTP backend (pipelined) -> "
+        "Postfix smtp-sink on loopback"
     )
     checks = f"{big.sent:,} rows sent, {big.accepted:,} messages counted by smtp-sink" + (
         f", other outcomes {big.other}" if big.other else ""
@@ -527,15 +611,43 @@ def run(*, quick: bool, subscribers: int | None = None) -> list[Result]:
         Result(
             "send",
             "phase: render per message",
-            per_message_us,
+            render.digest_us[0],
             "µs",
-            baseline=django_us,
+            baseline=render.digest_us[1],
             target="reported",
             notes=(
-                f"shared parts once per edition per process: {shared_s * 1000:.0f} ms; per reader: papers joined, "
-                f"personal links signed, MIME built to bytes (in this process, {min(2000, big.sent):,} rows); "
-                f"runs inside the send phase; baseline: the same digests with Django's EmailMultiAlternatives "
-                f"building the MIME"
+                f"shared parts once per edition per process: {render.shared_s * 1000:.0f} ms; per reader: papers "
+                f"joined, personal links signed, MIME built to bytes (in this process, {render.rows:,} rows, "
+                f"median of {ROUNDS} rounds); runs inside the send phase; baseline: the same digests with "
+                f"DIGEST_FAST_MIME=false (Django's EmailMultiAlternatives builds the MIME), rounds taken in turn"
+            ),
+        ),
+        Result(
+            "send",
+            "MIME per message, DIGEST_FAST_MIME on vs off",
+            render.mime_us[0],
+            "µs",
+            baseline=render.mime_us[1],
+            target="reported",
+            notes=(
+                f"message().as_bytes() of {render.rows:,} built digests (mean {render.mean_size / 1000:.1f} KB): "
+                f"newsletter/mime.py's DigestEmail; baseline: the same digests built with DIGEST_FAST_MIME=false "
+                f"(Django's EmailMultiAlternatives); in this process, median of {ROUNDS} rounds taken in turn"
+            ),
+        ),
+        Result(
+            "send",
+            "send loop, EMAIL_SMTP_PIPELINING on vs off",
+            pipelined,
+            "msg/s",
+            baseline=one_by_one,
+            target="reported",
+            notes=(
+                f"sending.send_chunk in this process (one worker's loop: claim, render, send, record; chunks of "
+                f"{settings.DIGEST_CHUNK_SIZE}) resending {resent:,} of the day's rows through newsletter/smtp.py's "
+                f"backend to the same smtp-sink: pipelined (RFC 2920), the next digest rendered while the sink takes "
+                f"the previous one; baseline: EMAIL_SMTP_PIPELINING=false (Django's SMTP backend, one message at a "
+                f"time); median of {ROUNDS} rounds taken in turn, every message counted by smtp-sink"
             ),
         ),
         Result(

@@ -132,6 +132,8 @@ EMAIL_USE_TLS = _smtp.get("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = _smtp.get("EMAIL_USE_SSL", False)
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=_smtp.get("EMAIL_BACKEND", "common.outbox.OutboxEmailBackend"))
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+# SMTP commands pipelined (RFC 2920) by newsletter/smtp.py; off: exactly Django's SMTP backend.
+EMAIL_SMTP_PIPELINING = env.bool("EMAIL_SMTP_PIPELINING", default=True)
 OUTBOX_DIR = Path(env.str("OUTBOX_DIR", default=str(VAR_DIR / "outbox")))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Paperboy <paperboy@localhost>")
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)

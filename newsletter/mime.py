@@ -1,13 +1,14 @@
 """Digest emails whose MIME form is written directly, not through the ``email`` package.
 
 A digest is always the same shape: a text part, and for HTML readers an HTML alternative, in
-UTF-8, plus a handful of headers. Python's email generator spends about 2 ms per digest folding
-headers, scanning for a boundary and re-encoding lines; writing that shape directly costs a few
-microseconds. The result is what Django would send: the same headers, the same transfer
+UTF-8, plus a handful of headers. Written directly because the email package's generator is most
+of a digest's CPU (BENCHMARKS.md). The result is what Django would send: the same headers (a
+To, Cc or Reply-To in ``headers`` shown instead of the list, as Django does), the same transfer
 encodings (7bit, 8bit, or quoted-printable for a line over 998 bytes), RFC 2047 encoded words for
-non-ASCII header text. Headers that need folding or encoding go through the ``email`` package's
-own SMTP policy (cached per distinct value). Backends that read the message's attributes instead
-(Anymail's) are unaffected.
+non-ASCII header text. Headers that need folding or encoding go through the ``email`` package
+(cached per distinct value): address headers fold as Django's generator folds them, others by
+its SMTP policy. Backends that read the message's attributes instead (Anymail's) are unaffected.
+DIGEST_FAST_MIME=false builds digests with Django's own class.
 """
 
 from __future__ import annotations
@@ -17,21 +18,23 @@ import functools
 import re
 import secrets
 from email import policy
-from email.utils import formatdate
+from email.utils import formatdate, getaddresses
 
 from django.conf import settings
 from django.core.mail import BadHeaderError, EmailMultiAlternatives
-from django.core.mail.message import sanitize_address
+from django.core.mail.message import ADDRESS_HEADERS, sanitize_address
 
 MAX_LINE = 998  # bytes, without the line break (RFC 5322 2.1.1)
 PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*")
 _FOLD = policy.SMTP.clone(linesep="\n")
+_DJANGO_FOLD = policy.compat32.clone(linesep="\n")  # what Django's generator folds with
 
 
 @functools.lru_cache(maxsize=256)
 def _folded(name: str, value: str) -> str:
     """``Name: value`` folded and encoded by the email package (for values that need it)."""
-    return _FOLD.fold(name, value).rstrip("\n")
+    fold = _DJANGO_FOLD if name.lower() in ADDRESS_HEADERS else _FOLD
+    return fold.fold(name, value).rstrip("\n")
 
 
 @functools.lru_cache(maxsize=64)
@@ -46,9 +49,18 @@ def address(value: str, encoding: str) -> str:
     return _sanitized(value, encoding)
 
 
-def header_line(name: str, value: str) -> str:
+def header_value(name: str, value: str, encoding: str) -> str:
+    """``value`` checked as Django's ``forbid_multi_line_headers`` checks it, and a non-ASCII
+    address header sanitized as it does (which may fold an encoded display name)."""
     if "\n" in value or "\r" in value:
         raise BadHeaderError(f"Header values can't contain newlines (got {value!r} for header {name!r})")
+    if name.lower() in ADDRESS_HEADERS and not value.isascii():
+        return ", ".join(sanitize_address(pair, encoding) for pair in getaddresses((value,)))
+    return value
+
+
+def header_line(name: str, value: str) -> str:
+    """``Name: value`` as sent, from a value ``header_value`` gave."""
     line = f"{name}: {value}"
     if line.isascii() and len(line) <= 78:
         return line
@@ -123,24 +135,37 @@ class DigestEmail(EmailMultiAlternatives):
     """An EmailMultiAlternatives with a text body and at most one HTML alternative, whose
     ``message()`` is written directly (see the module's docstring)."""
 
+    def _list_header(self, name: str, values: list[str]) -> str | None:
+        """Django's ``_set_list_header_if_not_empty``: the header passed as exactly ``name`` in
+        ``headers`` wins, else the list joined, else no header."""
+        if name in self.extra_headers:
+            return str(self.extra_headers[name])
+        return ", ".join(str(value) for value in values) if values else None
+
     def message(self) -> PrebuiltMessage:
-        if self.attachments or len(self.alternatives) > 1 or self.cc or self.reply_to:
-            raise ValueError("DigestEmail takes a text body, at most one HTML alternative, To and Bcc only")
+        if self.attachments or len(self.alternatives) > 1:
+            raise ValueError("DigestEmail takes a text body and at most one HTML alternative")
         encoding = self.encoding or settings.DEFAULT_CHARSET
         if encoding.lower().replace("-", "") != "utf8":
             raise ValueError("DigestEmail writes UTF-8 only")
         extra = {name.lower(): (name, value) for name, value in self.extra_headers.items()}
-        headers = [
-            ("From", address(self.extra_headers.get("From", self.from_email), encoding)),
-            ("To", ", ".join(address(recipient, encoding) for recipient in self.to)),
-            ("Subject", self.subject),
-            ("Date", extra.pop("date", ("", formatdate(localtime=settings.EMAIL_USE_LOCALTIME)))[1]),
-        ]
         if "message-id" not in extra:
             raise ValueError("DigestEmail needs a Message-ID header (the ledger records it)")
-        for name, value in self.extra_headers.items():
-            if name.lower() not in {"from", "to", "cc", "reply-to", "date"}:
-                headers.append((name, str(value)))
+        shown = [
+            ("From", str(self.extra_headers.get("From", self.from_email))),
+            ("To", self._list_header("To", self.to)),
+            ("Cc", self._list_header("Cc", self.cc)),
+            ("Reply-To", self._list_header("Reply-To", self.reply_to)),
+            ("Subject", self.subject),
+            ("Date", extra.get("date", ("", formatdate(localtime=settings.EMAIL_USE_LOCALTIME)))[1]),
+        ]
+        # As Django: any spelling of From/To/Cc/Reply-To in headers is shown only as set above.
+        shown += [
+            (name, str(value))
+            for name, value in self.extra_headers.items()
+            if name.lower() not in {"from", "to", "cc", "reply-to", "date"}
+        ]
+        headers = [(name, header_value(name, value, encoding)) for name, value in shown if value is not None]
         headers.append(("MIME-Version", "1.0"))
         lines = [header_line(name, value) for name, value in headers]
         if not self.alternatives:

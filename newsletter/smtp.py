@@ -2,10 +2,11 @@
 
 smtplib waits for each reply: MAIL FROM, RCPT TO, DATA and the message are four round trips.
 Pipelined, the envelope and DATA go out in one write and the message in a second: two round
-trips, which is most of the client's cost on a fast relay (Postfix, a local MTA). Replies are
-still read and checked one by one, and errors raise exactly what smtplib would raise
-(SMTPSenderRefused, SMTPRecipientsRefused, SMTPDataError), so callers cannot tell the
-difference. Servers without PIPELINING, and non-ASCII addresses (SMTPUTF8), take Django's path.
+trips, and the caller renders the next message while the server takes this one (send_deferred;
+the gain is in BENCHMARKS.md). Replies are still read and checked one by one, and errors raise
+exactly what smtplib would raise (SMTPSenderRefused, SMTPRecipientsRefused, SMTPDataError), so
+callers cannot tell the difference. Servers without PIPELINING, non-ASCII addresses (SMTPUTF8)
+and EMAIL_SMTP_PIPELINING=false take Django's path.
 
 EMAIL_URL=smtp://... selects this backend (config/settings.py).
 """
@@ -27,7 +28,7 @@ _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 @functools.lru_cache(maxsize=256)
 def _quoted(address: str) -> str:
-    """smtplib's ``quoteaddr`` (a full RFC 5322 parse, ~70 µs), skipped for a bare address."""
+    """smtplib's ``quoteaddr``, skipped for a bare address (it parses the whole address)."""
     return f"<{address}>" if PLAIN_ADDRESS.fullmatch(address) else smtplib.quoteaddr(address)
 
 
@@ -84,9 +85,15 @@ def finish_pipelined(connection: smtplib.SMTP) -> None:
 
 
 class EmailBackend(smtp.EmailBackend):
+    def __init__(self, *args, pipelining: bool | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.pipelining = settings.EMAIL_SMTP_PIPELINING if pipelining is None else pipelining
+
     def _pipelined_envelope(self, email_message) -> tuple[str, list[str]] | None:
-        """(sender, recipients) when the message can go pipelined: the server offers PIPELINING
-        and every address is ASCII (SMTPUTF8 negotiation is left to smtplib)."""
+        """(sender, recipients) when the message can go pipelined: pipelining is on, the server
+        offers PIPELINING and every address is ASCII (SMTPUTF8 negotiation is left to smtplib)."""
+        if not self.pipelining:
+            return None
         self.connection.ehlo_or_helo_if_needed()
         if not self.connection.has_extn("pipelining"):
             return None
@@ -107,6 +114,8 @@ class EmailBackend(smtp.EmailBackend):
         return lambda: finish_pipelined(self.connection)
 
     def _send(self, email_message) -> bool:
+        if not self.pipelining:
+            return super()._send(email_message)
         if not email_message.recipients():
             return False
         try:

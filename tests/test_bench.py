@@ -11,8 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.__main__ import MODULES
 
+pytestmark = pytest.mark.bench
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 
 import pytest
@@ -15,6 +16,8 @@ from tests.factories import DailyEntryFactory, SubscriberFactory
 
 DAY = dt.date(2026, 1, 6)
 SITE_URL = "https://paperboy.example"
+LIST_ID = "Paperboy daily digest <daily.digest.paperboy.example>"
+UNSUBSCRIBE_HEADER = re.compile(r"<https://paperboy\.example(/unsubscribe/([^/<>]+)/)>")
 
 PlannedEdition = Callable[..., tuple[Edition, list[Delivery]]]
 

@@ -41,11 +41,9 @@ from subscribers.models import Subscriber
 from subscribers.tokens import Purpose, make_token, read_token
 from tests.conftest import Process, clean_env, free_port
 from tests.factories import SubscriberFactory
-from tests.newsletter.conftest import SITE_URL
+from tests.newsletter.conftest import LIST_ID, SITE_URL, UNSUBSCRIBE_HEADER
 
 pytestmark = pytest.mark.usefixtures("digest_settings")
-LIST_ID = "Paperboy daily digest <daily.digest.paperboy.example>"
-UNSUBSCRIBE_HEADER = re.compile(r"<https://paperboy\.example(/unsubscribe/([^/<>]+)/)>")
 
 
 # --- Helpers -------------------------------------------------------------------------------------

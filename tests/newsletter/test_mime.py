@@ -4,7 +4,9 @@ EmailMultiAlternatives would have produced (headers, parts, encodings, decoded c
 from __future__ import annotations
 
 import email
+import re
 from email import policy
+from email.utils import formataddr
 
 import pytest
 from django.core.mail import BadHeaderError, EmailMultiAlternatives
@@ -33,6 +35,27 @@ def both(subject, text, html=None, *, sender="Paperboy <digest@paperboy.example>
         assert b"\r\n\r\n" in wire and b"\n" not in wire.replace(b"\r\n", b"")
         parsed.append(email.message_from_bytes(wire, policy=policy.default))
     return parsed
+
+
+def both_with(headers: dict[str, str], **fields) -> list:
+    """(Django's message, ours) for a digest with ``headers`` and EmailMessage ``fields`` (cc,
+    reply_to, ...), parsed back; their address header lines must be byte for byte the same."""
+    wires = []
+    for cls in (EmailMultiAlternatives, DigestEmail):
+        message = cls("Today's papers", "text\n", "Paperboy <digest@paperboy.example>", ["r@example.org"], **fields)
+        message.extra_headers = {**HEADERS, **headers}
+        message.attach_alternative("<p>html</p>", "text/html")
+        wires.append(message.message().as_bytes(linesep="\r\n"))
+    django_wire, our_wire = wires
+    assert address_lines(our_wire) == address_lines(django_wire)
+    return [email.message_from_bytes(wire, policy=policy.default) for wire in wires]
+
+
+def address_lines(wire: bytes) -> dict[str, bytes]:
+    """Every From/To/Cc/Reply-To header of ``wire`` as sent, folded lines included."""
+    unfolded = re.sub(rb"\r\n(?=[ \t])", b"<fold>", wire.split(b"\r\n\r\n", 1)[0])
+    lines = [line.partition(b":") for line in unfolded.split(b"\r\n")]
+    return {name.lower(): value for name, _, value in lines if name.lower() in (b"from", b"to", b"cc", b"reply-to")}
 
 
 def parts(message) -> list[tuple[str, str, str, str]]:
@@ -99,6 +122,55 @@ def test_a_header_with_a_line_break_is_refused_like_django():
             message.message()
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"To": "Everyone <list@example.org>"},
+        {"Cc": "Editor <editor@example.org>, second@example.org"},
+        {"Reply-To": "Paperboy editors <editors@paperboy.example>"},
+        {"Reply-To": "Zoë Éditrice <zoe@example.org>, Ørsted <o@example.org>"},
+        {"To": "Ünïcode Everyone <list@example.org>", "Cc": "cc@example.org", "Reply-To": "r@example.org"},
+        {"Reply-To": ", ".join(f"Editor number {n} <editor{n}@paperboy.example>" for n in range(8))},
+        {"From": "Another Sender <other@paperboy.example>"},
+        {"reply-to": "lowercase@example.org", "cc": "lowercase@example.org"},  # Django shows neither
+    ],
+)
+def test_to_cc_and_reply_to_in_headers_are_shown_as_django_shows_them(headers):
+    django_message, ours = both_with(headers)
+    same_message(django_message, ours)
+    for name in ("To", "Cc", "Reply-To"):
+        if name in headers:
+            assert ours[name] == headers[name]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Cc": "Shown instead <shown@example.org>", "Reply-To": "Shown too <too@example.org>"}],
+)
+def test_cc_and_reply_to_lists_are_shown_unless_headers_override_them(headers):
+    fields = {"cc": ["Zoë <cc@example.org>", "cc2@example.org"], "reply_to": ["Editors <editors@example.org>"]}
+    django_message, ours = both_with(headers, **fields)
+    same_message(django_message, ours)
+    assert ours["Cc"] == headers.get("Cc", "Zoë <cc@example.org>, cc2@example.org")
+
+
+def test_headers_change_what_is_shown_not_who_receives_it():
+    fields = {"cc": ["cc@example.org"], "bcc": ["bcc@example.org"]}
+    headers = {**HEADERS, "To": "list@example.org", "Cc": "shown@example.org"}
+    ours = DigestEmail("s", "t", "a@example.org", ["b@example.org"], headers=headers, **fields)
+    theirs = EmailMultiAlternatives("s", "t", "a@example.org", ["b@example.org"], headers=headers, **fields)
+    assert ours.recipients() == theirs.recipients() == ["b@example.org", "cc@example.org", "bcc@example.org"]
+    assert "Bcc" not in ours.message() and "Bcc" not in theirs.message()
+
+
+def test_a_line_break_in_an_address_header_is_refused_like_django():
+    headers = {**HEADERS, "Reply-To": "a@example.org\nBcc: victim@example.org"}
+    for cls in (EmailMultiAlternatives, DigestEmail):
+        message = cls("s", "t", "a@example.org", ["b@example.org"], headers=headers)
+        with pytest.raises(BadHeaderError):
+            message.message()
+
+
 def test_only_the_digest_shape_is_accepted():
     message = DigestEmail("s", "t", "a@example.org", ["b@example.org"], headers=HEADERS)
     message.attach("notes.txt", "x", "text/plain")
@@ -116,6 +188,18 @@ safe_text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=3
 @given(subject=st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=120), body=safe_text)
 def test_any_subject_and_body_read_back_as_django_s(subject, body):
     django_message, ours = both(subject, body + "\n", f"<p>{body}</p>")
+    same_message(django_message, ours)
+
+
+display_name = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=60)
+plain_name = st.text(st.characters(whitelist_categories=("L", "N", "Zs")), min_size=1, max_size=60)
+
+
+@settings(max_examples=150, deadline=None)
+@given(quoted=display_name, plain=plain_name)
+def test_any_reply_to_display_name_is_sent_as_django_sends_it(quoted, plain):
+    reply_to = f"{formataddr((quoted, 'editors@paperboy.example'))}, {plain.strip() or 'x'} <desk@paperboy.example>"
+    django_message, ours = both_with({"Reply-To": reply_to})
     same_message(django_message, ours)
 
 

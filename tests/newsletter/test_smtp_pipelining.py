@@ -204,6 +204,28 @@ def test_without_pipelining_nothing_is_deferred(server):
     backend.close()
 
 
+def test_with_pipelining_off_the_backend_is_django_s_even_if_the_server_offers_it(server, settings):
+    settings.EMAIL_SMTP_PIPELINING = False
+    handler, backend, writes = server()
+
+    assert backend.send_deferred(digest()) is None and writes == []
+    assert backend.send_messages([digest()]) == 1
+
+    assert len(writes) == 4  # MAIL, RCPT, DATA, message: smtplib's own path
+    handler.refuse = {"gone@example.org"}
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        backend.send_messages([digest(to="gone@example.org")])
+    assert len(handler.received) == 1
+    backend.close()
+
+
+def test_the_setting_is_a_default_a_backend_may_override(settings):
+    settings.EMAIL_SMTP_PIPELINING = True
+    assert EmailBackend().pipelining is True and EmailBackend(pipelining=False).pipelining is False
+    settings.EMAIL_SMTP_PIPELINING = False
+    assert EmailBackend().pipelining is False and EmailBackend(pipelining=True).pipelining is True
+
+
 @pytest.mark.django_db
 def test_a_chunk_reads_each_final_reply_before_the_next_send_and_records_by_it(settings, planned_edition, statuses):
     """send_chunk renders the next digest while the server takes the previous one; a rejection
