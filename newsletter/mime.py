@@ -102,10 +102,10 @@ class PrebuiltMessage:
         self._headers = headers
         self._text = text  # every line break is \n
 
-    def as_string(self, unixfrom: bool = False, linesep: str = "\n", **kwargs) -> str:
+    def as_string(self, unixfrom: bool = False, linesep: str = "\n", **kwargs: object) -> str:
         return self._text if linesep == "\n" else self._text.replace("\n", linesep)
 
-    def as_bytes(self, unixfrom: bool = False, linesep: str = "\n", **kwargs) -> bytes:
+    def as_bytes(self, unixfrom: bool = False, linesep: str = "\n", **kwargs: object) -> bytes:
         return self.as_string(linesep=linesep).encode()
 
     def __bytes__(self) -> bytes:
@@ -114,11 +114,11 @@ class PrebuiltMessage:
     def __str__(self) -> str:
         return self.as_string()
 
-    def get(self, name: str, default=None):
+    def get(self, name: str, default: str | None = None) -> str | None:
         name = name.lower()
         return next((value for key, value in self._headers if key.lower() == name), default)
 
-    def __getitem__(self, name: str):
+    def __getitem__(self, name: str) -> str | None:
         return self.get(name)
 
     def __contains__(self, name: str) -> bool:
@@ -169,12 +169,12 @@ class DigestEmail(EmailMultiAlternatives):
         headers.append(("MIME-Version", "1.0"))
         lines = [header_line(name, value) for name, value in headers]
         if not self.alternatives:
-            part_head, _, body = _part(f"text/{self.content_subtype}", self.body).partition("\n\n")
-            headers += [tuple(line.split(": ", 1)) for line in part_head.split("\n")]
+            part_head, _, body = _part(f"text/{self.content_subtype}", str(self.body)).partition("\n\n")
+            headers += [(name, value) for name, _, value in (line.partition(": ") for line in part_head.split("\n"))]
             lines += part_head.split("\n")
         else:
             html, mimetype = self.alternatives[0]
-            parts = [_part(f"text/{self.content_subtype}", self.body), _part(mimetype, html)]
+            parts = [_part(f"text/{self.content_subtype}", str(self.body)), _part(mimetype, str(html))]
             boundary = "=_pb_" + secrets.token_hex(16)
             while any(boundary in part for part in parts):  # pragma: no cover - 128 random bits
                 boundary = "=_pb_" + secrets.token_hex(16)

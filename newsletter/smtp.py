@@ -17,8 +17,10 @@ import functools
 import re
 import smtplib
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
+from django.core.mail import EmailMessage
 from django.core.mail.backends import smtp
 
 from newsletter.mime import PLAIN_ADDRESS, address
@@ -32,7 +34,9 @@ def _quoted(address: str) -> str:
     return f"<{address}>" if PLAIN_ADDRESS.fullmatch(address) else smtplib.quoteaddr(address)
 
 
-def start_pipelined(connection: smtplib.SMTP, sender: str, recipients: list[str], data: bytes) -> dict:
+def start_pipelined(
+    connection: smtplib.SMTP, sender: str, recipients: list[str], data: bytes
+) -> dict[str, tuple[int, bytes]]:
     """Everything of a pipelined send up to the server's final reply: envelope and DATA in one
     write, their replies checked, then the message. ``finish_pipelined`` reads the final reply."""
     connection.ehlo_or_helo_if_needed()
@@ -85,24 +89,28 @@ def finish_pipelined(connection: smtplib.SMTP) -> None:
 
 
 class EmailBackend(smtp.EmailBackend):
-    def __init__(self, *args, pipelining: bool | None = None, **kwargs) -> None:
+    def __init__(self, *args: Any, pipelining: bool | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.pipelining = settings.EMAIL_SMTP_PIPELINING if pipelining is None else pipelining
 
-    def _pipelined_envelope(self, email_message) -> tuple[str, list[str]] | None:
+    def _smtp(self) -> smtplib.SMTP:
+        assert self.connection is not None, "the connection must be open"
+        return self.connection
+
+    def _pipelined_envelope(self, email_message: EmailMessage) -> tuple[str, list[str]] | None:
         """(sender, recipients) when the message can go pipelined: pipelining is on, the server
         offers PIPELINING and every address is ASCII (SMTPUTF8 negotiation is left to smtplib)."""
         if not self.pipelining:
             return None
-        self.connection.ehlo_or_helo_if_needed()
-        if not self.connection.has_extn("pipelining"):
+        self._smtp().ehlo_or_helo_if_needed()
+        if not self._smtp().has_extn("pipelining"):
             return None
         encoding = email_message.encoding or settings.DEFAULT_CHARSET
         sender = address(email_message.from_email, encoding)
         recipients = [address(recipient, encoding) for recipient in email_message.recipients()]
         return (sender, recipients) if all(value.isascii() for value in [sender, *recipients]) else None
 
-    def send_deferred(self, email_message) -> Callable[[], None] | None:
+    def send_deferred(self, email_message: EmailMessage) -> Callable[[], None] | None:
         """Send ``email_message`` up to the server's final reply and return the function that
         reads that reply (raising what ``send_messages`` would), so the caller can prepare the
         next message meanwhile. None when this connection cannot: use ``send_messages``. The
@@ -110,18 +118,24 @@ class EmailBackend(smtp.EmailBackend):
         envelope = self._pipelined_envelope(email_message)
         if envelope is None:
             return None
-        start_pipelined(self.connection, *envelope, email_message.message().as_bytes(linesep="\r\n"))
-        return lambda: finish_pipelined(self.connection)
+        connection = self._smtp()
+        start_pipelined(connection, *envelope, email_message.message().as_bytes(linesep="\r\n"))
+        return lambda: finish_pipelined(connection)
 
-    def _send(self, email_message) -> bool:
+    def _django_send(self, email_message: EmailMessage) -> bool:
+        sent: bool = super()._send(email_message)  # type: ignore[misc]
+        return sent
+
+    def _send(self, email_message: EmailMessage) -> bool:
+        """Django's per-message step of send_messages (under its lock, connection open); not in django-stubs."""
         if not self.pipelining:
-            return super()._send(email_message)
+            return self._django_send(email_message)
         if not email_message.recipients():
             return False
         try:
             read_reply = self.send_deferred(email_message)
             if read_reply is None:
-                return super()._send(email_message)
+                return self._django_send(email_message)
             read_reply()
         except smtplib.SMTPException:
             if not self.fail_silently:
