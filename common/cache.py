@@ -1,22 +1,20 @@
-"""Django's Redis cache, with one redis-py client per connection pool instead of one per call.
+"""Django's Redis cache, with ``incr`` in one atomic round trip.
 
-Django's ``RedisCacheClient.get_client()`` builds a new ``redis.Redis`` for every cache
-operation. The connection is pooled, but the client is not, and redis-py (5+) fills a
-case-insensitive table of ~170 response callbacks in every ``Redis.__init__``: in a profile of
-the signup form (four cache calls for its two rate limits) that construction was the single
-largest CPU cost of the request. A ``redis.Redis`` is safe to share between threads (each
-command takes its own connection from the pool) and its pool re-creates connections after a
-fork, so one client per pool is enough.
-
-``incr`` is also one round trip instead of two (Django sends EXISTS, then INCRBY): a small Lua
-script does both atomically, which also closes the gap in which a key expiring between the two
-commands was re-created by INCRBY without any expiry. Behaviour is otherwise Django's own backend.
+Django's ``incr`` sends EXISTS, then INCRBY: two round trips, and a key that expires between
+them is re-created by INCRBY without any expiry (a rate-limit window that never closes). Here a
+small Lua script does both atomically on the server. It runs through a redis-py client of our own
+on the write server, since Django's backend keeps its clients private (it builds a new one for
+every call). Everything else is Django's own backend, unchanged.
 """
 
 from __future__ import annotations
 
+import re
+
+import redis
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
-from django.core.cache.backends.redis import RedisCacheClient
+from django.utils.functional import cached_property
+from redis.commands.core import Script
 
 # INCRBY only if the key exists (Django's incr() raises ValueError for a missing key).
 INCR_EXISTING = """
@@ -25,33 +23,26 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 return nil
 """
-
-
-class ReusedRedisCacheClient(RedisCacheClient):
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._clients: dict[int, object] = {}
-        self._incr_scripts: dict[int, object] = {}
-
-    def get_client(self, key=None, *, write=False):
-        pool = self._get_connection_pool(write)
-        client = self._clients.get(id(pool))
-        if client is None:
-            client = self._clients[id(pool)] = self._client(connection_pool=pool)
-        return client
-
-    def incr(self, key, delta):
-        client = self.get_client(key, write=True)
-        script = self._incr_scripts.get(id(client))
-        if script is None:
-            script = self._incr_scripts[id(client)] = client.register_script(INCR_EXISTING)
-        value = script(keys=[key], args=[delta], client=client)  # EVALSHA (EVAL once per server)
-        if value is None:
-            raise ValueError(f"Key '{key}' not found.")
-        return value
+# OPTIONS that Django's backend consumes itself; the others are connection settings.
+DJANGO_OPTIONS = {"serializer", "pool_class", "parser_class"}
 
 
 class RedisCache(DjangoRedisCache):
-    def __init__(self, server, params) -> None:
+    def __init__(self, server: str | list[str], params: dict) -> None:
         super().__init__(server, params)
-        self._class = ReusedRedisCacheClient
+        # Django writes to the first server of LOCATION ("url1,url2" or a list); so does incr.
+        self.write_server = re.split("[;,]", server)[0] if isinstance(server, str) else server[0]
+        self.connection_options = {k: v for k, v in params.get("OPTIONS", {}).items() if k not in DJANGO_OPTIONS}
+
+    @cached_property
+    def incr_script(self) -> Script:
+        """EVALSHA on one client kept for this cache (redis-py loads the script when the server lacks it)."""
+        client = redis.Redis.from_url(self.write_server, **self.connection_options)
+        return client.register_script(INCR_EXISTING)
+
+    def incr(self, key: str, delta: int = 1, version: int | None = None) -> int:
+        key = self.make_and_validate_key(key, version=version)
+        value = self.incr_script(keys=[key], args=[delta])
+        if value is None:
+            raise ValueError(f"Key '{key}' not found.")
+        return value

@@ -71,12 +71,12 @@ app.conf.update(
 
 @app.on_after_configure.connect
 def _prepare_embedded_broker(sender: Celery, **kwargs: object) -> None:
-    """The ``filesystem://`` broker of an embedded run needs its queue folder to exist."""
+    """The ``filesystem://`` broker of an embedded run keeps everything under CELERY_QUEUE_DIR."""
     from django.conf import settings
 
     if settings.CELERY_EMBEDDED:
         queue_dir = settings.CELERY_QUEUE_DIR
-        for sub in ("queue", "processed"):
+        for sub in ("queue", "processed", "control"):
             (queue_dir / sub).mkdir(parents=True, exist_ok=True)
         sender.conf.broker_transport_options = {
             **sender.conf.broker_transport_options,
@@ -84,6 +84,8 @@ def _prepare_embedded_broker(sender: Celery, **kwargs: object) -> None:
             "data_folder_out": str(queue_dir / "queue"),
             "processed_folder": str(queue_dir / "processed"),
             "store_processed": False,
+            # the exchanges' queue bindings; kombu's default is "control" in the working directory
+            "control_folder": str(queue_dir / "control"),
         }
 
 

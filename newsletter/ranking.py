@@ -47,7 +47,7 @@ Selection per reader:
    1..MAX_COUNT). Fewer allowed papers than ``count`` means a shorter list; none means ``[]``.
 
 Scale: readers are processed in batches of ``batch_size``; per batch the work is a few sparse and
-dense numpy/scipy operations on (batch x papers) arrays and one integer sort. Reading the readers
+dense numpy/scipy operations on (batch x papers) arrays and one stable argsort. Reading the readers
 is column-wise (one comprehension per field) and flattened into index arrays with C-level loops
 (``map``, ``chain``, ``np.fromiter``); nothing in Python runs per (reader, paper) pair. Interest
 phrases are split for a whole batch with one join/split and looked up in a cache, so a phrase
@@ -60,10 +60,10 @@ papers, one core): about 8-10 s, and about 250 MB on top of the inputs, most of 
 
 from __future__ import annotations
 
+import functools
 import gc
 import math
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass
 from itertools import chain, repeat
@@ -336,30 +336,15 @@ class _PieceCache:
         return rows[keep], codes[keep]
 
 
-_editions: OrderedDict[tuple[PaperInfo, ...], _Edition] = OrderedDict()
-_editions_lock = threading.Lock()
-
-
-def _edition_for(papers: Sequence[PaperInfo]) -> _Edition:
-    key = tuple(papers)
-    with _editions_lock:
-        edition = _editions.get(key)
-        if edition is not None:
-            _editions.move_to_end(key)
-            return edition
-    edition = _Edition(key)
-    with _editions_lock:
-        _editions[key] = edition
-        while len(_editions) > _EDITION_CACHE_SIZE:
-            _editions.popitem(last=False)
-    return edition
+@functools.lru_cache(maxsize=_EDITION_CACHE_SIZE)
+def _edition_for(papers: tuple[PaperInfo, ...]) -> _Edition:
+    return _Edition(papers)
 
 
 def clear_cache() -> None:
     """Forget the fitted editions and their phrase caches (they are kept for the next call with
     the same papers, as the planner ranks an edition's readers batch by batch)."""
-    with _editions_lock:
-        _editions.clear()
+    _edition_for.cache_clear()
 
 
 def score_papers(
@@ -376,7 +361,7 @@ def score_papers(
         raise ValueError(f"weights must be finite numbers: {weights}")
     if not papers:
         return {reader.id: [] for reader in readers}
-    edition = _edition_for(papers)
+    edition = _edition_for(tuple(papers))
     result: dict[int, list[int]] = {}
     # The cyclic garbage collector would walk every live object (the callers' million readers) again
     # and again while we allocate the result lists; nothing here makes reference cycles.
@@ -511,24 +496,11 @@ def _sublinear_tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> None:
 
 
 def _top_columns(score: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
-    """Per row, the ``k`` allowed columns with the highest (positive) scores, best first, equal
-    scores in column order; rows with fewer allowed columns end in arbitrary ones.
-
-    One integer sort instead of an argsort: a positive float's bits, read as an int64, order like
-    the float, so ``~bits`` orders best first; its lowest bits are replaced by the column number,
-    which breaks ties by column and is read back from the sorted keys. Scores closer than about
-    1e-13 (relative) count as equal."""
-    n = score.shape[1]
-    bits = max(1, (n - 1).bit_length())
-    keys = score.view(np.int64)  # the score array is not used after this
-    np.invert(keys, out=keys)
-    keys &= ~np.int64((1 << bits) - 1)
-    keys |= np.arange(n, dtype=np.int64)
-    keys[~allowed] = np.iinfo(np.int64).max
-    keys.sort(axis=1)
-    top = keys[:, :k]
-    top &= np.int64((1 << bits) - 1)
-    return top
+    """Per row, the ``k`` allowed columns with the highest scores, best first, equal scores in
+    column order; rows with fewer allowed columns end in disallowed ones. Overwrites ``score``."""
+    np.negative(score, out=score)  # ascending -score is best first (the score is not needed after this)
+    score[~allowed] = np.inf
+    return np.argsort(score, axis=1, kind="stable")[:, :k]
 
 
 def _emit(edition: _Edition, reader_ids: list[int], top: np.ndarray, lengths: np.ndarray, result: dict) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import random
 
@@ -11,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
-from newsletter import ranking
 from newsletter.ranking import (
     MAX_COUNT,
     PaperInfo,
@@ -119,6 +119,30 @@ def with_pinned(*pinned_ids: int) -> list[PaperInfo]:
     return [PaperInfo(p.id, p.text, p.upvotes, p.categories, p.authors, pinned=p.id in pinned_ids) for p in PAPERS]
 
 
+def tfidf_cosines(papers: list[PaperInfo], pieces: list[str]) -> dict[int, float]:
+    """Paper id -> scikit-learn's tf-idf cosine with a profile whose pieces' term counts are summed
+    before the sublinear tf (what the ranking documents)."""
+    vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True, ngram_range=(1, 2), min_df=1)
+    paper_vectors = vectorizer.fit_transform([paper.text for paper in papers])
+    counter = CountVectorizer(vocabulary=vectorizer.vocabulary_, stop_words="english", ngram_range=(1, 2))
+    counts = np.asarray(counter.transform(pieces).sum(axis=0))[0]
+    weights = np.where(counts > 0, 1 + np.log(np.maximum(counts, 1)), 0) * vectorizer.idf_
+    norm = np.linalg.norm(weights)
+    cosines = paper_vectors @ (weights / norm) if norm else np.zeros(len(papers))
+    return dict(zip([paper.id for paper in papers], cosines.tolist(), strict=True))
+
+
+def assert_relevance(papers: list[PaperInfo], reader: ReaderInfo, expected: dict[int, float]) -> None:
+    """The ranking's raw relevance of each paper in ``expected`` for ``reader`` is that number, read
+    through the skip rule: with every other paper already sent, a reader with skip_if_no_match gets
+    the paper exactly when its relevance is at least min_relevance."""
+    ids = frozenset(paper.id for paper in papers)
+    for paper_id, cosine in expected.items():
+        probe = dataclasses.replace(reader, skip_if_no_match=True, sent=ids - {paper_id})
+        assert rank(probe, papers, weights=Weights(min_relevance=cosine - 1e-12)) == [paper_id], (paper_id, cosine)
+        assert rank(probe, papers, weights=Weights(min_relevance=cosine + 1e-12)) == [], (paper_id, cosine)
+
+
 # --- relevance and popularity ------------------------------------------------------------------
 
 
@@ -181,56 +205,50 @@ def test_relevance_is_the_tfidf_cosine_of_the_profile():
     vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True, ngram_range=(1, 2), min_df=1)
     paper_vectors = vectorizer.fit_transform([paper.text for paper in PAPERS])
     expected = (vectorizer.transform([profile_text(reader.interests, reader.liked_texts)]) @ paper_vectors.T).toarray()
-
-    edition = ranking._Edition(PAPERS)
-    got = ranking._relevance(edition, ranking._prepare(edition, [reader]))
-    # The edition's columns are in tie-break order; map them back to the papers' order.
-    by_paper = {paper.id: got[0, col] for col, paper in enumerate(edition.papers)}
-    np.testing.assert_allclose([by_paper[paper.id] for paper in PAPERS], expected[0], rtol=1e-12, atol=1e-12)
+    assert expected.max() > 0.1
+    assert_relevance(PAPERS, reader, dict(zip(TEXT, expected[0].tolist(), strict=True)))
 
 
 def test_pieces_sharing_terms_are_counted_together():
     """Terms in several pieces of a profile (here "protein", "structure", and the liked texts'
     words) are summed before the sublinear tf, as if the pieces were one text."""
-    readers = [
-        ReaderInfo(1, "protein folding, protein structure; protein", liked_texts=(STRUCTURE_PAPER, TEXT[GNN])),
-        ReaderInfo(2, "diffusion, diffusion, image generation"),
-        ReaderInfo(3, liked=frozenset({RLHF, DPO})),
-    ]
-    vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True, ngram_range=(1, 2), min_df=1)
-    paper_vectors = vectorizer.fit_transform([paper.text for paper in PAPERS])
-    counter = CountVectorizer(vocabulary=vectorizer.vocabulary_, stop_words="english", ngram_range=(1, 2))
-    edition = ranking._Edition(PAPERS)
-    got = ranking._relevance(edition, ranking._prepare(edition, readers))
-    columns = [[paper.id for paper in edition.papers].index(paper.id) for paper in PAPERS]
-    for row, pieces in enumerate(
-        [
+    for reader, pieces in [
+        (
+            ReaderInfo(1, "protein folding, protein structure; protein", liked_texts=(STRUCTURE_PAPER, TEXT[GNN])),
             ["protein folding", "protein structure", "protein", STRUCTURE_PAPER, TEXT[GNN]],
-            ["diffusion", "diffusion", "image generation"],
-            [TEXT[RLHF], TEXT[DPO]],
-        ]
-    ):
-        counts = np.asarray(counter.transform(pieces).sum(axis=0))[0]
-        weights = np.where(counts > 0, 1 + np.log(np.maximum(counts, 1)), 0) * vectorizer.idf_
-        expected = paper_vectors @ (weights / np.linalg.norm(weights))
-        np.testing.assert_allclose(got[row, columns], expected, rtol=1e-12, atol=1e-12)
+        ),
+        (ReaderInfo(2, "diffusion, diffusion, image generation"), ["diffusion", "diffusion", "image generation"]),
+        (ReaderInfo(3, liked=frozenset({RLHF, DPO})), [TEXT[RLHF], TEXT[DPO]]),
+    ]:
+        assert_relevance(PAPERS, reader, tfidf_cosines(PAPERS, pieces))
 
 
-def test_a_big_edition_gives_the_same_result(monkeypatch):
-    readers = random_readers(200, seed=5, paper_ids=list(TEXT))
-    expected = score_papers(PAPERS, readers)
+def test_relevance_in_a_big_edition():
+    """400 papers with a vocabulary of ~35,000 terms (the papers' vectors are then kept sparse)."""
+    rng = random.Random(5)
+    words = [f"w{n}x" for n in range(3000)]
+    papers = [PaperInfo(i, " ".join(rng.choices(words, k=80)), rng.randint(0, 99)) for i in range(1, 401)]
+    for reader_id in range(1, 4):
+        text = rng.choice(papers).text.split()
+        interests = [" ".join(text[start : start + 2]) for start in rng.sample(range(len(text) - 1), 3)]
+        cosines = tfidf_cosines(papers, interests)
+        probed = sorted(cosines, key=cosines.get)[-5:] + rng.sample(list(cosines), 5)  # matches and the rest
+        assert cosines[probed[4]] > 0.1, "the best match is a real one"
+        assert_relevance(papers, ReaderInfo(reader_id, ", ".join(interests)), {pid: cosines[pid] for pid in probed})
+
+
+def test_a_full_phrase_cache_starts_afresh_without_changing_results():
+    """The phrase cache keeps at most 200,000 pieces between batches: 240,000 distinct phrases
+    fill it, and readers after that repeat earlier phrases, which are looked up anew."""
+    topics = ["protein folding", "diffusion", "speech recognition", "language models", "robots", "retrieval"]
+    phrases = [f"{topics[n % len(topics)]} {n:06d}" for n in range(240_000)]
+    readers = [ReaderInfo(n, ", ".join(phrases[3 * n : 3 * n + 3]), count=3) for n in range(80_000)]
+    readers += [dataclasses.replace(reader, id=80_000 + reader.id) for reader in readers[:5_000]]
     clear_cache()
-    monkeypatch.setattr(ranking, "_DENSE_LIMIT", 0)  # papers' vectors kept sparse, as for a big edition
-    assert score_papers(PAPERS, readers) == expected
+    in_one_batch = score_papers(PAPERS, readers, batch_size=len(readers))
     clear_cache()
-
-
-def test_a_full_phrase_cache_starts_afresh_without_changing_results(monkeypatch):
-    readers = random_readers(200, seed=9, paper_ids=list(TEXT))
-    expected = score_papers(PAPERS, readers)
-    clear_cache()
-    monkeypatch.setattr(ranking, "_PIECE_CACHE_LIMITS", (3, 100, 10))
-    assert score_papers(PAPERS, readers, batch_size=10) == expected
+    assert score_papers(PAPERS, readers, batch_size=1_000) == in_one_batch
+    assert in_one_batch[80_001] == in_one_batch[1] != in_one_batch[0]
     clear_cache()
 
 
@@ -558,17 +576,21 @@ WORDS = [
 @given(
     papers=st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=30), min_size=1, max_size=5),
     pieces=st.lists(
-        st.lists(st.sampled_from([*WORDS, ",", "!", "\n", "zqxpaperboypiecezqx"]), max_size=12), min_size=1, max_size=6
+        st.lists(st.sampled_from([*WORDS, ",", "!", "\n", "zqxpaperboypiecezqx"]), min_size=1, max_size=12),
+        min_size=1,
+        max_size=6,
     ),
 )
-def test_term_counts_match_scikit_learns_count_vectorizer(papers, pieces):
+def test_relevance_matches_scikit_learns_analyzer_on_odd_text(papers, pieces):
+    """Liked texts are profile pieces as written (commas and newlines do not split them), so this
+    compares the tokenizer's counts with scikit-learn's on every kind of word in WORDS."""
     paper_infos = [PaperInfo(i, " ".join(words), 1) for i, words in enumerate(papers)]
-    edition = ranking._Edition(paper_infos)
-    if not edition.vocabulary:
-        return
     texts = [" ".join(words) for words in pieces]
-    counter = CountVectorizer(vocabulary=edition.vocabulary, stop_words="english", ngram_range=(1, 2))
-    assert (edition.term_counts(texts).toarray() == counter.transform(texts).toarray()).all()
+    try:
+        cosines = tfidf_cosines(paper_infos, texts)
+    except ValueError:  # the papers are only stop words: no vocabulary
+        return
+    assert_relevance(paper_infos, ReaderInfo(1, liked_texts=tuple(texts)), cosines)
 
 
 # --- properties --------------------------------------------------------------------------------
