@@ -1,2 +1,2 @@
-"""Helpers both apps use: bulk inserts (db), the Redis cache backend (cache), transactional email
-rendering (emails), the embedded outbox email backend (outbox) and small text helpers (text)."""
+"""Helpers both apps use: bulk inserts (db), transactional email rendering (emails), absolute links
+(links), the embedded outbox email backend (outbox) and small text helpers (text)."""

@@ -105,8 +105,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache (rate limits, locks): Redis when configured, process memory otherwise --------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    # Django's Redis backend, with incr() in one atomic round trip (common/cache.py says why).
-    CACHES = {"default": {"BACKEND": "common.cache.RedisCache", "LOCATION": REDIS_URL}}
+    # django-redis: one client per pool and incr() in one atomic round trip (Django's own backend
+    # builds a redis-py client per call: 0.1 ms of a signup's CPU, BENCHMARKS.md).
+    CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

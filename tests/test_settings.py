@@ -78,7 +78,7 @@ def test_redis_url_feeds_cache_broker_and_results():
         "CELERY_EMBEDDED",
     )
     assert values["CACHES"]["default"] == {
-        "BACKEND": "common.cache.RedisCache",
+        "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": "redis://127.0.0.1:6379/3",
     }
     assert values["CELERY_BROKER_URL"] == "redis://127.0.0.1:6379/3"

@@ -168,9 +168,9 @@ def test_rate_limit_per_address(signup, settings, client):
 def test_rate_limits_use_the_shared_redis_cache(redis_url, settings, signup):
     """With REDIS_URL the counts live in Redis, so every web process sees the same limit."""
     from django.core.cache import caches
-    from django.core.cache.backends.redis import RedisCache
+    from django_redis.cache import RedisCache
 
-    settings.CACHES = {"default": {"BACKEND": "common.cache.RedisCache", "LOCATION": redis_url}}
+    settings.CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": redis_url}}
     assert isinstance(caches["default"], RedisCache)
     caches["default"].clear()
     settings.SIGNUP_RATE_PER_IP = "2/h"
