@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from papers.ingest import run_ingest
 from papers.models import DailyEntry, IngestRun
-from papers.sources import arxiv, arxiv_feed, hf_api, hf_page, text_dump
+from papers.sources import arxiv, hf_api, hf_page, text_dump
 from papers.sources.base import ParseResult, SourceError
 
 SOURCES = ("hf", "hf-page", "arxiv", "text")
@@ -145,7 +145,7 @@ def _parse_arxiv_file(path: str | Path) -> ParseResult:
     data = _read(path)
     head = data[:4096].lstrip()
     if b"<rss" in head or b"rss.arxiv.org" in head:
-        return arxiv_feed.parse_feed(data)
+        return arxiv.parse_feed(data)
     return arxiv.parse(data)
 
 
@@ -156,7 +156,7 @@ def _fetch_arxiv_feeds(categories: list[str]) -> ParseResult:
     failures = 0
     for category in categories:
         try:
-            result = arxiv_feed.parse_feed(arxiv_feed.fetch_feed(category, flavour="atom"))
+            result = arxiv.parse_feed(arxiv.fetch_feed(category, flavour="atom"))
         except SourceError as exc:
             failures += 1
             combined.errors.append(f"{category}: {exc}")
