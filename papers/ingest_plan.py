@@ -145,10 +145,10 @@ class Stored:
     def paper_for(self, record: PaperRecord) -> Paper | None:
         return self.by_id.get(record.arxiv_id) if record.arxiv_id else self.by_title.get(title_key(record.title))
 
-    def keys(self, record: PaperRecord) -> set[tuple]:
-        """What names the paper ``record`` writes: records sharing a key write the same paper."""
+    def keys(self, record: PaperRecord, paper: Paper | None) -> set[tuple]:
+        """What names the paper ``record`` writes (``paper``, when stored): records sharing a key write
+        the same paper."""
         own = ("id", record.arxiv_id) if record.arxiv_id else ("title", title_key(record.title))
-        paper = self.paper_for(record)
         return {own} if paper is None else {own, ("pk", paper.pk)}
 
     def remember(self, change: Change) -> None:
@@ -222,18 +222,19 @@ class Planner:
         waiting: list[Numbered] = []
         taken: set[tuple] = set()
         for number, record in numbered:
-            keys = self.stored.keys(record)
+            stored = self.stored.paper_for(record)
+            keys = self.stored.keys(record, stored)
             if not keys.isdisjoint(taken):
                 waiting.append((number, record))
                 continue
-            change = self.plan(number, record)
+            change = self.plan(number, record, stored)
             if change.status != "unchanged":  # an unchanged record writes nothing a later one must wait for
                 taken |= keys
             planned.append(change)
         return planned, waiting
 
-    def plan(self, number: int, record: PaperRecord) -> Change:
-        stored = self.stored.paper_for(record)
+    def plan(self, number: int, record: PaperRecord, stored: Paper | None) -> Change:
+        """What ``record`` changes of the ``stored`` paper it names (None: a new paper)."""
         if stored is None:
             change = Change(number, record, new_paper(record), authors=author_names(record))
         else:
