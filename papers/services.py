@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from papers.ingest import run_ingest
 from papers.models import DailyEntry, IngestRun
-from papers.sources import arxiv, arxiv_feed, hf_api, hf_page, text_dump
+from papers.sources import arxiv, hf_api, hf_page, text_dump
 from papers.sources.base import ParseResult, SourceError
 
 SOURCES = ("hf", "hf-page", "arxiv", "text")
@@ -45,77 +46,100 @@ def ingest(
     only) runs an export-API search (``cat:cs.CL AND ti:diffusion``) instead of the feeds."""
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
-    if week or month:
-        period = {"week": week} if week else {"month": month}
-        listing_day = None
-    else:
-        listing_day = day or timezone.localdate()
-        period = {"day": listing_day}
-    parameters = {key: str(value) for key, value in period.items()}
-    if path:
-        parameters["file"] = str(path)
-
+    request = _Request.of(day=day, week=week, month=month, path=path, progress=progress)
     if source == "hf":
-        if path or settings.HF_API_ENABLED:
-            run = run_ingest(
-                source="hf",
-                parameters=parameters,
-                load=lambda: hf_api.parse(_read(path) if path else hf_api.fetch(**period), listed_on=listing_day),
-                default_day=listing_day,
-                progress_factory=progress,
-            )
-            if path or run.status != IngestRun.Status.FAILED or listing_day is None:
-                return run
-        # The API is off or failing: the papers page carries the same list.
-        source = "hf-page"
-        if listing_day is None:
-            raise ValueError("the HF papers page lists single days only; give a date")
-
-    if source == "hf-page" and papers:
-        ids = list(papers)
-        return run_ingest(
-            source="hf-page",
-            parameters={**parameters, "papers": ids},
-            load=lambda: _fetch_hf_paper_pages(ids, listing_day),
-            default_day=listing_day,
-            progress_factory=progress,
-        )
-
+        return _ingest_hf(request, list(papers))
     if source == "hf-page":
-        if listing_day is None:
-            raise ValueError("the HF papers page lists single days only; give a date")
-        return run_ingest(
-            source="hf-page",
-            parameters=parameters,
-            load=lambda: hf_page.parse(_read(path) if path else hf_page.fetch_day(listing_day), listed_on=listing_day),
-            default_day=listing_day,
-            progress_factory=progress,
-        )
-
-    if source == "arxiv" and query:
-        return run_ingest(
-            source="arxiv",
-            parameters={**parameters, "query": query, "max_results": max_results},
-            load=lambda: arxiv.search(query, max_results=max_results),
-            default_day=listing_day,
-            progress_factory=progress,
-        )
-
+        return _ingest_hf_page(request, list(papers))
     if source == "arxiv":
-        chosen = list(categories) or list(settings.ARXIV_CATEGORIES)
-        if not path:
-            parameters["categories"] = chosen
-        return run_ingest(
-            source="arxiv",
-            parameters=parameters,
-            load=lambda: _parse_arxiv_file(path) if path else _fetch_arxiv_feeds(chosen),
-            default_day=listing_day,
-            progress_factory=progress,
-        )
-
+        return _ingest_arxiv(request, list(categories), query=query, max_results=max_results)
     if path is None:
         raise ValueError("the text source reads a file: give --file")
-    return import_text_dump(_read_text(path), day=listing_day, parameters=parameters, progress=progress)
+    return import_text_dump(_read_text(path), day=request.day, parameters=request.parameters, progress=progress)
+
+
+@dataclass
+class _Request:
+    """What one ``ingest`` call asks of any source: a period (a day, or an HF week or month), a file
+    to read instead of the network, and a progress bar."""
+
+    period: dict[str, dt.date | str]
+    day: dt.date | None  # the listing day; None for a week or a month
+    parameters: dict  # what the IngestRun records
+    path: str | Path | None
+    progress: ProgressFactory | None
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        day: dt.date | None,
+        week: str | None,
+        month: str | None,
+        path: str | Path | None,
+        progress: ProgressFactory | None,
+    ) -> _Request:
+        if week or month:
+            period, listing_day = ({"week": week} if week else {"month": month}), None
+        else:
+            listing_day = day or timezone.localdate()
+            period = {"day": listing_day}
+        parameters = {key: str(value) for key, value in period.items()}
+        if path:
+            parameters["file"] = str(path)
+        return cls(period=period, day=listing_day, parameters=parameters, path=path, progress=progress)
+
+    def run(self, source: str, load: Callable[[], ParseResult], **parameters) -> IngestRun:
+        return run_ingest(
+            source=source,
+            parameters={**self.parameters, **parameters},
+            load=load,
+            default_day=self.day,
+            progress_factory=self.progress,
+        )
+
+    def read(self) -> bytes:
+        return _read(self.path)
+
+    def single_day(self) -> dt.date:
+        if self.day is None:
+            raise ValueError("the HF papers page lists single days only; give a date")
+        return self.day
+
+
+def _ingest_hf(request: _Request, papers: list[str]) -> IngestRun:
+    if request.path or settings.HF_API_ENABLED:
+        run = request.run(
+            "hf",
+            lambda: hf_api.parse(
+                request.read() if request.path else hf_api.fetch(**request.period), listed_on=request.day
+            ),
+        )
+        if request.path or run.status != IngestRun.Status.FAILED or request.day is None:
+            return run
+    # The API is off or failing: the papers page carries the same list, one day at a time.
+    request.single_day()
+    return _ingest_hf_page(request, papers)
+
+
+def _ingest_hf_page(request: _Request, papers: list[str]) -> IngestRun:
+    if papers:
+        return request.run("hf-page", lambda: _fetch_hf_paper_pages(papers, request.day), papers=papers)
+    day = request.single_day()
+    return request.run(
+        "hf-page", lambda: hf_page.parse(request.read() if request.path else hf_page.fetch_day(day), listed_on=day)
+    )
+
+
+def _ingest_arxiv(request: _Request, categories: list[str], *, query: str, max_results: int) -> IngestRun:
+    if query:
+        return request.run(
+            "arxiv", lambda: arxiv.search(query, max_results=max_results), query=query, max_results=max_results
+        )
+    if request.path:
+        return request.run("arxiv", lambda: _parse_arxiv_file(request.path))
+    chosen = categories or list(settings.ARXIV_CATEGORIES)
+    return request.run("arxiv", lambda: _fetch_arxiv_feeds(chosen), categories=chosen)
 
 
 def _fetch_hf_paper_pages(ids: list[str], day: dt.date | None) -> ParseResult:
@@ -145,7 +169,7 @@ def _parse_arxiv_file(path: str | Path) -> ParseResult:
     data = _read(path)
     head = data[:4096].lstrip()
     if b"<rss" in head or b"rss.arxiv.org" in head:
-        return arxiv_feed.parse_feed(data)
+        return arxiv.parse_feed(data)
     return arxiv.parse(data)
 
 
@@ -156,7 +180,7 @@ def _fetch_arxiv_feeds(categories: list[str]) -> ParseResult:
     failures = 0
     for category in categories:
         try:
-            result = arxiv_feed.parse_feed(arxiv_feed.fetch_feed(category, flavour="atom"))
+            result = arxiv.parse_feed(arxiv.fetch_feed(category, flavour="atom"))
         except SourceError as exc:
             failures += 1
             combined.errors.append(f"{category}: {exc}")

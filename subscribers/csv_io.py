@@ -105,14 +105,7 @@ def parse_import(text: str) -> tuple[list[ImportRow], ImportReport]:
     to the default and the row gets a note. Empty optional cells simply mean the default."""
     reader = csv.reader(io.StringIO(text, newline=""))
     report = ImportReport()
-    header = next(reader, None) or []
-    columns: dict[str, int] = {}
-    for index, name in enumerate(header):
-        key = name.strip().lower()
-        if key in IMPORT_COLUMNS:
-            columns.setdefault(key, index)
-        elif key:
-            report.ignored_columns.append(name.strip())
+    columns = _columns(next(reader, None) or [], report)
     time_zones = available_time_zones()
     rows: list[ImportRow] = []
     seen: set[str] = set()
@@ -121,57 +114,77 @@ def parse_import(text: str) -> tuple[list[ImportRow], ImportReport]:
         line, last_line = last_line + 1, reader.line_num  # where the record starts (cells may span lines)
         if not any(cell.strip() for cell in cells):
             continue
-
-        def cell(name: str, cells=cells) -> str:
-            index = columns.get(name)
-            return cells[index] if index is not None and index < len(cells) else ""
-
-        raw = cell("email")
-        if "\r" in raw or "\n" in raw:
-            report.invalid.append(f"line {line}: the address contains a line break")
-            continue
-        address = normalize_email(raw)
-        if not address:
-            report.invalid.append(f"line {line}: no address")
-            continue
+        values = {name: cells[index] if index < len(cells) else "" for name, index in columns.items()}
         try:
-            if len(address) > 254:
-                raise ValidationError("too long")
-            validate_email(address)
-        except ValidationError:
-            report.invalid.append(f"line {line}: “{Truncator(address).chars(60)}” is not a valid email address")
+            address = _address(values.get("email", ""))
+        except ValidationError as exc:
+            report.invalid.append(f"line {line}: {exc.message}")
             continue
         if address.lower() in seen:
             report.duplicates.append(line)
             continue
         seen.add(address.lower())
-
         row = ImportRow(line=line, email=address)
-        notes = []
-        interests = " ".join(cell("interests").split())
-        if len(interests) > Subscriber.INTERESTS_MAX_LENGTH:
-            notes.append(f"interests longer than {Subscriber.INTERESTS_MAX_LENGTH} characters, left empty")
-        else:
-            row.interests = interests
-        time_zone = cell("time_zone").strip()
-        if time_zone in time_zones:
-            row.time_zone = time_zone
-        elif time_zone:
-            notes.append(f"unknown time zone “{Truncator(time_zone).chars(40)}”, used UTC")
-        frequency = cell("frequency").strip().lower()
-        if frequency in Subscriber.Frequency.values:
-            row.frequency = frequency
-        elif frequency:
-            notes.append(f"frequency “{Truncator(frequency).chars(20)}” is not daily or weekly, used daily")
-        papers = cell("papers_per_digest").strip()
-        if papers.isdigit() and 1 <= int(papers) <= 50:
-            row.papers_per_digest = int(papers)
-        elif papers:
-            notes.append(f"papers_per_digest “{Truncator(papers).chars(20)}” is not a number from 1 to 50, used 10")
+        notes = _set_preferences(row, values, time_zones)
         if notes:
             report.notes.append(f"line {line}: {', '.join(notes)}")
         rows.append(row)
     return rows, report
+
+
+def _columns(header: list[str], report: ImportReport) -> dict[str, int]:
+    """Where each known column is (the first of a name wins); the unknown ones go in the report."""
+    columns: dict[str, int] = {}
+    for index, name in enumerate(header):
+        key = name.strip().lower()
+        if key in IMPORT_COLUMNS:
+            columns.setdefault(key, index)
+        elif key:
+            report.ignored_columns.append(name.strip())
+    return columns
+
+
+def _address(raw: str) -> str:
+    """The normalized address of a cell; ``ValidationError`` says why it cannot be one."""
+    if "\r" in raw or "\n" in raw:
+        raise ValidationError("the address contains a line break")
+    address = normalize_email(raw)
+    if not address:
+        raise ValidationError("no address")
+    invalid = ValidationError(f"“{Truncator(address).chars(60)}” is not a valid email address")
+    if len(address) > 254:
+        raise invalid
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise invalid from None
+    return address
+
+
+def _set_preferences(row: ImportRow, values: dict[str, str], time_zones: frozenset[str]) -> list[str]:
+    """Take the row's optional values that are valid; a note for each one replaced by its default."""
+    notes = []
+    interests = " ".join(values.get("interests", "").split())
+    if len(interests) > Subscriber.INTERESTS_MAX_LENGTH:
+        notes.append(f"interests longer than {Subscriber.INTERESTS_MAX_LENGTH} characters, left empty")
+    else:
+        row.interests = interests
+    time_zone = values.get("time_zone", "").strip()
+    if time_zone in time_zones:
+        row.time_zone = time_zone
+    elif time_zone:
+        notes.append(f"unknown time zone “{Truncator(time_zone).chars(40)}”, used UTC")
+    frequency = values.get("frequency", "").strip().lower()
+    if frequency in Subscriber.Frequency.values:
+        row.frequency = frequency
+    elif frequency:
+        notes.append(f"frequency “{Truncator(frequency).chars(20)}” is not daily or weekly, used daily")
+    papers = values.get("papers_per_digest", "").strip()
+    if papers.isdigit() and 1 <= int(papers) <= 50:
+        row.papers_per_digest = int(papers)
+    elif papers:
+        notes.append(f"papers_per_digest “{Truncator(papers).chars(20)}” is not a number from 1 to 50, used 10")
+    return notes
 
 
 class SubscriberImportForm(forms.Form):

@@ -1,6 +1,7 @@
-"""arXiv: the export API (``{ARXIV_API_URL}/query``) and the announcement feeds of rss.arxiv.org.
+"""arXiv, the source's public face: the export API client (``{ARXIV_API_URL}/query``), the
+announcement feeds of rss.arxiv.org (``fetch_feed``), and the reading of what they send.
 
-``parse`` reads any of them: the API's Atom response (2026 and legacy formats; its error feed,
+``parse`` reads any arXiv XML: the API's Atom response (2026 and legacy formats; its error feed,
 sent with HTTP 400, raises ``ArxivApiError``), the announcement feed in its RSS 2.0 and Atom
 flavours (every announce type), and an OAI-PMH ``ListRecords`` page (metadataPrefix=arXiv).
 ``parse_feed`` is the same for announcement feeds but keeps only the announce types asked for.
@@ -8,7 +9,8 @@ flavours (every announce type), and an OAI-PMH ``ListRecords`` page (metadataPre
 A truncated or not-well-formed download keeps every entry completed before the break and adds one
 line to ``result.errors`` ("feed truncated or not well-formed after N complete entries ..."); the
 cut entry is dropped. Nothing usable at all (HTML, JSON, text, a break before the first entry)
-raises ``SourceError``. See ``papers.sources.arxiv_feed`` for dates and primary categories.
+raises ``SourceError``. The reading lives in ``papers.sources.arxiv_xml``, which also says how
+dates and primary categories are worked out.
 
 ``lookup_ids`` and ``search`` page through the API, at most one request per
 ``settings.ARXIV_REQUEST_INTERVAL`` seconds per process, as arXiv asks.
@@ -24,7 +26,7 @@ from collections.abc import Iterable
 from django.conf import settings
 
 from papers import http
-from papers.sources.arxiv_feed import ANNOUNCE_TYPES, ArxivApiError, fetch_feed, parse_document, parse_feed
+from papers.sources.arxiv_xml import ANNOUNCE_TYPES, CATEGORY, ArxivApiError, parse_document, parse_feed
 from papers.sources.base import ParseResult, SourceError
 from papers.text import canonical_arxiv_id
 
@@ -100,6 +102,17 @@ def fetch_api(*, search_query: str = "", id_list: Iterable[str] = (), start: int
             pass
         raise SourceError(f"{response.url} answered HTTP 400 {response.reason}".strip())
     return response.content
+
+
+def fetch_feed(category: str, *, flavour: str = "rss") -> bytes:
+    """Today's announcements for ``category`` ("cs.CL", "astro-ph", or several joined by "+")
+    from ``{ARXIV_RSS_URL}/rss/<category>`` (RSS 2.0) or ``/atom/<category>``."""
+    if flavour not in ("rss", "atom"):
+        raise ValueError(f"flavour must be 'rss' or 'atom', not {flavour!r}")
+    parts = category.split("+") if isinstance(category, str) else [""]
+    if not all(CATEGORY.match(part) for part in parts) or len(parts) > 50:
+        raise ValueError(f"not an arXiv category (cs.CL, math.GT, astro-ph, or several joined by '+'): {category!r}")
+    return http.get(f"{settings.ARXIV_RSS_URL}/{flavour}/{category}").content
 
 
 def lookup_ids(ids: Iterable[str]) -> ParseResult:

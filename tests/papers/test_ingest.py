@@ -209,12 +209,38 @@ def test_listing_order_pins_first_then_upvotes():
     assert list(approved) == [pinned, high, low]
 
 
-def test_record_fields_match_paper_fields():
-    """Every descriptive field a source can send has a column to land in."""
-    paper_fields = {field.name for field in Paper._meta.get_fields()}
-    for field in dataclasses.fields(PaperRecord):
-        if field.name not in ("arxiv_id", "authors", "listed_on", "rank"):
-            assert field.name in paper_fields, field.name
+def test_every_field_a_source_sends_lands_in_the_paper():
+    values = {
+        "title": "A paper with every field",
+        "abstract": "It has them all.",
+        "published": dt.date(2026, 1, 5),
+        "categories": ("cs.CL", "cs.AI"),
+        "primary_category": "cs.CL",
+        "pdf_url": "https://arxiv.org/pdf/2601.00777",
+        "project_url": "https://example.org/project",
+        "github_url": "https://github.com/example/project",
+        "github_stars": 12,
+        "thumbnail_url": "https://example.org/thumbnail.png",
+        "upvotes": 3,
+        "comments": 2,
+        "ai_summary": "Everything, summarized.",
+        "ai_keywords": ("fields", "columns"),
+        "submitter": "Ada Lovelace",
+        "organization": "Analytical Engines",
+    }
+    descriptive = {field.name for field in dataclasses.fields(PaperRecord)} - {
+        "arxiv_id",
+        "authors",
+        "listed_on",
+        "rank",
+    }
+    assert set(values) == descriptive, "a new field of PaperRecord needs a value here"
+
+    upsert_records([PaperRecord(arxiv_id="2601.00777", **values)], source="hf")
+
+    paper = Paper.objects.get(arxiv_id="2601.00777")
+    for name, value in values.items():
+        assert getattr(paper, name) == (list(value) if isinstance(value, tuple) else value), name
 
 
 def test_an_unchanged_re_run_costs_a_fixed_number_of_queries(hf_2024, django_assert_max_num_queries):

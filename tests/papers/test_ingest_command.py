@@ -132,6 +132,26 @@ def test_failure_exits_non_zero_with_the_reason(sources, fixtures_dir):
     assert Paper.objects.count() == 0
 
 
+@pytest.mark.parametrize(("verbosity", "listed"), [(0, 0), (1, 5), (2, 7)])
+def test_skipped_items_are_listed_on_stderr(fixtures_dir, tmp_path, verbosity, listed):
+    entries = json.loads((fixtures_dir / "hf_api" / "daily_papers_date_2024-05-27.json").read_text())
+    for number, entry in enumerate(entries[:7]):
+        entry["paper"]["id"] = f"not-an-id-{number}"
+    damaged = tmp_path / "damaged.json"
+    damaged.write_text(json.dumps(entries))
+    err = io.StringIO()
+
+    call_command(
+        "ingest", "--source", "hf", "--file", str(damaged), verbosity=verbosity, stdout=io.StringIO(), stderr=err
+    )
+
+    lines = err.getvalue().splitlines()
+    assert len([line for line in lines if "not-an-id-" in line]) == listed
+    assert [line for line in lines if "more (see IngestRun" in line] == (
+        [f"  … 2 more (see IngestRun {IngestRun.objects.get().pk} in admin, or -v 2)"] if verbosity == 1 else []
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -337,6 +337,30 @@ def test_import_creates_pending_subscribers_and_sends_confirmations(admin_client
     assert not Subscriber.objects.filter(email__in=["bounced@example.org", "Forgotten@example.org"]).exists()
 
 
+def test_import_reports_missing_and_overlong_values(admin_client, django_capture_on_commit_callbacks):
+    too_long = "a" * 243 + "@example.org"  # 255 characters: one more than an address may have
+    content = (
+        "Email,interests,email,papers_per_digest\r\n"  # a repeated column: the first one is read
+        f"{too_long},,,\r\n"
+        ",robotics,second@example.org,\r\n"  # no address in the first email column
+        f"short@example.org,{'x' * 501}\r\n"  # a short row, its interests too long
+        "fine@example.org,  spaced   out ,,7\r\n"
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = import_csv(admin_client, content)
+
+    assert messages_of(response) == [
+        "2 imported (pending, 2 confirmation emails queued), 0 already subscribed, 0 suppressed, "
+        "0 duplicates in the file, 2 invalid.",
+        f"Invalid rows: line 2: “{'a' * 59}…” is not a valid email address; line 3: no address",
+        "Defaults used: line 4: interests longer than 500 characters, left empty",
+    ]
+    short, fine = Subscriber.objects.get(email="short@example.org"), Subscriber.objects.get(email="fine@example.org")
+    assert (short.interests, short.papers_per_digest) == ("", 10)
+    assert (fine.interests, fine.papers_per_digest) == ("spaced out", 7)
+
+
 def test_import_already_consented_activates_without_email(admin_client, django_capture_on_commit_callbacks):
     before = timezone.now()
     with django_capture_on_commit_callbacks(execute=True) as callbacks:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import sys
+from collections.abc import Callable
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
@@ -51,24 +52,8 @@ class Command(BaseCommand):
         day = iso_date(date) if date else None
         week = iso_week(week) if week else None
         month = iso_month(month) if month else None
-        if (week or month) and source != "hf":
-            raise CommandError("--week and --month work with --source hf only")
-        if paper and source != "hf-page":
-            raise CommandError("--paper works with --source hf-page only")
-        if query and source != "arxiv":
-            raise CommandError("--query works with --source arxiv only")
+        check_options(source, period=week or month, paper=paper, query=query)
         show_progress = sys.stderr.isatty() and options["verbosity"] > 0
-
-        def progress(total: int):
-            bar = tqdm(total=total, unit="paper", desc=f"ingest {source}", file=sys.stderr, leave=False)
-
-            def advance(done: int) -> None:
-                bar.update(done - bar.n)
-                if done >= total:
-                    bar.close()
-
-            return advance
-
         try:
             run = services.ingest(
                 source,
@@ -80,20 +65,48 @@ class Command(BaseCommand):
                 query=query,
                 max_results=options["max"],
                 path=file,
-                progress=progress if show_progress else None,
+                progress=progress_bar(source) if show_progress else None,
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
 
-        if run.errors and options["verbosity"] > 1:
-            for line in run.errors.splitlines():
-                self.stderr.write(f"  {line}")
-        elif run.errors and options["verbosity"] > 0:
-            lines = run.errors.splitlines()
-            for line in lines[:5]:
-                self.stderr.write(f"  {line}")
-            if len(lines) > 5:
-                self.stderr.write(f"  … {len(lines) - 5} more (see IngestRun {run.pk} in admin, or -v 2)")
+        self.report_errors(run, verbosity=options["verbosity"])
         if run.status == IngestRun.Status.FAILED:
             raise CommandError(f"{run.summary} (run {run.pk})")
         self.stdout.write(f"{run.summary} (run {run.pk})")
+
+    def report_errors(self, run: IngestRun, *, verbosity: int) -> None:
+        """Every error line with -v 2; the first five otherwise; none with -v 0."""
+        lines = run.errors.splitlines()
+        if not lines or verbosity == 0:
+            return
+        shown = lines if verbosity > 1 else lines[:5]
+        for line in shown:
+            self.stderr.write(f"  {line}")
+        if len(lines) > len(shown):
+            self.stderr.write(f"  … {len(lines) - len(shown)} more (see IngestRun {run.pk} in admin, or -v 2)")
+
+
+def check_options(source: str, *, period: str | None, paper: list[str], query: str) -> None:
+    if period and source != "hf":
+        raise CommandError("--week and --month work with --source hf only")
+    if paper and source != "hf-page":
+        raise CommandError("--paper works with --source hf-page only")
+    if query and source != "arxiv":
+        raise CommandError("--query works with --source arxiv only")
+
+
+def progress_bar(source: str) -> Callable[[int], Callable[[int], None]]:
+    """A progress factory for ``services.ingest``: a bar on stderr, advanced to the records done."""
+
+    def start(total: int) -> Callable[[int], None]:
+        bar = tqdm(total=total, unit="paper", desc=f"ingest {source}", file=sys.stderr, leave=False)
+
+        def advance(done: int) -> None:
+            bar.update(done - bar.n)
+            if done >= total:
+                bar.close()
+
+        return advance
+
+    return start

@@ -1,9 +1,9 @@
-"""Announcement feeds (``fetch_feed``, ``parse_feed``), and the reading of all arXiv's XML into
-``PaperRecord``s: the feeds of rss.arxiv.org (RSS 2.0 and Atom), the export API's Atom responses
-and OAI-PMH ``ListRecords`` pages.
+"""Reading all of arXiv's XML into ``PaperRecord``s: the announcement feeds of rss.arxiv.org (RSS 2.0
+and Atom, every announce type), the export API's Atom responses (2026 and legacy formats, and its
+error feed) and OAI-PMH ``ListRecords`` pages (metadataPrefix=arXiv).
 
-``papers.sources.arxiv`` is the public face: it re-exports ``fetch_feed`` and ``parse_feed`` next to
-``parse`` and the export API client.
+``papers.sources.arxiv`` is the source's public face: the export API client and the feed fetching,
+with ``parse`` and ``parse_feed`` from here.
 
 Truncated or broken downloads: the document is read as a stream, and every entry that was complete
 before the XML broke off is kept; ``result.errors`` gets one line saying the feed was truncated or
@@ -28,9 +28,6 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.conf import settings
-
-from papers import http
 from papers.sources.base import PaperRecord, ParseResult, SourceError
 from papers.text import canonical_arxiv_id, plain_text, safe_url
 
@@ -78,6 +75,23 @@ class _Broken(Exception):
 
 def read(data: bytes | str) -> Document:
     """The entries of an arXiv XML document, read as a stream so a truncated one keeps its head."""
+    data = _checked(data)
+    reader = _Reader()
+    parser = ET.XMLPullParser(events=("start", "end"))
+    try:
+        parser.feed(data)
+        reader.take(parser.read_events())
+        parser.close()
+        reader.take(parser.read_events())
+    except (ET.ParseError, _Broken, ValueError, LookupError, UnicodeError) as exc:
+        reader.broke_off(exc, data)
+    if reader.doc is None:  # unreachable: a document without a root element fails to parse
+        raise SourceError("the arXiv response holds no XML element")
+    return reader.doc
+
+
+def _checked(data: bytes | str) -> bytes | str:
+    """``data`` if it may be parsed at all: bytes or text, not empty, not huge, no entity declarations."""
     if isinstance(data, bytearray | memoryview):
         data = bytes(data)
     if not isinstance(data, bytes | str):
@@ -88,52 +102,59 @@ def read(data: bytes | str) -> Document:
         raise SourceError(f"the arXiv response is too large ({len(data)} bytes)")
     if ("<!ENTITY" if isinstance(data, str) else b"<!ENTITY") in data:
         raise SourceError("the arXiv response declares XML entities; refusing to expand them")
+    return data
 
-    parser = ET.XMLPullParser(events=("start", "end"))
-    doc: Document | None = None
-    entry_tag = parent_tag = ""
-    stack: list[str] = []
-    in_entry = False
 
-    def events():
-        parser.feed(data)
-        yield from parser.read_events()
-        parser.close()
-        yield from parser.read_events()
+class _Reader:
+    """Builds the ``Document`` from the parser's start and end events."""
 
-    try:
-        for event, element in events():
+    def __init__(self) -> None:
+        self.doc: Document | None = None
+        self.entry_tag = self.parent_tag = ""
+        self.stack: list[str] = []  # the tags of the open elements
+        self.in_entry = False
+
+    def take(self, events: Iterable[tuple[str, ET.Element]]) -> None:
+        for event, element in events:
             if event == "start":
-                if doc is None:
-                    if element.tag not in _FORMATS:
-                        found = _local(element.tag)
-                        raise SourceError(f"expected an arXiv Atom, RSS or OAI-PMH document, found <{found}>")
-                    kind, entry_tag, parent_tag = _FORMATS[element.tag]
-                    doc = Document(kind=kind, root=element)
-                if len(stack) >= MAX_DEPTH:
-                    raise _Broken(f"elements nested more than {MAX_DEPTH} deep")
-                if element.tag == entry_tag and stack and stack[-1] == parent_tag:
-                    in_entry = True
-                stack.append(element.tag)
-                continue
-            stack.pop()
-            if element.tag == entry_tag and stack and stack[-1] == parent_tag:
-                doc.entries.append(element)
-                in_entry = False
-            elif element.tag == OPENSEARCH + "totalResults" and re.fullmatch(r"[0-9]{1,12}", _text(element)):
-                doc.total_results = int(_text(element))
-    except (ET.ParseError, _Broken, ValueError, LookupError, UnicodeError) as exc:
-        if doc is None:
+                self.start(element)
+            else:
+                self.end(element)
+
+    def start(self, element: ET.Element) -> None:
+        if self.doc is None:
+            if element.tag not in _FORMATS:
+                raise SourceError(f"expected an arXiv Atom, RSS or OAI-PMH document, found <{_local(element.tag)}>")
+            kind, self.entry_tag, self.parent_tag = _FORMATS[element.tag]
+            self.doc = Document(kind=kind, root=element)
+        if len(self.stack) >= MAX_DEPTH:
+            raise _Broken(f"elements nested more than {MAX_DEPTH} deep")
+        if self._is_entry(element):
+            self.in_entry = True
+        self.stack.append(element.tag)
+
+    def end(self, element: ET.Element) -> None:
+        self.stack.pop()
+        if self._is_entry(element):
+            self.doc.entries.append(element)
+            self.in_entry = False
+        elif element.tag == OPENSEARCH + "totalResults" and re.fullmatch(r"[0-9]{1,12}", _text(element)):
+            self.doc.total_results = int(_text(element))
+
+    def _is_entry(self, element: ET.Element) -> bool:
+        """An entry, not some other element of the same name deeper down."""
+        return element.tag == self.entry_tag and bool(self.stack) and self.stack[-1] == self.parent_tag
+
+    def broke_off(self, exc: Exception, data: bytes | str) -> None:
+        """The XML broke off: keep the complete entries and say so, or raise if there are none."""
+        if self.doc is None:
             start = data[:60] if isinstance(data, str) else data[:60].decode("utf-8", "replace")
             raise SourceError(f"the arXiv response is not XML ({exc}); it starts with {start!r}") from None
-        if not doc.entries:
-            raise SourceError(f"the arXiv {doc.kind} document breaks off before its first entry ({exc})") from None
-        count = len(doc.entries)
-        dropped = f"; the incomplete entry {count + 1} was dropped" if in_entry else ""
-        doc.problem = f"feed truncated or not well-formed after {count} complete entries ({exc}){dropped}"
-    if doc is None:  # unreachable: a document without a root element fails to parse
-        raise SourceError("the arXiv response holds no XML element")
-    return doc
+        if not self.doc.entries:
+            raise SourceError(f"the arXiv {self.doc.kind} document breaks off before its first entry ({exc})") from None
+        count = len(self.doc.entries)
+        dropped = f"; the incomplete entry {count + 1} was dropped" if self.in_entry else ""
+        self.doc.problem = f"feed truncated or not well-formed after {count} complete entries ({exc}){dropped}"
 
 
 def _local(tag: str) -> str:
@@ -273,39 +294,15 @@ def to_record(raw: Raw) -> tuple[PaperRecord, str]:
     summary, announce = raw.summary, raw.announce_type.strip().lower()
     ids = list(raw.ids)
     match = _ANNOUNCE.match(summary)
-    if match:
+    if match:  # an RSS description starts "arXiv:<id> Announce Type: <type> Abstract:"
         summary = summary[match.end() :]
         announce = announce or match.group(2).lower()
         ids.append(match.group(1))
-    arxiv_id, version = "", None
-    for candidate in ids:
-        candidate = _OAI_PREFIX.sub("", candidate.strip())
-        arxiv_id = canonical_arxiv_id(candidate)
-        if arxiv_id:
-            found = _VERSION.search(candidate)
-            version = int(found.group(1)) if found else None
-            break
-    if not arxiv_id:
-        shown = plain_text(next((i for i in ids if i.strip()), ""))[:80]
-        raise Skip(f"unrecognised arXiv id {shown!r}" if shown else "no arXiv id")
+    arxiv_id, version = _arxiv_id(ids)
     title = plain_text(raw.title)
     if not title:
         raise Skip("no title", f" ({arxiv_id})")
-    categories: list[str] = []
-    for value in raw.categories:
-        category = plain_text(value)
-        if CATEGORY.match(category) and category not in categories:
-            categories.append(category)
-    primary = plain_text(raw.primary)
-    if not CATEGORY.match(primary):
-        primary = categories[0] if categories and (raw.primary_first or announce) else ""
-    if primary and primary not in categories:
-        categories.insert(0, primary)
-    authors: list[str] = []
-    for value in raw.authors:
-        name = plain_text(value)
-        if name and name not in authors:
-            authors.append(name)
+    categories, primary = _categories(raw, announce)
     published = parse_date(raw.published)
     if announce and not _first_announcement(announce, version, arxiv_id, published):
         published = None
@@ -313,13 +310,41 @@ def to_record(raw: Raw) -> tuple[PaperRecord, str]:
         arxiv_id=arxiv_id,
         title=title,
         abstract=plain_text(summary),
-        authors=tuple(authors),
+        authors=tuple(_unique(plain_text(value) for value in raw.authors)),
         published=published,
         categories=tuple(categories),
         primary_category=primary,
         pdf_url=safe_url(raw.pdf) or f"https://arxiv.org/pdf/{arxiv_id}",
     )
     return record, announce
+
+
+def _arxiv_id(ids: list[str]) -> tuple[str, int | None]:
+    """The first candidate that is an arXiv id, canonical, and its version (None if it names none)."""
+    for candidate in ids:
+        candidate = _OAI_PREFIX.sub("", candidate.strip())
+        arxiv_id = canonical_arxiv_id(candidate)
+        if arxiv_id:
+            found = _VERSION.search(candidate)
+            return arxiv_id, int(found.group(1)) if found else None
+    shown = plain_text(next((i for i in ids if i.strip()), ""))[:80]
+    raise Skip(f"unrecognised arXiv id {shown!r}" if shown else "no arXiv id")
+
+
+def _categories(raw: Raw, announce: str) -> tuple[list[str], str]:
+    """The valid categories, primary first, and the primary one ("" when not known)."""
+    categories = _unique(category for category in map(plain_text, raw.categories) if CATEGORY.match(category))
+    primary = plain_text(raw.primary)
+    if not CATEGORY.match(primary):
+        primary = categories[0] if categories and (raw.primary_first or announce) else ""
+    if primary and primary not in categories:
+        categories.insert(0, primary)
+    return categories, primary
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    """``values`` in order, without empty ones and repeats."""
+    return [value for value in dict.fromkeys(values) if value]
 
 
 @dataclass
@@ -367,14 +392,3 @@ def parse_feed(data: bytes | str, *, announce_types: Iterable[str] | None = ("ne
     if isinstance(announce_types, str):
         announce_types = (announce_types,)
     return parse_document(data, announce_types=None if announce_types is None else tuple(announce_types)).result
-
-
-def fetch_feed(category: str, *, flavour: str = "rss") -> bytes:
-    """Today's announcements for ``category`` ("cs.CL", "astro-ph", or several joined by "+")
-    from ``{ARXIV_RSS_URL}/rss/<category>`` (RSS 2.0) or ``/atom/<category>``."""
-    if flavour not in ("rss", "atom"):
-        raise ValueError(f"flavour must be 'rss' or 'atom', not {flavour!r}")
-    parts = category.split("+") if isinstance(category, str) else [""]
-    if not all(CATEGORY.match(part) for part in parts) or len(parts) > 50:
-        raise ValueError(f"not an arXiv category (cs.CL, math.GT, astro-ph, or several joined by '+'): {category!r}")
-    return http.get(f"{settings.ARXIV_RSS_URL}/{flavour}/{category}").content

@@ -1,0 +1,114 @@
+"""Writing what ``papers.ingest_plan`` decided.
+
+``write_batch`` stores many changes in a few statements (not ~9 per record) and one transaction.
+``write_each`` is the fallback when a batch fails: the same statements, one change per transaction,
+so that only a bad change is lost. Neither decides anything: a change lands the same way through both.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+
+from django.db import DatabaseError, transaction
+
+from common.db import insert_rows
+from papers.ingest_plan import Change, author_names
+from papers.models import Author, DailyEntry, Paper, PaperAuthor, default_entry_status
+from papers.sources.base import PaperRecord
+
+
+def ensure_authors(records: list[PaperRecord]) -> dict[str, Author]:
+    """The authors ``records`` name, by name; the missing ones are created first, outside any batch,
+    since many papers share them."""
+    names = {name for record in records for name in author_names(record)}
+    existing = Author.objects.in_bulk(names, field_name="name")
+    missing = names - existing.keys()
+    if missing:
+        Author.objects.bulk_create([Author(name=name) for name in missing], ignore_conflicts=True)
+        existing = Author.objects.in_bulk(names, field_name="name")
+    return existing
+
+
+def write_batch(changes: list[Change], *, source: str, authors: dict[str, Author]) -> None:
+    """Store ``changes`` in one transaction: all of them, or (raising ``DatabaseError``) none.
+    The stored papers they change are left as they are; new papers get their pk."""
+    with transaction.atomic():
+        _write_papers(changes)
+        _write_author_links(changes, authors)
+        _write_entries(changes, source)
+
+
+def write_each(
+    changes: list[Change], *, source: str, authors: dict[str, Author]
+) -> Iterator[tuple[Change, DatabaseError | None]]:
+    """Store ``changes`` one transaction each; yields each with the error that kept it out (None: stored)."""
+    for change in changes:
+        try:
+            write_batch([change], source=source, authors=authors)
+        except DatabaseError as exc:
+            yield change, exc
+        else:
+            yield change, None
+
+
+def _write_papers(changes: list[Change]) -> None:
+    created = [change.paper for change in changes if change.stored is None]
+    if created:
+        Paper.objects.bulk_create(created)
+    # Changed papers: only the fields that changed are written, grouped so that one statement sets the
+    # same columns on each of its rows. An upsert on the primary key (INSERT ... ON CONFLICT DO UPDATE)
+    # rather than bulk_update, whose CASE WHEN per row and column made 10k changed records take 29 s
+    # instead of 4.6 s.
+    by_fields: dict[tuple[str, ...], list[Paper]] = defaultdict(list)
+    for change in changes:
+        if change.fields:
+            by_fields[change.fields].append(change.paper)
+    for fields, papers in by_fields.items():
+        Paper.objects.bulk_create(
+            papers, update_conflicts=True, unique_fields=["pk"], update_fields=[*fields, "title_key", "updated_at"]
+        )
+
+
+def _write_author_links(changes: list[Change], authors: dict[str, Author]) -> None:
+    relinked = [change.paper.pk for change in changes if change.authors is not None and change.stored is not None]
+    if relinked:
+        PaperAuthor.objects.filter(paper_id__in=relinked).delete()
+    links = [
+        (change.paper.pk, authors[name].pk, position)
+        for change in changes
+        if change.authors
+        for position, name in enumerate(change.authors)
+    ]
+    insert_rows(PaperAuthor, ("paper_id", "author_id", "position"), links)
+
+
+def _write_entries(changes: list[Change], source: str) -> None:
+    listed = [change for change in changes if change.entry is not None]
+    status = default_entry_status()  # the field's default, asked once rather than once per entry
+    new = [
+        (change.day, change.paper.pk, change.entry.rank, change.entry.upvotes, source, status)
+        for change in listed
+        if change.new_entry
+    ]
+    insert_rows(DailyEntry, ("day", "paper_id", "rank", "upvotes", "source", "status"), new)
+    # Stored entries: rank and upvotes only. The other values would only be used if the entry had vanished.
+    stored = [
+        DailyEntry(
+            day=change.day,
+            paper_id=change.paper.pk,
+            rank=change.entry.rank,
+            upvotes=change.entry.upvotes,
+            source=source,
+            status=status,
+        )
+        for change in listed
+        if not change.new_entry
+    ]
+    if stored:
+        DailyEntry.objects.bulk_create(
+            stored,
+            update_conflicts=True,
+            unique_fields=["day", "paper"],
+            update_fields=["rank", "upvotes", "updated_at"],
+        )
