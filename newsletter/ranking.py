@@ -299,7 +299,7 @@ def _emit(
 ) -> None:
     """result[reader id] = the reader's first ``length`` columns, as paper ids. Readers are grouped
     by length, so each list is made by numpy's ``tolist`` at its final size."""
-    result.update(dict.fromkeys(reader_ids, []))  # keeps the readers' order; every one is set below
+    result.update({reader: [] for reader in reader_ids})  # keeps the readers' order; every one is set below
     if not top.shape[1]:
         result.update(zip(reader_ids, ([] for _ in reader_ids), strict=True))
         return
