@@ -6,6 +6,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 # PAPERBOY_BENCH_DB names another database, so two benchmark runs can share one server.
 BENCH_DB_NAME = os.environ.get("PAPERBOY_BENCH_DB", "paperboy_bench")
@@ -39,7 +40,11 @@ def bench_database() -> str:
     if "postgresql" in db["ENGINE"]:
         import psycopg
 
-        params = {"dbname": "postgres", "user": db.get("USER") or None, "password": db.get("PASSWORD") or None}
+        params: dict[str, Any] = {
+            "dbname": "postgres",
+            "user": db.get("USER") or None,
+            "password": db.get("PASSWORD") or None,
+        }
         params |= {"host": db.get("HOST") or None, "port": db.get("PORT") or None}
         with psycopg.connect(**{k: v for k, v in params.items() if v is not None}, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB_NAME}" WITH (FORCE)')

@@ -98,6 +98,8 @@ def _render(out_dir: Path, sizes: list[int]) -> None:
         raise RuntimeError(f"ingest failed: {outcome.errors[:3]}")
     DailyEntry.objects.filter(day=DAY).update(status=DailyEntry.Status.APPROVED)
     edition = edition_publish(kind="daily", day=DAY)
+    if edition is None:
+        raise RuntimeError("no approved papers to publish")
     subscriber = Subscriber.objects.create(
         email=READER, status=Subscriber.Status.ACTIVE, confirmed_at=timezone.now() - dt.timedelta(days=3)
     )
@@ -109,7 +111,7 @@ def _render(out_dir: Path, sizes: list[int]) -> None:
         plan_deliveries(edition, [(subscriber.pk, DAY)])
         row = Delivery.objects.select_related("edition").get(edition=edition, subscriber=subscriber)
         message = digest_email.build_message(row, subscriber, rendering.rendered_edition(edition))
-        html = next(content for content, mimetype in message.alternatives if mimetype == "text/html")
+        html = str(next(content for content, mimetype in message.alternatives if mimetype == "text/html"))
         mime = message.message().as_bytes()
         (out_dir / f"digest-{n}.eml").write_bytes(mime)
         shown = Paper.objects.in_bulk(row.paper_ids)

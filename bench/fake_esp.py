@@ -19,6 +19,7 @@ import json
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 MAX_BATCH = 500
 DEFAULT_TOKEN = "fake-postmark-token"  # noqa: S105 - a local stand-in's token, not a secret
@@ -144,7 +145,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._answer(404, _error(404, f"Unknown endpoint {self.path}"))
 
-    def _one(self, message: object, *, template: bool) -> dict:
+    def _one(self, message: dict[str, Any], *, template: bool) -> dict[str, Any]:
         error = check_message(message, template=template)
         if error:
             return error

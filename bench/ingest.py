@@ -66,10 +66,13 @@ def arxiv_feed(n: int) -> bytes:
     with distinct ids (2601.00001 ...) and varied titles; ids and versions everywhere they occur."""
     data = ARXIV_FILE.read_bytes()
     first = _ENTRY.search(data)
+    assert first is not None, f"no entry in {ARXIV_FILE}"
     head, tail = data[: first.start()], data[data.rfind(b"</entry>") + len(b"</entry>") :]
     entry = first.group(0).decode()
-    old_id = re.search(r"<id>https?://arxiv\.org/abs/([^<]+?)v\d+</id>", entry).group(1)
-    old_title = re.search(r"<title>(.*?)</title>", entry, re.S).group(1)
+    found_id = re.search(r"<id>https?://arxiv\.org/abs/([^<]+?)v\d+</id>", entry)
+    found_title = re.search(r"<title>(.*?)</title>", entry, re.S)
+    assert found_id and found_title, "the fixture's entry has an id and a title"
+    old_id, old_title = found_id.group(1), found_title.group(1)
     parts = []
     for i in range(n):
         new_id = f"2601.{i + 1:05d}"

@@ -20,7 +20,7 @@ class Result:
 
     @property
     def ratio(self) -> float | None:
-        if self.baseline in (None, 0):
+        if not self.baseline:
             return None
         return self.value / self.baseline
 

@@ -221,7 +221,9 @@ def _subscribers(db_url: str) -> int:
     import psycopg
 
     with psycopg.connect(db_url, connect_timeout=5) as conn:
-        return conn.execute("SELECT count(*) FROM subscribers_subscriber").fetchone()[0]
+        row = conn.execute("SELECT count(*) FROM subscribers_subscriber").fetchone()
+        assert row is not None
+        return int(row[0])
 
 
 def _manage(env: dict, *args: str) -> None:

@@ -51,7 +51,7 @@ def both_with(headers: dict[str, str], **fields) -> list:
     return [email.message_from_bytes(wire, policy=policy.default) for wire in wires]
 
 
-def address_lines(wire: bytes) -> dict[str, bytes]:
+def address_lines(wire: bytes) -> dict[bytes, bytes]:
     """Every From/To/Cc/Reply-To header of ``wire`` as sent, folded lines included."""
     unfolded = re.sub(rb"\r\n(?=[ \t])", b"<fold>", wire.split(b"\r\n\r\n", 1)[0])
     lines = [line.partition(b":") for line in unfolded.split(b"\r\n")]

@@ -70,15 +70,17 @@ def server():
         servers.append(controller)
         backend = EmailBackend(host="127.0.0.1", port=controller.port, timeout=5, fail_silently=False)
         backend.open()
-        backend.connection.ehlo()  # before the spy: only what a message costs is counted
+        connection = backend.connection
+        assert connection is not None
+        connection.ehlo()  # before the spy: only what a message costs is counted
         writes: list[bytes] = []
-        real_send = backend.connection.send
+        real_send = connection.send
 
         def counting_send(data):
             writes.append(data if isinstance(data, bytes) else data.encode())
             return real_send(data)
 
-        backend.connection.send = counting_send
+        connection.send = counting_send  # type: ignore[method-assign]  # a spy on what goes on the wire
         return handler, backend, writes
 
     yield start
