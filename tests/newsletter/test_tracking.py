@@ -520,7 +520,7 @@ def test_an_unexpected_error_is_logged_and_the_webhook_still_answers(post, deliv
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("newsletter.tracking._keep_earliest", broken)
+    monkeypatch.setattr("newsletter.tracking.subscriber_action", broken)  # after the event is stored
 
     response = post(opened(), http=Client(raise_request_exception=False))
 
@@ -535,7 +535,7 @@ def test_a_database_error_propagates_so_the_esp_retries(post, delivery, monkeypa
     def unavailable(*args, **kwargs):
         raise OperationalError("database went away")
 
-    monkeypatch.setattr("newsletter.tracking._keep_earliest", unavailable)
+    monkeypatch.setattr("newsletter.tracking.subscriber_action", unavailable)
 
     assert post(opened(), http=Client(raise_request_exception=False)).status_code == 500
     assert TrackingEvent.objects.count() == 0
