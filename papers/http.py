@@ -3,11 +3,13 @@ exponential backoff on connection errors, 429 and 5xx (honouring Retry-After, ca
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
+from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from papers.sources.base import SourceError
@@ -21,7 +23,7 @@ class CappedRetry(Retry):
 
     max_retry_after = 120.0
 
-    def get_retry_after(self, response):
+    def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
         retry_after = super().get_retry_after(response)
         return None if retry_after is None else min(retry_after, self.max_retry_after)
 
@@ -55,11 +57,17 @@ def _reason(exc: Exception) -> str:
 
 
 def get(
-    url: str, *, params: dict | None = None, accept_statuses: tuple[int, ...] = (200,), **kwargs
+    url: str,
+    *,
+    params: Mapping[str, str | int] | None = None,
+    accept_statuses: tuple[int, ...] = (200,),
+    retries: int | None = None,
+    backoff: float | None = None,
 ) -> requests.Response:
-    """GET ``url`` with retries; any failure becomes a ``SourceError`` a person can read."""
+    """GET ``url`` with retries (``retries`` and ``backoff`` default to the settings); any failure
+    becomes a ``SourceError`` a person can read."""
     try:
-        with session(**kwargs) as http:
+        with session(retries=retries, backoff=backoff) as http:
             response = http.get(url, params=params, timeout=settings.PAPERBOY_HTTP_TIMEOUT)
     except requests.Timeout as exc:
         raise SourceError(f"{url} did not answer within {settings.PAPERBOY_HTTP_TIMEOUT:g} s") from exc

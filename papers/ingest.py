@@ -114,7 +114,7 @@ class _Upsert:
 def run_ingest(
     *,
     source: str,
-    parameters: dict,
+    parameters: dict[str, object],
     load: Callable[[], ParseResult],
     default_day: dt.date | None = None,
     progress_factory: Callable[[int], Callable[[int], None]] | None = None,

@@ -32,6 +32,7 @@ from papers.sources.base import PaperRecord
 from papers.text import safe_url
 
 Numbered = tuple[int, PaperRecord]  # a record and its place in the call, 1 first
+PaperKey = tuple[str, str | int]  # ("id", arXiv id), ("title", title key) or ("pk", pk): see Stored.keys
 
 # Every field a source may fill.
 INGESTED_FIELDS = Paper.EDITABLE_FIELDS
@@ -45,7 +46,7 @@ def author_names(record: PaperRecord) -> list[str]:
     return [name[:AUTHOR_NAME_LENGTH] for name in record.authors]
 
 
-def record_value(record: PaperRecord, name: str):
+def record_value(record: PaperRecord, name: str) -> object:
     """The value of ``name`` as a paper stores it."""
     value = getattr(record, name)
     if name in URL_FIELDS:
@@ -53,7 +54,7 @@ def record_value(record: PaperRecord, name: str):
     return list(value) if isinstance(value, tuple) else value
 
 
-def is_empty(value) -> bool:
+def is_empty(value: object) -> bool:
     return value is None or value == "" or value == []
 
 
@@ -65,9 +66,9 @@ def new_paper(record: PaperRecord) -> Paper:
     return paper
 
 
-def paper_changes(paper: Paper, record: PaperRecord, *, fill_only: bool) -> dict:
+def paper_changes(paper: Paper, record: PaperRecord, *, fill_only: bool) -> dict[str, object]:
     """The field values ``record`` brings to the stored ``paper``."""
-    changes = {}
+    changes: dict[str, object] = {}
     for name in INGESTED_FIELDS:
         if name in paper.overridden_fields:
             continue
@@ -101,6 +102,14 @@ def entry_values(record: PaperRecord, stored: EntryValues | None) -> EntryValues
     return EntryValues(rank, upvotes)
 
 
+class EntryChange(NamedTuple):
+    """A daily entry to write: ``values`` on ``day``, in a new entry or the stored one."""
+
+    day: dt.date
+    values: EntryValues
+    new: bool  # the entry is to be created, not updated
+
+
 @dataclass
 class Change:
     """What one record writes, planned from ``Stored`` without a query."""
@@ -113,9 +122,7 @@ class Change:
     stored: Paper | None = None  # the stored paper, left as it is until the change is written; None: new
     fields: tuple[str, ...] = ()  # the stored paper's changed fields
     authors: list[str] | None = None  # the author list to link, in order; None leaves the links alone
-    day: dt.date | None = None
-    entry: EntryValues | None = None  # the entry to write on ``day``; None: nothing to write there
-    new_entry: bool = False  # ``entry`` is to be created, not updated
+    entry: EntryChange | None = None  # the daily entry to write; None: nothing to write there
 
     @property
     def status(self) -> str:
@@ -138,17 +145,17 @@ class Stored:
     def load(cls, records: list[PaperRecord], default_day: dt.date | None) -> Stored:
         by_id, by_title = _find_papers(records)
         pks = {paper.pk for paper in (*by_id.values(), *by_title.values())}
-        days = {record.listed_on or default_day for record in records} - {None}
+        days = {day for record in records if (day := record.listed_on or default_day) is not None}
         names, entries = _read_authors_and_entries(sorted(pks), days)
         return cls(by_id=by_id, by_title=by_title, names=names, entries=entries)
 
     def paper_for(self, record: PaperRecord) -> Paper | None:
         return self.by_id.get(record.arxiv_id) if record.arxiv_id else self.by_title.get(title_key(record.title))
 
-    def keys(self, record: PaperRecord, paper: Paper | None) -> set[tuple]:
+    def keys(self, record: PaperRecord, paper: Paper | None) -> set[PaperKey]:
         """What names the paper ``record`` writes (``paper``, when stored): records sharing a key write
         the same paper."""
-        own = ("id", record.arxiv_id) if record.arxiv_id else ("title", title_key(record.title))
+        own: PaperKey = ("id", record.arxiv_id) if record.arxiv_id else ("title", title_key(record.title))
         return {own} if paper is None else {own, ("pk", paper.pk)}
 
     def remember(self, change: Change) -> None:
@@ -167,7 +174,7 @@ class Stored:
         if change.authors is not None:
             self.names[paper.pk] = change.authors
         if change.entry is not None:
-            self.entries[(change.day, paper.pk)] = change.entry
+            self.entries[(change.entry.day, paper.pk)] = change.entry.values
 
 
 def _find_papers(records: list[PaperRecord]) -> tuple[dict[str, Paper], dict[str, Paper]]:
@@ -220,7 +227,7 @@ class Planner:
         round is planned against what that change stored."""
         planned: list[Change] = []
         waiting: list[Numbered] = []
-        taken: set[tuple] = set()
+        taken: set[PaperKey] = set()
         for number, record in numbered:
             stored = self.stored.paper_for(record)
             keys = self.stored.keys(record, stored)
@@ -242,8 +249,9 @@ class Planner:
         day = record.listed_on or self.default_day
         if day is not None:
             current = None if stored is None else self.stored.entries.get((day, stored.pk))
-            change.day, change.new_entry = day, current is None
-            change.entry = entry_values(record, current)
+            values = entry_values(record, current)
+            if values is not None:
+                change.entry = EntryChange(day, values, new=current is None)
         return change
 
     def _update(self, number: int, record: PaperRecord, stored: Paper) -> Change:

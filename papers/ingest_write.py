@@ -84,26 +84,24 @@ def _write_author_links(changes: list[Change], authors: dict[str, Author]) -> No
 
 
 def _write_entries(changes: list[Change], source: str) -> None:
-    listed = [change for change in changes if change.entry is not None]
+    listed = [(change.paper.pk, change.entry) for change in changes if change.entry is not None]
     status = default_entry_status()  # the field's default, asked once rather than once per entry
     new = [
-        (change.day, change.paper.pk, change.entry.rank, change.entry.upvotes, source, status)
-        for change in listed
-        if change.new_entry
+        (entry.day, pk, entry.values.rank, entry.values.upvotes, source, status) for pk, entry in listed if entry.new
     ]
     insert_rows(DailyEntry, ("day", "paper_id", "rank", "upvotes", "source", "status"), new)
     # Stored entries: rank and upvotes only. The other values would only be used if the entry had vanished.
     stored = [
         DailyEntry(
-            day=change.day,
-            paper_id=change.paper.pk,
-            rank=change.entry.rank,
-            upvotes=change.entry.upvotes,
+            day=entry.day,
+            paper_id=pk,
+            rank=entry.values.rank,
+            upvotes=entry.values.upvotes,
             source=source,
             status=status,
         )
-        for change in listed
-        if not change.new_entry
+        for pk, entry in listed
+        if not entry.new
     ]
     if stored:
         DailyEntry.objects.bulk_create(

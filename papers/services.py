@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from django.conf import settings
 from django.utils import timezone
@@ -58,14 +59,22 @@ def ingest(
     return import_text_dump(_read_text(path), day=request.day, parameters=request.parameters, progress=progress)
 
 
+class _Period(TypedDict, total=False):
+    """One of a listing day, an ISO week (``2026-W34``) or a month (``2026-08``), as ``hf_api.fetch`` takes it."""
+
+    day: dt.date
+    week: str
+    month: str
+
+
 @dataclass
 class _Request:
     """What one ``ingest`` call asks of any source: a period (a day, or an HF week or month), a file
     to read instead of the network, and a progress bar."""
 
-    period: dict[str, dt.date | str]
+    period: _Period
     day: dt.date | None  # the listing day; None for a week or a month
-    parameters: dict  # what the IngestRun records
+    parameters: dict[str, object]  # what the IngestRun records
     path: str | Path | None
     progress: ProgressFactory | None
 
@@ -79,17 +88,21 @@ class _Request:
         path: str | Path | None,
         progress: ProgressFactory | None,
     ) -> _Request:
-        if week or month:
-            period, listing_day = ({"week": week} if week else {"month": month}), None
+        period: _Period
+        listing_day: dt.date | None = None
+        if week:
+            period = {"week": week}
+        elif month:
+            period = {"month": month}
         else:
             listing_day = day or timezone.localdate()
             period = {"day": listing_day}
-        parameters = {key: str(value) for key, value in period.items()}
+        parameters: dict[str, object] = {key: str(value) for key, value in period.items()}
         if path:
             parameters["file"] = str(path)
         return cls(period=period, day=listing_day, parameters=parameters, path=path, progress=progress)
 
-    def run(self, source: str, load: Callable[[], ParseResult], **parameters) -> IngestRun:
+    def run(self, source: str, load: Callable[[], ParseResult], **parameters: object) -> IngestRun:
         return run_ingest(
             source=source,
             parameters={**self.parameters, **parameters},
@@ -99,6 +112,8 @@ class _Request:
         )
 
     def read(self) -> bytes:
+        if self.path is None:
+            raise ValueError("there is no file to read: give --file")
         return _read(self.path)
 
     def single_day(self) -> dt.date:
@@ -137,7 +152,7 @@ def _ingest_arxiv(request: _Request, categories: list[str], *, query: str, max_r
             "arxiv", lambda: arxiv.search(query, max_results=max_results), query=query, max_results=max_results
         )
     if request.path:
-        return request.run("arxiv", lambda: _parse_arxiv_file(request.path))
+        return request.run("arxiv", lambda: _parse_arxiv_file(request.read()))
     chosen = categories or list(settings.ARXIV_CATEGORIES)
     return request.run("arxiv", lambda: _fetch_arxiv_feeds(chosen), categories=chosen)
 
@@ -164,9 +179,8 @@ def _read_text(path: str | Path) -> str:
         raise SourceError(f"cannot read {path} as UTF-8 text: {exc}") from exc
 
 
-def _parse_arxiv_file(path: str | Path) -> ParseResult:
+def _parse_arxiv_file(data: bytes) -> ParseResult:
     """A saved arXiv answer: an announcement feed (Atom or RSS) or an export-API response."""
-    data = _read(path)
     head = data[:4096].lstrip()
     if b"<rss" in head or b"rss.arxiv.org" in head:
         return arxiv.parse_feed(data)
@@ -199,7 +213,7 @@ def import_text_dump(
     content: str,
     *,
     day: dt.date | None,
-    parameters: dict | None = None,
+    parameters: dict[str, object] | None = None,
     progress: ProgressFactory | None = None,
 ) -> IngestRun:
     listing_day = day or timezone.localdate()

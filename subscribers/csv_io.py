@@ -40,16 +40,17 @@ def reject_line_breaks(value: str, what: str) -> None:
 # --- CSV export -------------------------------------------------------------------------------
 
 
-def csv_cell(value) -> str:
+def csv_cell(value: object) -> str:
     """A value as a CSV cell that a spreadsheet shows as text, never runs as a formula."""
     if value is None:
         return ""
     if isinstance(value, list):
-        value = "; ".join(str(item) for item in value)
+        text = "; ".join(str(item) for item in value)
     elif hasattr(value, "isoformat"):
-        value = value.isoformat()
-    value = str(value)
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+        text = str(value.isoformat())
+    else:
+        text = str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 def export_rows(subscribers: Iterable[Subscriber]) -> Iterator[list[str]]:
@@ -105,7 +106,7 @@ def parse_import(text: str) -> tuple[list[ImportRow], ImportReport]:
     to the default and the row gets a note. Empty optional cells simply mean the default."""
     reader = csv.reader(io.StringIO(text, newline=""))
     report = ImportReport()
-    columns = _columns(next(reader, None) or [], report)
+    columns = _columns(next(reader, []), report)
     time_zones = available_time_zones()
     rows: list[ImportRow] = []
     seen: set[str] = set()
@@ -207,7 +208,7 @@ class SubscriberImportForm(forms.Form):
     )
 
     def clean_consent_source(self) -> str:
-        value = self.cleaned_data["consent_source"]
+        value: str = self.cleaned_data["consent_source"]
         reject_line_breaks(value, "The consent source")
         return value.strip()
 

@@ -80,9 +80,9 @@ def read(data: bytes | str) -> Document:
     parser = ET.XMLPullParser(events=("start", "end"))
     try:
         parser.feed(data)
-        reader.take(parser.read_events())
+        reader.take(parser)
         parser.close()
-        reader.take(parser.read_events())
+        reader.take(parser)
     except (ET.ParseError, _Broken, ValueError, LookupError, UnicodeError) as exc:
         reader.broke_off(exc, data)
     if reader.doc is None:  # unreachable: a document without a root element fails to parse
@@ -100,7 +100,7 @@ def _checked(data: bytes | str) -> bytes | str:
         raise SourceError("the arXiv response is empty")
     if len(data) > MAX_BYTES:
         raise SourceError(f"the arXiv response is too large ({len(data)} bytes)")
-    if ("<!ENTITY" if isinstance(data, str) else b"<!ENTITY") in data:
+    if ("<!ENTITY" in data) if isinstance(data, str) else (b"<!ENTITY" in data):
         raise SourceError("the arXiv response declares XML entities; refusing to expand them")
     return data
 
@@ -114,9 +114,13 @@ class _Reader:
         self.stack: list[str] = []  # the tags of the open elements
         self.in_entry = False
 
-    def take(self, events: Iterable[tuple[str, ET.Element]]) -> None:
-        for event, element in events:
-            if event == "start":
+    def take(self, parser: ET.XMLPullParser[ET.Element]) -> None:
+        """The parser's pending events: start and end, the only kinds it was asked for, each with its element."""
+        for event in parser.read_events():
+            kind, element = event[0], event[-1]
+            if not isinstance(element, ET.Element):  # a namespace event; never asked for
+                continue
+            if kind == "start":
                 self.start(element)
             else:
                 self.end(element)
@@ -135,6 +139,7 @@ class _Reader:
 
     def end(self, element: ET.Element) -> None:
         self.stack.pop()
+        assert self.doc is not None  # the root element's start event came first and made it
         if self._is_entry(element):
             self.doc.entries.append(element)
             self.in_entry = False

@@ -80,7 +80,7 @@ def parse(data: bytes | str, *, listed_on: dt.date | None = None) -> ParseResult
     return parse_entries(value, listed_on=listed_on)
 
 
-def parse_entries(entries: list, *, listed_on: dt.date | None = None) -> ParseResult:
+def parse_entries(entries: list[object], *, listed_on: dt.date | None = None) -> ParseResult:
     """Map each entry; a bad or repeated one becomes a line in ``errors`` and the rest still land."""
     result = ParseResult()
     seen: dict[str, int] = {}
@@ -196,7 +196,7 @@ def _str(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _list(value: object) -> list:
+def _list(value: object) -> list[object]:
     return value if isinstance(value, list) else []
 
 

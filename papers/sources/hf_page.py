@@ -61,8 +61,9 @@ def parse(data: bytes | str, *, listed_on: dt.date | None = None) -> ParseResult
     islands, problems = _islands(soup)
     listing = islands.get("DailyPapers")
     if listing is not None:
-        if isinstance(listing.get("dailyPapers"), list):
-            return hf_api.parse_entries(listing["dailyPapers"], listed_on=listed_on)
+        entries = listing.get("dailyPapers")
+        if isinstance(entries, list):
+            return hf_api.parse_entries(entries, listed_on=listed_on)
         problems.append("its DailyPapers data has no dailyPapers list")
     content = islands.get("PaperContent")
     if content is not None:
@@ -81,11 +82,11 @@ def parse(data: bytes | str, *, listed_on: dt.date | None = None) -> ParseResult
     )
 
 
-def _islands(soup: BeautifulSoup) -> tuple[dict[str, dict], list[str]]:
+def _islands(soup: BeautifulSoup) -> tuple[dict[str, dict[str, object]], list[str]]:
     """The first JSON object per ``data-target``, and a note for each island that is not one."""
-    islands: dict[str, dict] = {}
+    islands: dict[str, dict[str, object]] = {}
     problems: list[str] = []
-    for element in soup.find_all(attrs={"data-target": True, "data-props": True}):
+    for element in soup.find_all(None, {"data-target": True, "data-props": True}):
         target, props = element.get("data-target"), element.get("data-props")
         if not isinstance(target, str) or not isinstance(props, str) or target in islands:
             continue
@@ -99,7 +100,7 @@ def _islands(soup: BeautifulSoup) -> tuple[dict[str, dict], list[str]]:
     return islands, problems
 
 
-def _paper_page(soup: BeautifulSoup, props: dict, listed_on: dt.date | None) -> ParseResult:
+def _paper_page(soup: BeautifulSoup, props: dict[str, object], listed_on: dt.date | None) -> ParseResult:
     paper = props["paper"]
     image = soup.find("meta", attrs={"property": "og:image"})
     comments = props.get("comments")

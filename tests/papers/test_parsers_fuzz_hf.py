@@ -7,6 +7,7 @@ import copy
 import datetime as dt
 import html
 import json
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -156,15 +157,19 @@ def real_paper_props(fixtures_dir) -> dict:
     from bs4 import BeautifulSoup
 
     page = (fixtures_dir / "hf_html" / "hf_paper_page_2509.24002_prettified.html").read_text()
-    island = BeautifulSoup(page, "html.parser").find(attrs={"data-target": "PaperContent"})
-    return json.loads(island["data-props"])
+    island = BeautifulSoup(page, "html.parser").find(None, {"data-target": "PaperContent"})
+    assert island is not None
+    props = island["data-props"]
+    assert isinstance(props, str)
+    return json.loads(props)
 
 
 def mutate(draw, value: object, rounds: int) -> object:
     """``value`` with ``rounds`` random deletions or replacements anywhere inside it."""
     value = copy.deepcopy(value)
     for _ in range(rounds):
-        parent, key = None, None
+        parent: dict[str, object] | list[object] | None = None
+        key: Any = None  # parent's key: a str in a dict, an int in a list
         node = value
         while isinstance(node, dict | list) and node and draw(st.integers(0, 3)) > 0:
             parent = node

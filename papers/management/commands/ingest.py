@@ -4,6 +4,7 @@ import datetime as dt
 import re
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
@@ -48,7 +49,19 @@ class Command(BaseCommand):
         parser.add_argument("--max", type=int, default=100, help="at most this many --query results (default 100)")
         parser.add_argument("--file", help="read this file instead of the network")
 
-    def handle(self, *args, source: str, date, week, month, category, paper, query, file, **options) -> None:
+    def handle(
+        self,
+        *args: Any,
+        source: str,
+        date: str | None,
+        week: str | None,
+        month: str | None,
+        category: list[str],
+        paper: list[str],
+        query: str,
+        file: str | None,
+        **options: Any,
+    ) -> None:
         day = iso_date(date) if date else None
         week = iso_week(week) if week else None
         month = iso_month(month) if month else None
