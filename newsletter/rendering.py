@@ -21,6 +21,7 @@ from django.template.loader import render_to_string
 from django.utils.html import escape
 from django.utils.text import Truncator
 
+from common.emails import render_plain, render_subject
 from newsletter.models import Edition
 from papers.models import DailyEntry, Paper, PaperAuthor
 
@@ -121,13 +122,12 @@ def render_edition(edition: Edition, views: Iterable[PaperView]) -> RenderedEdit
     else:
         html_head, _, html_tail = inlined.partition(PAPERS_MARKER)
 
-    text = render_to_string("emails/digest-body.txt", {**common, **links, "papers_text": PAPERS_MARKER})
+    text = render_plain("emails/digest-body.txt", {**common, **links, "papers_text": PAPERS_MARKER})
     text_head, _, text_tail = text.partition(PAPERS_MARKER)
     paper_text: dict[int, str] = {
-        view.paper.pk: render_to_string("emails/digest-paper.txt", _paper_context(view, POSITION_MARKER))
-        for view in views
+        view.paper.pk: render_plain("emails/digest-paper.txt", _paper_context(view, POSITION_MARKER)) for view in views
     }
-    subject = " ".join(render_to_string("emails/digest-subject.txt", {**common}).split())
+    subject = render_subject("emails/digest-subject.txt", common)
     preheaders: dict[int, str] = {view.paper.pk: escape(Truncator(view.paper.title).chars(110)) for view in views}
     return RenderedEdition(subject, html_head, html_tail, text_head, text_tail, paper_html, paper_text, preheaders)
 

@@ -4,6 +4,7 @@ from csp.decorators import csp_update
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.html import format_html
 from django.views.decorators.http import require_http_methods
 
 from newsletter.digest_email import build_message
@@ -25,7 +26,7 @@ def view_digest(request: HttpRequest, token: str) -> HttpResponse:
     if row is None:
         return render(request, "subscribers/link_invalid.html", status=400)
     message = build_message(row, row.subscriber, rendered_edition(row.edition))
-    html = message.alternatives[0][0] if message.alternatives else f"<pre>{message.body}</pre>"
+    html = message.alternatives[0][0] if message.alternatives else format_html("<pre>{}</pre>", message.body)
     return HttpResponse(html)
 
 
