@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -15,6 +16,7 @@ from kombu.utils.url import maybe_sanitize_url
 if TYPE_CHECKING:
     import redis
 
+logger = logging.getLogger(__name__)
 BROKER_TIMEOUT = 2  # seconds: a broker that does not answer by then counts as down
 
 
@@ -71,12 +73,26 @@ def healthz(request: HttpRequest) -> JsonResponse:
     """200 while the database answers; 503 when it does not.
 
     The broker is reported when one is configured, but a broker outage alone keeps 200: the
-    site still serves pages and signups, and mail waits in the database until it is back."""
+    site still serves pages and signups, and mail waits in the database until it is back.
+    Anyone sees ``ok`` per part; staff also see the vendor, the broker URL and error texts."""
     database = _database_status()
     body: dict[str, Any] = {"database": database}
     if not settings.CELERY_EMBEDDED:
         body["broker"] = _broker_status()
     healthy = database["ok"]
     degraded = healthy and not body.get("broker", {"ok": True})["ok"]
+    for name, part in body.items():
+        if not part["ok"]:
+            logger.warning("healthz: %s down: %s", name, part.get("error", ""))
+    # Vendor, broker URL and error texts are for staff (and the log), not for anyone probing the site.
+    if not (healthy and _is_staff(request)):
+        body = {name: {"ok": part["ok"]} for name, part in body.items()}
     body["status"] = "degraded" if degraded else ("ok" if healthy else "down")
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+def _is_staff(request: HttpRequest) -> bool:
+    try:
+        return bool(request.user.is_staff)
+    except DatabaseError:  # the session cannot be read: treat as anonymous
+        return False
