@@ -1,4 +1,5 @@
-"""Anymail's webhook URLs, each view guarded so that a malformed body answers 400, not 500.
+"""Anymail's webhook URLs, each view guarded so that a malformed body answers 400 and an ESP we
+are not configured for 404, never 500.
 
 Anymail's views parse the ESP's body before any of our code runs; an authenticated but broken
 body would otherwise be a server error (and the ESP would retry it forever)."""
@@ -11,7 +12,8 @@ from functools import wraps
 from typing import Any
 
 from anymail import urls as anymail_urls
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseNotFound
 from django.urls import URLPattern
 
 logger = logging.getLogger(__name__)
@@ -22,7 +24,10 @@ def guarded(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except ImproperlyConfigured as exc:  # an ESP we are not set up for (no signing key, no SDK)
+            logger.warning("webhook %s is not configured: %s", request.path, exc)
+            return HttpResponseNotFound("This webhook is not configured.\n")
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:  # RecursionError: nested JSON
             logger.warning("malformed webhook body on %s: %s", request.path, exc)
             return HttpResponseBadRequest("Malformed webhook payload.\n")
 

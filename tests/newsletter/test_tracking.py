@@ -543,3 +543,19 @@ def test_a_database_error_propagates_so_the_esp_retries(post, delivery, monkeypa
     monkeypatch.undo()
     assert post(opened()).status_code == 200  # the retry applies it
     assert TrackingEvent.objects.count() == 1
+
+
+@pytest.mark.parametrize("esp", ["mailgun", "mandrill", "postal", "amazon_ses"])
+def test_an_esp_we_are_not_configured_for_answers_404_not_500(esp, caplog):
+    http = Client(raise_request_exception=False)
+    response = http.post(
+        f"/webhooks/anymail/{esp}/tracking/", data="{}", content_type="application/json", **basic_auth(SECRET)
+    )
+    assert response.status_code == 404
+    assert "is not configured" in caplog.text
+
+
+def test_deeply_nested_json_answers_400_not_500(post):
+    response = post("[" * 100_000 + "]" * 100_000, http=Client(raise_request_exception=False))
+    assert response.status_code == 400
+    assert TrackingEvent.objects.count() == 0
