@@ -209,15 +209,19 @@ class ChunkSender:
 
 def hand_back(rows: list[Delivery], error: str, outcome: ChunkOutcome) -> None:
     """Unsent rows go back to pending (to retry after a backoff), or fail when out of attempts."""
+    if not rows:
+        return
+    outcome.retry_in = backoff(max(row.attempts for row in rows))
+    retry_at = timezone.now() + dt.timedelta(seconds=outcome.retry_in)
     for row in rows:
         if row.attempts >= settings.DIGEST_MAX_ATTEMPTS:
             finish_row(row, Delivery.Status.FAILED, last_error=f"gave up after {row.attempts} attempts: {error}")
             outcome.failed += 1
         else:
-            finish_row(row, Delivery.Status.PENDING, last_error=error, claimed_at=None)
+            finish_row(row, Delivery.Status.PENDING, last_error=error, claimed_at=None, retry_at=retry_at)
             outcome.retry_ids.append(row.pk)
-    if outcome.retry_ids:
-        outcome.retry_in = backoff(max(row.attempts for row in rows))
+    if not outcome.retry_ids:
+        outcome.retry_in = 0.0
 
 
 def suppress_gone(rows: list[Delivery], outcome: ChunkOutcome) -> list[Delivery]:

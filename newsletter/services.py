@@ -117,7 +117,7 @@ def edition_resume(*, edition: Edition) -> bool:
     if resumed:
         edition.status, edition.consecutive_errors, edition.pause_reason = status, 0, ""
         # Rows a send task put back while the edition was paused wait for no stale timer.
-        Delivery.objects.filter(edition=edition, status=Delivery.Status.PENDING).update(enqueued_at=None)
+        Delivery.objects.filter(edition=edition, status=Delivery.Status.PENDING).update(enqueued_at=None, retry_at=None)
     return bool(resumed)
 
 
@@ -144,7 +144,9 @@ def deliveries_requeue(*, rows: QuerySet[Delivery], note: str) -> tuple[int, lis
     sent becomes 'sending' again (``editions_finish`` closes it once nothing is left). Returns the
     number of rows moved and the affected editions that are paused (their rows wait for resume)."""
     edition_ids = set(rows.values_list("edition_id", flat=True))
-    moved = rows.update(status=Delivery.Status.PENDING, last_error=note, claim="", claimed_at=None, enqueued_at=None)
+    moved = rows.update(
+        status=Delivery.Status.PENDING, last_error=note, claim="", claimed_at=None, enqueued_at=None, retry_at=None
+    )
     Edition.objects.filter(pk__in=edition_ids, status=Edition.Status.SENT).update(status=Edition.Status.SENDING)
     return moved, list(Edition.objects.filter(pk__in=edition_ids, status=Edition.Status.PAUSED))
 

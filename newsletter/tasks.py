@@ -20,11 +20,13 @@ logger = logging.getLogger(__name__)
 
 def dispatch(*, stale_after_minutes: int = 10) -> int:
     """Enqueue chunk tasks for pending rows of running editions that no task is (recently)
-    carrying. Claims make a duplicate enqueue harmless; this only avoids waste."""
+    carrying and whose backoff is over. Claims make a duplicate enqueue harmless; this only avoids waste."""
     now = timezone.now()
     stale = now - dt.timedelta(minutes=stale_after_minutes)
-    pending = Delivery.objects.filter(status=Delivery.Status.PENDING, edition__status__in=RUNNING_STATUSES).exclude(
-        enqueued_at__gte=stale
+    pending = (
+        Delivery.objects.filter(status=Delivery.Status.PENDING, edition__status__in=RUNNING_STATUSES)
+        .exclude(enqueued_at__gte=stale)
+        .exclude(retry_at__gt=now)
     )
     ids = list(pending.order_by("pk").values_list("pk", flat=True))
     size = settings.DIGEST_CHUNK_SIZE

@@ -195,6 +195,22 @@ def test_smtp_server_down_then_back_sends_everything_once(smtp_server, use_smtp,
 
 
 @pytest.mark.django_db
+def test_the_sweeper_leaves_handed_back_rows_alone_until_their_backoff_is_over(use_smtp, planned_edition):
+    use_smtp(free_port())  # nothing listens: every row goes back with a backoff of at least 15 s
+    _, rows = planned_edition(3)
+    ids = [row.pk for row in rows]
+    down = sending.send_chunk(ids)
+    assert down.retry_ids == ids and down.retry_in >= 15
+
+    assert tasks.dispatch(stale_after_minutes=0) == 0, "the backoff is not over: nothing is re-queued"
+    waiting = Delivery.objects.filter(pk__in=ids)
+    assert all(row.retry_at and row.retry_at > timezone.now() for row in waiting)
+
+    waiting.update(retry_at=timezone.now() - dt.timedelta(seconds=1))  # the backoff has passed
+    assert tasks.dispatch(stale_after_minutes=0) == 3
+
+
+@pytest.mark.django_db
 def test_consecutive_errors_pause_the_edition_and_a_paused_edition_sends_nothing(
     settings, smtp_server, use_smtp, planned_edition
 ):
