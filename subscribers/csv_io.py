@@ -50,7 +50,13 @@ def csv_cell(value: object) -> str:
         text = str(value.isoformat())
     else:
         text = str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    # A leading ' is doubled too, so that csv_value can always take exactly one off.
+    return "'" + text if text.startswith((*FORMULA_PREFIXES, "'")) else text
+
+
+def csv_value(cell: str) -> str:
+    """A cell read back as the value csv_cell wrote: an export imports unchanged."""
+    return cell[1:] if cell.startswith("'") else cell
 
 
 def export_rows(subscribers: Iterable[Subscriber]) -> Iterator[list[str]]:
@@ -115,7 +121,7 @@ def parse_import(text: str) -> tuple[list[ImportRow], ImportReport]:
         line, last_line = last_line + 1, reader.line_num  # where the record starts (cells may span lines)
         if not any(cell.strip() for cell in cells):
             continue
-        values = {name: cells[index] if index < len(cells) else "" for name, index in columns.items()}
+        values = {name: csv_value(cells[index]) if index < len(cells) else "" for name, index in columns.items()}
         try:
             address = _address(values.get("email", ""))
         except ValidationError as exc:
