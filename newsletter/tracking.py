@@ -65,6 +65,12 @@ REJECTED_ACTIONS = {
     RejectReason.SPAM: Suppression.Reason.COMPLAINED,
     RejectReason.UNSUBSCRIBED: UNSUBSCRIBE,
 }
+# A soft bounce (a full mailbox, a virus scanner's notice) suppresses only when it keeps happening.
+SOFT_BOUNCE = "soft_bounce"  # our TrackingEvent.event_type for them (Anymail reports them as "bounced")
+SOFT_BOUNCES_TO_SUPPRESS = 3
+SOFT_BOUNCE_WINDOW = dt.timedelta(days=30)
+# The ESPs' own names for bounces that are not permanent (Postmark "Type", Amazon SES "bounceType").
+SOFT_BOUNCE_TYPES = frozenset({"SoftBounce", "VirusNotification", "Transient", "DnsError", "AutoResponder"})
 EVENT_ACTIONS = {
     EventType.BOUNCED: Suppression.Reason.BOUNCED,
     EventType.COMPLAINED: Suppression.Reason.COMPLAINED,
@@ -136,6 +142,8 @@ def handle_tracking_event(sender: object, event: object, esp_name: object, **kwa
 def record_event(event: object, esp_name: str) -> TrackingEvent | None:
     """Keep the event once and apply it; None when it was seen before."""
     event_type = _text(getattr(event, "event_type", None)) or EventType.UNKNOWN
+    if event_type == EventType.BOUNCED and is_soft_bounce(event):
+        event_type = SOFT_BOUNCE
     delivery = find_delivery(event)
     subscriber = find_subscriber(event, delivery)
     with transaction.atomic():
@@ -151,6 +159,9 @@ def record_event(event: object, esp_name: str) -> TrackingEvent | None:
             logger.info("tracking: %s %s event already recorded; ignored", esp_name, event_type)
             return None
         when = _when(getattr(event, "timestamp", None))
+        if event_type == SOFT_BOUNCE:
+            _after_soft_bounce(subscriber, delivery)
+            return record
         if delivery is not None and event_type == EventType.OPENED:
             _keep_earliest(delivery, "opened_at", when)
         elif delivery is not None and event_type == EventType.CLICKED:
@@ -174,6 +185,31 @@ def subscriber_action(event_type: str, reject_reason: str) -> str | None:
     if event_type == EventType.REJECTED:
         return REJECTED_ACTIONS.get(reject_reason)
     return EVENT_ACTIONS.get(event_type)
+
+
+def is_soft_bounce(event: object) -> bool:
+    """A bounce the ESP itself calls temporary (Anymail reports hard and soft ones alike)."""
+    raw = getattr(event, "esp_event", None)
+    if not isinstance(raw, dict):
+        return False
+    bounce = raw.get("bounce")  # Amazon SES wraps it
+    kinds = [raw.get("Type"), bounce.get("bounceType") if isinstance(bounce, dict) else None]
+    return any(isinstance(kind, str) and kind in SOFT_BOUNCE_TYPES for kind in kinds)
+
+
+def _after_soft_bounce(subscriber: Subscriber | None, delivery: Delivery | None) -> None:
+    """Suppress the reader once SOFT_BOUNCES_TO_SUPPRESS soft bounces came within SOFT_BOUNCE_WINDOW."""
+    if subscriber is None:
+        return
+    recent = TrackingEvent.objects.filter(
+        event_type=SOFT_BOUNCE,
+        delivery__subscriber=subscriber,
+        received_at__gte=timezone.now() - SOFT_BOUNCE_WINDOW,
+    ).count()
+    if recent >= SOFT_BOUNCES_TO_SUPPRESS:
+        _apply_to_subscriber(subscriber, Suppression.Reason.BOUNCED, f"{recent}th {SOFT_BOUNCE}")
+    else:
+        logger.info("tracking: soft bounce %s of %s for subscriber %s", recent, SOFT_BOUNCES_TO_SUPPRESS, subscriber.pk)
 
 
 def find_delivery(event: object) -> Delivery | None:

@@ -14,6 +14,7 @@ from anymail.exceptions import AnymailInsecureWebhookWarning
 from anymail.signals import AnymailTrackingEvent, tracking
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from newsletter.models import Delivery, TrackingEvent
 from newsletter.tracking import webhook_secret_in_production
@@ -559,3 +560,30 @@ def test_deeply_nested_json_answers_400_not_500(post):
     response = post("[" * 100_000 + "]" * 100_000, http=Client(raise_request_exception=False))
     assert response.status_code == 400
     assert TrackingEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize("kind", ["SoftBounce", "VirusNotification"])
+def test_a_soft_bounce_is_counted_and_only_the_third_within_30_days_suppresses(post, delivery, reader, kind):
+    for n in range(2):
+        assert post(bounce(kind=kind, bounce_id=700 + n)).status_code == 200
+        reader.refresh_from_db()
+        assert reader.status == "active", f"after {n + 1} soft bounce(s) the reader still gets digests"
+    assert not Suppression.objects.exists()
+    assert TrackingEvent.objects.filter(event_type="soft_bounce").count() == 2
+
+    post(bounce(kind=kind, bounce_id=702))
+
+    reader.refresh_from_db()
+    assert reader.status == "bounced"
+    assert Suppression.objects.filter(reason="bounced").count() == 1
+
+
+def test_soft_bounces_older_than_30_days_do_not_count(post, delivery, reader):
+    post(bounce(kind="SoftBounce", bounce_id=710))
+    post(bounce(kind="SoftBounce", bounce_id=711))
+    TrackingEvent.objects.update(received_at=timezone.now() - dt.timedelta(days=31))
+
+    post(bounce(kind="SoftBounce", bounce_id=712))
+
+    reader.refresh_from_db()
+    assert reader.status == "active"
