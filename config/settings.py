@@ -258,6 +258,9 @@ SIGNUP_RATE_PER_IP = env.rate("SIGNUP_RATE_PER_IP", default="10/h")
 SIGNUP_RATE_PER_EMAIL = env.rate("SIGNUP_RATE_PER_EMAIL", default="5/h")
 # Signups never confirmed are deleted after this many days.
 UNCONFIRMED_RETENTION_DAYS = env.int("UNCONFIRMED_RETENTION_DAYS", default=30)
+# Admin login POSTs, per username and per client address (further tries answer 429 until the window passes).
+ADMIN_LOGIN_RATE_PER_USERNAME = env.rate("ADMIN_LOGIN_RATE_PER_USERNAME", default="5/5m")
+ADMIN_LOGIN_RATE_PER_IP = env.rate("ADMIN_LOGIN_RATE_PER_IP", default="20/h")
 # Where the client's address is: REMOTE_ADDR, or e.g. HTTP_X_REAL_IP behind a proxy that sets it.
 RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
 # Rate limits count in the default cache: Redis (shared by every web process) when REDIS_URL is

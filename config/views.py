@@ -7,9 +7,11 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.contrib import admin
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
+from django_ratelimit.core import is_ratelimited
 from kombu import Connection
 from kombu.utils.url import maybe_sanitize_url
 
@@ -96,3 +98,32 @@ def _is_staff(request: HttpRequest) -> bool:
         return bool(request.user.is_staff)
     except DatabaseError:  # the session cannot be read: treat as anonymous
         return False
+
+
+def _login_username(group: str, request: HttpRequest) -> str:
+    return request.POST.get("username", "").strip().lower()
+
+
+def _login_ip(group: str, request: HttpRequest) -> str:
+    return str(request.META.get(settings.RATELIMIT_IP_META_KEY) or request.META.get("REMOTE_ADDR") or "")
+
+
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """Django admin's login, with its POSTs counted per username and per client address: password
+    guessing gets a few tries per window, not an endless stream."""
+    if request.method == "POST":
+        limits = [
+            ("admin-login-username", _login_username, settings.ADMIN_LOGIN_RATE_PER_USERNAME),
+            ("admin-login-ip", _login_ip, settings.ADMIN_LOGIN_RATE_PER_IP),
+        ]
+        # Every limit is counted (no short-circuit), so neither can be probed on its own.
+        limited = [
+            is_ratelimited(request, group=group, key=key, rate=rate, method="POST", increment=True)
+            for group, key, rate in limits
+        ]
+        if any(limited):
+            logger.warning("admin login throttled for %r from %s", _login_username("", request), _login_ip("", request))
+            return HttpResponse(
+                "Too many login attempts. Try again in a few minutes.\n", status=429, content_type="text/plain"
+            )
+    return admin.site.login(request)
