@@ -23,7 +23,7 @@ class DailyPapersFeed(Feed[DailyEntry, None]):
         return reverse("home")
 
     def items(self) -> QuerySet[DailyEntry]:
-        return DailyEntry.objects.approved().select_related("paper").order_by("-day", "-pinned", "-upvotes")[:100]
+        return DailyEntry.objects.listed().select_related("paper").order_by("-day", "-pinned", "-upvotes")[:100]
 
     def item_title(self, entry: DailyEntry) -> str:
         return entry.paper.title

@@ -135,6 +135,11 @@ class DailyEntryQuerySet(models.QuerySet["DailyEntry"]):
     def approved(self) -> DailyEntryQuerySet:
         return self.filter(status=DailyEntry.Status.APPROVED)
 
+    def listed(self) -> DailyEntryQuerySet:
+        """What public pages and feeds show: approved entries of complete papers. A paper without an
+        arXiv id (a pasted text dump) has no page and no link until an editor completes it."""
+        return self.approved().filter(paper__arxiv_id__isnull=False)
+
     def on(self, day: dt.date) -> DailyEntryQuerySet:
         return self.filter(day=day)
 
@@ -143,7 +148,7 @@ class DailyEntryQuerySet(models.QuerySet["DailyEntry"]):
         return self.order_by("-pinned", "-upvotes", models.F("rank").asc(nulls_last=True), "pk")
 
     def latest_day(self) -> dt.date | None:
-        latest: dt.date | None = self.approved().aggregate(latest=models.Max("day"))["latest"]
+        latest: dt.date | None = self.listed().aggregate(latest=models.Max("day"))["latest"]
         return latest
 
 

@@ -22,16 +22,16 @@ def _entries_on(day: dt.date) -> DailyEntryQuerySet:
     nth = Window(RowNumber(), partition_by=F("paper_id"), order_by=F("position").asc())
     links = PaperAuthor.objects.select_related("author").alias(nth=nth).filter(nth__lte=LISTED_AUTHORS)
     authors = Prefetch("paper__author_links", queryset=links)
-    return DailyEntry.objects.approved().on(day).in_listing_order().select_related("paper").prefetch_related(authors)
+    return DailyEntry.objects.listed().on(day).in_listing_order().select_related("paper").prefetch_related(authors)
 
 
 def _day_context(day: dt.date | None, *, latest: bool = False) -> dict[str, Any]:
     """``latest``: ``day`` is the latest approved day, so there is no next day to look up."""
     if day is None:
         return {"day": None, "entries": [], "previous_day": None, "next_day": None}
-    approved = DailyEntry.objects.approved()
-    previous_day = approved.filter(day__lt=day).order_by("-day").values_list("day", flat=True).first()
-    next_day = None if latest else approved.filter(day__gt=day).order_by("day").values_list("day", flat=True).first()
+    listed = DailyEntry.objects.listed()
+    previous_day = listed.filter(day__lt=day).order_by("-day").values_list("day", flat=True).first()
+    next_day = None if latest else listed.filter(day__gt=day).order_by("day").values_list("day", flat=True).first()
     return {"day": day, "entries": _entries_on(day), "previous_day": previous_day, "next_day": next_day}
 
 

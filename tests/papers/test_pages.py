@@ -126,3 +126,23 @@ def test_reader_clicks_from_the_home_page_to_a_paper(page, live_server):
     page.get_by_role("link", name="← Mar 2").click()
     page.wait_for_url(f"{live_server.url}/papers/2026-03-02/")
     assert page.get_by_role("link", name="Yesterday's paper").is_visible()
+
+
+def test_a_paper_without_an_arxiv_id_stays_off_public_pages_until_completed(client):
+    DailyEntryFactory(day=MONDAY, paper=PaperFactory(title="A complete paper"))
+    pasted = PaperFactory(title="Pasted from a text dump", arxiv_id=None)
+    DailyEntryFactory(day=MONDAY, paper=pasted, upvotes=0)
+    DailyEntryFactory(day=TUESDAY, paper=PaperFactory(title="Only incomplete", arxiv_id=None))
+
+    home = client.get("/").text
+    day = client.get(reverse("day_listing", args=[MONDAY])).text
+    feed = client.get("/feed/").text
+
+    assert "Monday, March 2, 2026" in home, "a day of incomplete papers only is not the latest listed day"
+    for page in (home, day, feed):
+        assert "A complete paper" in page
+        assert "Pasted from a text dump" not in page and "Only incomplete" not in page
+
+    pasted.arxiv_id = "2603.01234"
+    pasted.save()
+    assert "Pasted from a text dump" in client.get("/").text, "listed once an editor completes it"
