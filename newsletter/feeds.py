@@ -7,6 +7,7 @@ from django.contrib.syndication.views import Feed
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
+from django.utils.html import escape
 
 from papers.models import DailyEntry
 
@@ -29,7 +30,9 @@ class DailyPapersFeed(Feed[DailyEntry, None]):
         return entry.paper.title
 
     def item_description(self, entry: DailyEntry) -> str:
-        return entry.paper.ai_summary or entry.paper.abstract
+        # Feed readers render an RSS description (and this Atom summary, type="html") as HTML: the
+        # scraped text is escaped so that "0<p" or a stray "<script>" shows as the text it is.
+        return escape(entry.paper.ai_summary or entry.paper.abstract)
 
     def item_link(self, entry: DailyEntry) -> str:
         paper = entry.paper
@@ -41,7 +44,12 @@ class DailyPapersFeed(Feed[DailyEntry, None]):
     item_guid_is_permalink = False
 
     def item_pubdate(self, entry: DailyEntry) -> dt.datetime:
-        return entry.created_at
+        """When it was listed, within its own day (UTC): a day imported later keeps that day's date."""
+        start = dt.datetime.combine(entry.day, dt.time.min, tzinfo=dt.UTC)
+        return min(max(entry.created_at, start), start + dt.timedelta(days=1, microseconds=-1))
+
+    def item_updateddate(self, entry: DailyEntry) -> dt.datetime:
+        return self.item_pubdate(entry)  # Atom requires an entry's <updated>
 
 
 class DailyPapersAtomFeed(DailyPapersFeed):

@@ -146,3 +146,22 @@ def test_a_paper_without_an_arxiv_id_stays_off_public_pages_until_completed(clie
     pasted.arxiv_id = "2603.01234"
     pasted.save()
     assert "Pasted from a text dump" in client.get("/").text, "listed once an editor completes it"
+
+
+def test_feeds_show_scraped_text_as_text_and_date_a_back_filled_day_on_that_day(client):
+    import xml.etree.ElementTree as ET  # our own feed
+
+    paper = PaperFactory(title="Bounds", abstract="It holds when 0<p and q>1. <script>alert(1)</script>")
+    DailyEntryFactory(day=MONDAY, paper=paper)  # imported today, listed for an earlier Monday
+
+    rss = ET.fromstring(client.get("/feed/").content)
+    description = rss.find("channel/item/description").text
+    assert description == "It holds when 0&lt;p and q&gt;1. &lt;script&gt;alert(1)&lt;/script&gt;"
+    assert rss.find("channel/item/pubDate").text.startswith("Mon, 02 Mar 2026")
+
+    atom = ET.fromstring(client.get("/feed/atom/").content)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    summary = atom.find("a:entry/a:summary", ns)
+    assert summary.get("type") == "html" and "&lt;script&gt;" in summary.text
+    assert atom.find("a:entry/a:published", ns).text.startswith("2026-03-02")
+    assert atom.find("a:entry/a:updated", ns).text.startswith("2026-03-02"), "Atom requires <updated>"
