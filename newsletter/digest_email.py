@@ -21,8 +21,15 @@ def list_id(kind: str) -> str:
     return f"{settings.SITE_NAME} {kind} digest <{kind}.digest.{domain}>"
 
 
-def build_message(delivery: Delivery, subscriber: Subscriber, rendered: RenderedEdition) -> EmailMultiAlternatives:
-    links, feedback = personal_links(delivery, subscriber)
+def build_message(
+    delivery: Delivery,
+    subscriber: Subscriber,
+    rendered: RenderedEdition,
+    *,
+    shown_links: tuple[dict[str, str], str] | None = None,
+) -> EmailMultiAlternatives:
+    """``shown_links``: (links, feedback stem) to show instead of the reader's personal ones."""
+    links, feedback = shown_links or personal_links(delivery, subscriber)
     wants_html = subscriber.email_format == Subscriber.Format.HTML
     digest = render_digest(rendered, delivery.paper_ids, links=links, feedback_url=feedback, html=wants_html)
     message = email_class()(

@@ -8,7 +8,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_http_methods
 
 from newsletter.digest_email import build_message
-from newsletter.links import read_view_token
+from newsletter.links import read_view_token, web_view_links
 from newsletter.models import Delivery, Edition, Feedback
 from newsletter.rendering import rendered_edition
 from papers.models import Paper, PaperAuthor
@@ -20,12 +20,13 @@ from subscribers.tokens import Purpose, TokenInvalid, read_token
 @csp_update({"style-src": ["'unsafe-inline'"]})  # type: ignore[arg-type]
 def view_digest(request: HttpRequest, token: str) -> HttpResponse:
     """The reader's own digest, exactly as emailed ("view in browser")."""
-    delivery_id = read_view_token(token)
+    found = read_view_token(token)
     rows = Delivery.objects.select_related("edition", "subscriber")
-    row = None if delivery_id is None else rows.filter(pk=delivery_id).first()
-    if row is None:
+    row = None if found is None else rows.filter(pk=found[0], subscriber__link_key=found[1]).first()
+    if row is None:  # forged, or the reader's link key changed (erasure, rotation): the link is dead
         return render(request, "subscribers/link_invalid.html", status=400)
-    message = build_message(row, row.subscriber, rendered_edition(row.edition))
+    links = web_view_links(row, row.subscriber)  # no account access for whoever the link was forwarded to
+    message = build_message(row, row.subscriber, rendered_edition(row.edition), shown_links=links)
     html = message.alternatives[0][0] if message.alternatives else format_html("<pre>{}</pre>", message.body)
     return HttpResponse(html)
 

@@ -100,7 +100,7 @@ def test_the_weekly_subject_is_plain_text():
 
 def test_a_plain_text_readers_web_view_escapes_their_text(client):
     row, _ = digest_for(edition_with_hostile_text(), email_format="text")
-    page = client.get(f"/d/{view_token(row.pk)}/")
+    page = client.get(f"/d/{view_token(row.pk, row.subscriber.link_key)}/")
 
     assert page.status_code == 200
     body = page.content.decode()

@@ -217,7 +217,7 @@ def test_personal_links_are_what_reverse_gives():
     row = Delivery(pk=987, subscriber=subscriber)
     links, feedback = personal_links(row, subscriber)
     for name, url_name, token in [
-        ("view_url", "newsletter:view_digest", view_token(987)),
+        ("view_url", "newsletter:view_digest", view_token(987, subscriber.link_key)),
         ("preferences_url", "subscribers:preferences", make_token(subscriber, Purpose.PREFERENCES)),
         ("unsubscribe_url", "subscribers:unsubscribe", make_token(subscriber, Purpose.UNSUBSCRIBE)),
     ]:

@@ -155,3 +155,22 @@ def test_view_in_browser_shows_the_same_digest(client):
     assert all(f"Paper number {n}:" in page.text for n in range(5))
     assert "script-src 'self'" in page["Content-Security-Policy"]
     assert client.get("/d/123:forged/").status_code == 400
+
+
+def test_a_forwarded_view_link_hands_over_nothing_and_dies_with_the_link_key(client):
+    """Whoever gets a forwarded "view in browser" link sees the digest, but cannot open the
+    reader's preference center (their address, export, erasure) nor unsubscribe them."""
+    edition = published_edition()
+    (row,) = planned(edition)
+    message = digest_email.build_message(row, row.subscriber, rendering.rendered_edition(edition))
+    view_url = re.search(r'href="http://127\.0\.0\.1:8000(/d/[^"]+)"', message.alternatives[0][0]).group(1)
+    assert "/preferences/" in message.alternatives[0][0], "the email itself keeps the reader's own links"
+
+    page = client.get(view_url).text
+    assert "Paper number 0:" in page
+    assert "/preferences/" not in page and "/unsubscribe/" not in page
+    assert row.subscriber.email not in page
+
+    row.subscriber.link_key = "rotated"  # erasure or an editor's rotation kills every link, this one too
+    row.subscriber.save()
+    assert client.get(view_url).status_code == 400
