@@ -6,6 +6,7 @@ from __future__ import annotations
 import smtplib
 import time
 
+import requests
 from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.cache import cache
@@ -49,3 +50,10 @@ def wait_for_send_slot(count: int = 1) -> None:
         if total <= rate or total == count:  # a batch larger than the rate goes alone in its second
             return
         time.sleep(max(0.0, second + 1 - time.time()) + 0.001)
+
+
+def outcome_unclear(exc: Exception) -> bool:
+    """The connection broke or timed out without the provider's answer: it may have the message."""
+    # Anymail's HTTP errors are also the requests exception they wrap: a ReadTimeout came after the
+    # request went out (a refused connection sent nothing and is retried as usual).
+    return isinstance(exc, smtplib.SMTPServerDisconnected | TimeoutError | ConnectionResetError | requests.ReadTimeout)

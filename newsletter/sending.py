@@ -23,7 +23,7 @@ from newsletter import esp_batch, services
 from newsletter.digest_email import build_message
 from newsletter.ledger import SentLedger
 from newsletter.models import Delivery, Edition
-from newsletter.provider import PermanentError, classify, wait_for_send_slot
+from newsletter.provider import PermanentError, classify, outcome_unclear, wait_for_send_slot
 from newsletter.rendering import rendered_edition
 from subscribers.models import Subscriber
 
@@ -149,10 +149,13 @@ class ChunkSender:
         flight = InFlight(index, rows[index], message, time.monotonic())
         try:
             flight.read_reply = self.defer(message) if self.defer is not None else None
-            if flight.read_reply is None:
+        except Exception as exc:  # a pipelined start: the server has not taken the message
+            return self._refused(rows, flight, exc, handed_over=False)
+        if flight.read_reply is None:
+            try:
                 self.mail.send_messages([message])
-        except Exception as exc:
-            return self._refused(rows, flight, exc)
+            except Exception as exc:  # the whole call: the message may have been handed over
+                return self._refused(rows, flight, exc, handed_over=True)
         self.in_flight = flight
         return self._settle(rows) if flight.read_reply is None else True
 
@@ -165,7 +168,7 @@ class ChunkSender:
             try:
                 flight.read_reply()
             except Exception as exc:
-                return self._refused(rows, flight, exc)
+                return self._refused(rows, flight, exc, handed_over=True)
         esp_id = getattr(getattr(flight.message, "anymail_status", None), "message_id", None)
         self.sent(
             flight.row,
@@ -174,12 +177,22 @@ class ChunkSender:
         )
         return True
 
-    def _refused(self, rows: list[Delivery], flight: InFlight, exc: Exception) -> bool:
-        """A permanent refusal fails that row; anything else stops the chunk from that row on."""
+    def _refused(self, rows: list[Delivery], flight: InFlight, exc: Exception, *, handed_over: bool) -> bool:
+        """A permanent refusal fails that row; anything else stops the chunk from that row on. A row
+        whose message was handed over without a clear answer (a timeout, a dropped connection) is
+        'unknown': the provider may have it, so it is never sent again blindly."""
         problem = classify(exc)
         if isinstance(problem, PermanentError):
             self.fail(flight.row, str(problem))
             return True
+        if handed_over and outcome_unclear(exc):
+            self.fail(
+                flight.row,
+                f"no clear answer after the message was handed over: {problem}",
+                status=Delivery.Status.UNKNOWN,
+            )
+            self.stop(rows[flight.index + 1 :], str(problem))
+            return False
         self.stop(rows[flight.index :], str(problem))
         return False
 

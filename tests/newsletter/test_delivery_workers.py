@@ -195,6 +195,32 @@ def test_smtp_server_down_then_back_sends_everything_once(smtp_server, use_smtp,
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_a_reply_that_comes_after_the_timeout_makes_the_row_unknown_not_a_second_copy(
+    smtp_server, use_smtp, settings, planned_edition, statuses, pipelining
+):
+    """The server keeps the message but answers DATA after the client gave up waiting."""
+    slow = smtp_server(delay=2.5, pipelining=pipelining)
+    use_smtp(slow.port)
+    settings.EMAIL_TIMEOUT = 1
+    _, rows = planned_edition(3)
+
+    outcome = sending.send_chunk([row.pk for row in rows])
+
+    stored = statuses(rows)
+    assert stored[rows[0].pk] == "unknown", "it may have arrived: never sent again blindly"
+    assert [stored[row.pk] for row in rows[1:]] == ["pending", "pending"], "never attempted: back to pending"
+    assert outcome.retry_ids == [row.pk for row in rows[1:]]
+    wait_until(lambda: len(slow.received) == 1, timeout=5, what="the slow server to store the message")
+
+    fast = smtp_server()
+    use_smtp(fast.port)
+    assert sending.send_chunk(outcome.retry_ids).sent == 2
+    first_reader = rows[0].subscriber.email.lower()
+    assert fast.counts()[first_reader] == 0 and slow.counts()[first_reader] == 1, "one copy, not two"
+
+
+@pytest.mark.django_db
 def test_the_sweeper_leaves_handed_back_rows_alone_until_their_backoff_is_over(use_smtp, planned_edition):
     use_smtp(free_port())  # nothing listens: every row goes back with a backoff of at least 15 s
     _, rows = planned_edition(3)
