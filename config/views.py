@@ -15,6 +15,8 @@ from django_ratelimit.core import is_ratelimited
 from kombu import Connection
 from kombu.utils.url import maybe_sanitize_url
 
+from subscribers.views import client_ip
+
 if TYPE_CHECKING:
     import redis
 
@@ -105,7 +107,7 @@ def _login_username(group: str, request: HttpRequest) -> str:
 
 
 def _login_ip(group: str, request: HttpRequest) -> str:
-    return str(request.META.get(settings.RATELIMIT_IP_META_KEY) or request.META.get("REMOTE_ADDR") or "")
+    return client_ip(request) or ""
 
 
 def admin_login(request: HttpRequest) -> HttpResponse:

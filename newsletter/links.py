@@ -28,20 +28,29 @@ def read_view_token(token: str) -> tuple[int, str] | None:
         return None
 
 
-def web_view_links(delivery: Delivery, subscriber: Subscriber) -> tuple[dict[str, str], str]:
-    """The links of the web view of a digest: a forwarded view link must not hand over the account,
-    so preferences and unsubscribe lead to the public signup page (the email keeps the real ones)."""
-    links, feedback = personal_links(delivery, subscriber)
-    public = settings.SITE_URL + reverse("subscribers:subscribe")
-    return {**links, "preferences_url": public, "unsubscribe_url": public}, feedback
-
-
 def personal_links(delivery: Delivery, subscriber: Subscriber) -> tuple[dict[str, str], str]:
     """The digest's links for this reader, and the feedback link's stem (``<stem><paper id>/more/``)."""
     links = {
-        "view_url": token_link("newsletter:view_digest", view_token(delivery.pk, subscriber.link_key)),
+        "view_url": _view_link(delivery, subscriber),
         "preferences_url": token_link("subscribers:preferences", make_token(subscriber, Purpose.PREFERENCES)),
         "unsubscribe_url": token_link("subscribers:unsubscribe", make_token(subscriber, Purpose.UNSUBSCRIBE)),
     }
-    feedback = token_link("newsletter:feedback", make_token(subscriber, Purpose.FEEDBACK), 0, "more")
-    return links, feedback.removesuffix("0/more/")
+    return links, _feedback_stem(subscriber)
+
+
+def web_view_links(delivery: Delivery, subscriber: Subscriber) -> tuple[dict[str, str], str]:
+    """The links of the web view of a digest: a forwarded view link must not hand over the account,
+    so preferences and unsubscribe lead to the public signup page (the email keeps the real ones)."""
+    public = settings.SITE_URL + reverse("subscribers:subscribe")
+    links = {"view_url": _view_link(delivery, subscriber), "preferences_url": public, "unsubscribe_url": public}
+    return links, _feedback_stem(subscriber)
+
+
+def _view_link(delivery: Delivery, subscriber: Subscriber) -> str:
+    return token_link("newsletter:view_digest", view_token(delivery.pk, subscriber.link_key))
+
+
+def _feedback_stem(subscriber: Subscriber) -> str:
+    return token_link("newsletter:feedback", make_token(subscriber, Purpose.FEEDBACK), 0, "more").removesuffix(
+        "0/more/"
+    )

@@ -160,7 +160,7 @@ def record_event(event: object, esp_name: str) -> TrackingEvent | None:
             return None
         when = _when(getattr(event, "timestamp", None))
         if event_type == SOFT_BOUNCE:
-            _after_soft_bounce(subscriber, delivery)
+            _after_soft_bounce(subscriber)
             return record
         if delivery is not None and event_type == EventType.OPENED:
             _keep_earliest(delivery, "opened_at", when)
@@ -197,7 +197,7 @@ def is_soft_bounce(event: object) -> bool:
     return any(isinstance(kind, str) and kind in SOFT_BOUNCE_TYPES for kind in kinds)
 
 
-def _after_soft_bounce(subscriber: Subscriber | None, delivery: Delivery | None) -> None:
+def _after_soft_bounce(subscriber: Subscriber | None) -> None:
     """Suppress the reader once SOFT_BOUNCES_TO_SUPPRESS soft bounces came within SOFT_BOUNCE_WINDOW."""
     if subscriber is None:
         return
