@@ -5,7 +5,9 @@ It implements what Anymail's Postmark backend calls when Paperboy sends digests 
 message, for plain-text readers), with Postmark's request checks (server token, sender,
 recipient, template, model) and its response shapes. It accepts and counts messages; it does
 not deliver or render them. Addresses at ``inactive.example`` get Postmark's "inactive recipient"
-answer (ErrorCode 406); ``fail_next`` answers the next calls with an HTTP error.
+answer (ErrorCode 406); ``fail_next`` answers the next calls with an HTTP error; with
+``sender_signatures`` set, a From address outside it gets Postmark's "not a Sender Signature"
+answer (ErrorCode 400), per message as Postmark gives it.
 
 Run alone: ``python -m bench.fake_esp --port 8025 [--token TOKEN]``; GET /__stats returns counts.
 """
@@ -40,6 +42,7 @@ class FakePostmark(ThreadingHTTPServer):
         self.bytes = 0
         self.keep = True
         self.fail_next: list[int] = []  # HTTP statuses to answer the next calls with
+        self.sender_signatures: frozenset[str] | None = None  # None: every From is allowed
 
     @property
     def url(self) -> str:
@@ -149,6 +152,15 @@ class _Handler(BaseHTTPRequestHandler):
         error = check_message(message, template=template)
         if error:
             return error
+        signatures = self.server.sender_signatures
+        sender = str(message.get("From", "")).rpartition("<")[2].rstrip(">").lower()
+        if signatures is not None and sender not in signatures:
+            return _error(
+                400,
+                f"The 'From' address you supplied ({sender}) is not a Sender Signature on your account. "
+                "Please add and confirm this address in order to be able to use it in the 'From' field "
+                "of your messages.",
+            )
         return {
             "ErrorCode": 0,
             "Message": "OK",

@@ -13,7 +13,7 @@ from anymail.message import AnymailMessage
 from django.conf import settings
 
 from newsletter.models import Delivery
-from newsletter.provider import classify, wait_for_send_slot
+from newsletter.provider import AccountError, classify, wait_for_send_slot
 
 if TYPE_CHECKING:
     from newsletter.sending import ChunkSender
@@ -69,19 +69,22 @@ def send_in_batches(sender: ChunkSender, rows: list[Delivery]) -> None:
         if batch is None:
             continue
         wait_for_send_slot(len(built))
+        sender.handing_over(built)
         try:
             sender.mail.send_messages([batch])
         except AnymailRecipientsRefused:
             pass  # every recipient refused: their statuses say how
         except Exception as exc:
-            later = rows[start + size :]
-            if isinstance(exc, AnymailAPIError) and getattr(exc, "status_code", None) == 200:
+            later, problem = rows[start + size :], classify(exc)
+            if isinstance(problem, AccountError):  # every message refused for the account: none was taken
+                sender.stop(built + later, problem)
+            elif isinstance(exc, AnymailAPIError) and getattr(exc, "status_code", None) == 200:
                 # The provider took the call but answered in a way we cannot read: some messages
                 # may have gone. Never guess: the rows become 'unknown' (an editor may resend).
                 for row in built:
                     sender.fail(row, f"unreadable provider answer: {exc}", status=Delivery.Status.UNKNOWN)
-                sender.stop(later, str(classify(exc)))
+                sender.stop(later, problem)
             else:
-                sender.stop(built + later, str(classify(exc)))  # nothing of this call was taken
+                sender.stop(built + later, problem)  # nothing of this call was taken
             return
         record_statuses(sender, batch, built)

@@ -1,7 +1,8 @@
 """Sending a chunk of deliveries: claim the rows atomically, hand each message to the provider over
 ONE connection, record every outcome. A row is sent only by the worker whose claim moved it from
-pending to sending, and a row whose worker vanished mid-send becomes 'unknown' instead of being
-retried, so no message is sent twice."""
+pending to sending. When the worker vanishes mid-chunk, the hand-over record (handover.py) tells
+the rows that may have reached the provider ('unknown', never sent again blindly) from those never
+attempted (pending again), so no message is sent twice and nobody is left out."""
 
 from __future__ import annotations
 
@@ -15,15 +16,17 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import DatabaseError
+from django.db import connection as db
 from django.db.models import F
 from django.utils import timezone
 
 from common.db import id_list
-from newsletter import esp_batch, services
+from newsletter import esp_batch, handover, services
 from newsletter.digest_email import build_message
 from newsletter.ledger import SentLedger
 from newsletter.models import Delivery, Edition
-from newsletter.provider import PermanentError, classify, outcome_unclear, wait_for_send_slot
+from newsletter.provider import AccountError, PermanentError, classify, outcome_unclear, wait_for_send_slot
 from newsletter.rendering import rendered_edition
 from subscribers.models import Subscriber
 
@@ -96,15 +99,16 @@ class InFlight:
 class ChunkSender:
     """Sends one chunk's claimed rows over one open provider connection (``mail``; the database
     connection is Django's). States: sending, until the provider fails us; then ``stopped`` holds
-    the rows not attempted and ``error`` why, and the caller hands them back."""
+    the rows not attempted and ``problem`` why (``error``: as text), and the caller hands them back."""
 
     def __init__(self, mail: Any, outcome: ChunkOutcome) -> None:
         self.mail = mail
         self.outcome = outcome
         self.ledger = SentLedger()
+        self.handover: handover.Handover | None = None
         self.in_flight: InFlight | None = None
         self.stopped: list[Delivery] = []
-        self.error = ""
+        self.problem: Exception | None = None
         # SMTP with PIPELINING: the next message is rendered while the server takes this one.
         self.defer = getattr(mail, "send_deferred", None)
 
@@ -115,17 +119,28 @@ class ChunkSender:
         self.outcome.failed += 1
 
     def sent(self, row: Delivery, *, esp_message_id: str, send_seconds: float) -> None:
+        self.outcome.sent += 1  # counted first: a failing ledger write is retried on a new connection
         self.ledger.sent(row, esp_message_id=esp_message_id, send_seconds=send_seconds)
-        self.outcome.sent += 1
         services.edition_clear_errors(edition=row.edition)
 
-    def stop(self, unsent: list[Delivery], error: str) -> None:
-        self.stopped, self.error = unsent, error
+    def stop(self, unsent: list[Delivery], problem: Exception) -> None:
+        self.stopped, self.problem = unsent, problem
+
+    @property
+    def error(self) -> str:
+        return "" if self.problem is None else str(self.problem)
+
+    def handing_over(self, rows: list[Delivery]) -> None:
+        """Record, before the provider sees them, that ``rows`` may from now on have been sent."""
+        assert self.handover is not None, "send() starts the hand-over record"
+        self.handover.before(rows)
 
     def build(self, row: Delivery) -> EmailMultiAlternatives | None:
         """The row's digest, or None: a rendering bug will not fix itself, so the row fails."""
         try:
             return build_message(row, row.subscriber, rendered_edition(row.edition))
+        except DatabaseError:
+            raise  # the database, not the rendering: send_chunk deals with it
         except Exception as exc:
             logger.exception("rendering delivery %s failed", row.pk)
             self.fail(row, f"rendering failed: {exc.__class__.__name__}: {exc}")
@@ -146,6 +161,7 @@ class ChunkSender:
     def _hand_over(self, rows: list[Delivery], index: int, message: EmailMultiAlternatives) -> bool:
         """Give ``rows[index]``'s message to the provider. False once the provider has failed us."""
         wait_for_send_slot()
+        self.handing_over([rows[index]])
         flight = InFlight(index, rows[index], message, time.monotonic())
         try:
             flight.read_reply = self.defer(message) if self.defer is not None else None
@@ -178,9 +194,10 @@ class ChunkSender:
         return True
 
     def _refused(self, rows: list[Delivery], flight: InFlight, exc: Exception, *, handed_over: bool) -> bool:
-        """A permanent refusal fails that row; anything else stops the chunk from that row on. A row
-        whose message was handed over without a clear answer (a timeout, a dropped connection) is
-        'unknown': the provider may have it, so it is never sent again blindly."""
+        """A recipient's permanent refusal fails that row; anything else (an account-level refusal
+        included) stops the chunk from that row on. A row whose message was handed over without a
+        clear answer (a timeout, a dropped connection) is 'unknown': the provider may have it, so it
+        is never sent again blindly."""
         problem = classify(exc)
         if isinstance(problem, PermanentError):
             self.fail(flight.row, str(problem))
@@ -191,28 +208,38 @@ class ChunkSender:
                 f"no clear answer after the message was handed over: {problem}",
                 status=Delivery.Status.UNKNOWN,
             )
-            self.stop(rows[flight.index + 1 :], str(problem))
+            self.stop(rows[flight.index + 1 :], problem)
             return False
-        self.stop(rows[flight.index :], str(problem))
+        self.stop(rows[flight.index :], problem)
         return False
 
     # --- the chunk ---
 
     def send(self, rows: list[Delivery]) -> None:
         if not settings.DIGEST_ESP_BATCH_TEMPLATE:
+            self.handover = handover.Handover(rows[0].claim, [row.pk for row in rows])
             self.send_one_by_one(rows)
             return
         html = [row for row in rows if row.subscriber.email_format == Subscriber.Format.HTML]
         text = [row for row in rows if row.subscriber.email_format != Subscriber.Format.HTML]
+        self.handover = handover.Handover(rows[0].claim, [row.pk for row in html + text])
         esp_batch.send_in_batches(self, html)
-        if self.error:
+        if self.problem is not None:
             self.stopped += text
         else:
             self.send_one_by_one(text)
 
+    def unsettled(self) -> tuple[list[int] | None, int]:
+        """The hand-over record as this worker knows it: (send order, last position handed)."""
+        if self.handover is None:
+            return None, -1
+        return list(self.handover.position), self.handover.handed
+
     def close(self) -> None:
         try:
             self.ledger.flush()
+            if self.handover is not None:
+                self.handover.forget()  # every outcome is recorded: nothing to reap
         finally:
             try:
                 self.mail.close()
@@ -220,9 +247,15 @@ class ChunkSender:
                 logger.warning("closing the email connection failed", exc_info=True)
 
 
-def hand_back(rows: list[Delivery], error: str, outcome: ChunkOutcome) -> None:
-    """Unsent rows go back to pending (to retry after a backoff), or fail when out of attempts."""
+def hand_back(rows: list[Delivery], error: str, outcome: ChunkOutcome, *, attempted: bool = True) -> None:
+    """Unsent rows go back to pending (to retry after a backoff), or fail when out of attempts.
+    ``attempted=False``: the provider refused the account, not these readers; the rows wait,
+    their attempt uncounted, until an editor resumes the paused edition."""
     if not rows:
+        return
+    if not attempted:
+        for row in rows:
+            finish_row(row, Delivery.Status.PENDING, last_error=error, claimed_at=None, attempts=F("attempts") - 1)
         return
     outcome.retry_in = backoff(max(row.attempts for row in rows))
     retry_at = timezone.now() + dt.timedelta(seconds=outcome.retry_in)
@@ -253,37 +286,61 @@ def suppress_gone(rows: list[Delivery], outcome: ChunkOutcome) -> list[Delivery]
     return [row for row in rows if row.subscriber_id in receiving]
 
 
+def provider_failed(rows: list[Delivery], problem: Exception, outcome: ChunkOutcome) -> None:
+    """The provider failed us before these rows went out. An account-level refusal pauses the
+    edition at once (its reason shown in admin) and fails nobody; anything else sends the rows back
+    to retry and counts one consecutive error (enough of them pause the edition too)."""
+    edition, error = rows[0].edition, str(problem)
+    if isinstance(problem, AccountError):
+        hand_back(rows, error, outcome, attempted=False)
+        reason = (
+            f"The email provider refused the sending account (not a reader): {error}. "
+            "Fix the email settings, then resume."
+        )
+        services.edition_pause(edition=edition, reason=reason)
+        outcome.paused = True
+    else:
+        hand_back(rows, error, outcome)
+        outcome.paused = services.edition_count_error(edition=edition, error=error)
+
+
 def send_chunk(delivery_ids: list[int]) -> ChunkOutcome:
     outcome = ChunkOutcome()
     claimed = claim(delivery_ids)
     rows = suppress_gone(claimed, outcome) if claimed else []
     if not rows:
         return outcome
-    edition = rows[0].edition
     try:
         mail = get_connection(fail_silently=False)
         mail.open()
-    except Exception as exc:  # the provider is unreachable: nothing was sent, all rows go back
-        error = str(classify(exc))
-        hand_back(rows, error, outcome)
-        outcome.paused = services.edition_count_error(edition=edition, error=error)
+    except Exception as exc:  # the provider is unreachable or refuses us: nothing was sent, all rows go back
+        provider_failed(rows, classify(exc), outcome)
         return outcome
     sender = ChunkSender(mail, outcome)
     try:
         sender.send(rows)
-        if sender.error:  # the provider failed us: what was not sent goes back, the edition counts an error
-            hand_back(sender.stopped, sender.error, outcome)
-            outcome.paused = services.edition_count_error(edition=edition, error=sender.error)
+        if sender.problem is not None:  # what was not sent goes back
+            provider_failed(sender.stopped, sender.problem, outcome)
+    except DatabaseError:
+        # The database connection broke mid-chunk (a restart, a failover, pg_terminate_backend):
+        # on a new connection, record what was sent and put back what was never handed over.
+        logger.warning("the database failed while sending claim %s; reconnecting", rows[0].claim, exc_info=True)
+        db.close()
+        order, handed = sender.unsettled()
+        sender.ledger.flush()
+        unknown, pending = handover.release(rows[0].claim, order=order, handed=handed)
+        outcome.retry_ids = []  # the next tick dispatches them (their enqueued_at is cleared)
+        logger.warning("claim %s after the database error: %s unknown, %s pending", rows[0].claim, unknown, pending)
     finally:
         sender.close()
     return outcome
 
 
 def reap_stale(*, now: dt.datetime | None = None) -> int:
-    """Rows a vanished worker left in 'sending': maybe sent, maybe not. Mark them unknown; an
-    editor may choose to send them again (admin action)."""
+    """Claims a vanished worker left in 'sending' for DIGEST_SENDING_TIMEOUT_MINUTES: rows that
+    may have reached the provider become 'unknown' (an editor may resend them, admin action); rows
+    never handed over go back to pending and are sent at the next dispatch. Returns how many
+    rows were settled."""
     cutoff = (now or timezone.now()) - dt.timedelta(minutes=settings.DIGEST_SENDING_TIMEOUT_MINUTES)
-    return Delivery.objects.filter(status=Delivery.Status.SENDING, claimed_at__lt=cutoff).update(
-        status=Delivery.Status.UNKNOWN,
-        last_error="the worker sending this row stopped before recording the outcome",
-    )
+    unknown, pending = handover.reap(cutoff)
+    return unknown + pending

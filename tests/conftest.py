@@ -20,11 +20,12 @@ from collections.abc import Callable, Iterator
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "real"
@@ -315,14 +316,26 @@ def http_server() -> Iterator[RecordedServer]:
 
 class Inbox:
     """An aiosmtpd handler that keeps every message it accepts. ``reject``: addresses answered
-    with a permanent 550 at RCPT TO; ``delay``: seconds to wait before answering DATA (a slow
-    provider); ``pipelining``: offer PIPELINING in the EHLO reply. A message is kept as soon as
+    with a permanent 550 at RCPT TO; ``refuse_sender``: the reply to every MAIL FROM (a relay that
+    will not take our sender); ``password``: require AUTH LOGIN/PLAIN with it (any user name);
+    ``delay``: seconds to wait before answering DATA (a slow provider); ``pipelining``: offer
+    PIPELINING in the EHLO reply. A message is kept as soon as
     its data has arrived, before the reply: a client that dies while waiting for the 250 may
     still have delivered it."""
 
-    def __init__(self, *, reject: frozenset[str] = frozenset(), delay: float = 0.0, pipelining: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        reject: frozenset[str] = frozenset(),
+        refuse_sender: str = "",
+        password: str | None = None,
+        delay: float = 0.0,
+        pipelining: bool = True,
+    ) -> None:
         self.pipelining = pipelining
         self.reject = {address.lower() for address in reject}
+        self.refuse_sender = refuse_sender
+        self.password = password
         self.delay = delay
         self.received: list[tuple[list[str], EmailMessage]] = []
         self.senders: list[str] = []
@@ -335,6 +348,17 @@ class Inbox:
         if self.pipelining:
             responses.insert(-1, "250-PIPELINING")
         return responses
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.refuse_sender:
+            return self.refuse_sender
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    def authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        ok = getattr(auth_data, "password", b"") == (self.password or "").encode()
+        return AuthResult(success=ok, handled=False)  # not handled: aiosmtpd answers 235 or 535 itself
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.reject:
@@ -370,7 +394,10 @@ def smtp_server() -> Iterator[Callable[..., Inbox]]:
 
     def start(port: int | None = None, **options) -> Inbox:
         inbox = Inbox(**options)
-        controller = Controller(inbox, hostname="127.0.0.1", port=port or free_port())
+        auth: dict[str, Any] = {}
+        if inbox.password is not None:
+            auth = {"authenticator": inbox.authenticate, "auth_require_tls": False}
+        controller = Controller(inbox, hostname="127.0.0.1", port=port or free_port(), **auth)
         controller.start()
         controllers.append(controller)
         inbox.port = controller.port

@@ -509,12 +509,23 @@ def test_two_workers_racing_on_the_same_rows_send_each_message_once(workers, smt
         assert "newsletter.send_chunk" in worker.output(), f"{worker.log.name} took no task:\n{workers.output()}"
 
 
-# --- 7. A worker killed mid-chunk ----------------------------------------------------------------------
+# --- 7. A worker killed mid-chunk, a database connection cut mid-chunk ------------------------------
+
+
+def route_dispatch(monkeypatch, workers: Workers) -> list:
+    """``tasks.dispatch`` enqueues onto the test workers' queue: what the beat tick would do."""
+    enqueued: list = []
+    monkeypatch.setattr(tasks.send_chunk, "delay", lambda ids: enqueued.append(workers.send(ids)))
+    return enqueued
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_killed_mid_chunk_never_causes_a_second_message(workers, smtp_server, planned_edition, statuses):
-    inbox = smtp_server(delay=0.15)  # a slow provider: a chunk takes seconds
+def test_a_worker_killed_mid_chunk_sends_every_reader_exactly_one_message(
+    workers, smtp_server, planned_edition, statuses, monkeypatch
+):
+    """Killed while the server holds message 5: that row may have gone (unknown); rows 6-20 were
+    never handed over and go back to pending by themselves; nobody gets two, nobody gets none."""
+    inbox = smtp_server(delay=0.3)  # the server takes each message, then thinks: a chunk takes seconds
     _, rows = planned_edition(40)
     ids = [row.pk for row in rows]
     doomed, untouched = ids[:20], ids[20:]
@@ -523,35 +534,66 @@ def test_a_worker_killed_mid_chunk_never_causes_a_second_message(workers, smtp_s
     (worker,) = workers.start(inbox.port, "doomed")
     workers.send(doomed)
     wait_until(lambda: len(inbox.received) >= 5, timeout=30, what="5 messages", output=workers.output)
-    kill_hard(worker.popen.pid)
+    kill_hard(worker.popen.pid)  # during the server's pause after the 5th message arrived
     assert worker.popen.wait(timeout=10) == -signal.SIGKILL
-    time.sleep(0.3)  # let the server take in whatever was already on the wire
+    time.sleep(0.3)
     at_kill = inbox.counts()
 
     after_kill = statuses(rows)
     sent = [pk for pk in doomed if after_kill[pk] == "sent"]
-    in_flight = [pk for pk in doomed if after_kill[pk] != "sent"]
-    assert len(sent) >= 4 and in_flight, after_kill
-    assert {after_kill[pk] for pk in in_flight} == {"sending"}, "the killed worker's claimed rows stay 'sending'"
+    stuck = [pk for pk in doomed if after_kill[pk] != "sent"]
+    assert len(sent) == 4 and {after_kill[pk] for pk in stuck} == {"sending"}, after_kill
     assert {after_kill[pk] for pk in untouched} == {"pending"}
-    assert all(at_kill[email_of[pk]] == 1 for pk in sent)
-    assert sum(at_kill[email_of[pk]] for pk in in_flight) <= 1, "only the message on the wire may have gone"
 
     assert sending.reap_stale() == 0, "a claim younger than the timeout may still be running"
-    assert sending.reap_stale(now=timezone.now() + dt.timedelta(hours=1)) == len(in_flight)
-    assert {status for pk, status in statuses(rows).items() if pk in in_flight} == {"unknown"}
+    assert sending.reap_stale(now=timezone.now() + dt.timedelta(hours=1)) == len(stuck)
+    reaped = statuses(rows)
+    on_the_wire, never_attempted = stuck[:1], stuck[1:]
+    assert [reaped[pk] for pk in on_the_wire] == ["unknown"], "only the message the server held may have gone"
+    assert {reaped[pk] for pk in never_attempted} == {"pending"}, "rows never handed over are not lost"
+    assert at_kill[email_of[on_the_wire[0]]] == 1 and not any(at_kill[email_of[pk]] for pk in never_attempted)
 
     workers.start(inbox.port, "successor")
-    pending = list(Delivery.objects.filter(pk__in=ids, status="pending").order_by("pk").values_list("pk", flat=True))
-    assert pending == untouched
-    # Redis would hand the killed task's message out again after its visibility timeout: do it now.
-    redelivered, remaining = workers.results([workers.send(doomed), workers.send(pending)])
-    assert redelivered == {"sent": 0, "failed": 0, "suppressed": 0, "retrying": 0}
-    assert remaining == {"sent": 20, "failed": 0, "suppressed": 0, "retrying": 0}
+    enqueued = route_dispatch(monkeypatch, workers)
+    assert tasks.dispatch() == len(never_attempted) + len(untouched)
+    outcomes = workers.results(enqueued)
+    assert sum(outcome["sent"] for outcome in outcomes) == len(never_attempted) + len(untouched)
+    # Redis would hand the killed task's message out again after its visibility timeout: harmless.
+    assert workers.results([workers.send(doomed)]) == [{"sent": 0, "failed": 0, "suppressed": 0, "retrying": 0}]
 
     final = statuses(rows)
-    counts = inbox.counts()
-    assert max(counts.values()) == 1, "nobody got a second message"
-    assert all(final[pk] == "sent" and counts[email_of[pk]] == 1 for pk in untouched + sent)
-    assert {final[pk] for pk in in_flight} == {"unknown"}
-    assert all(counts[email_of[pk]] == at_kill[email_of[pk]] for pk in in_flight), "unknown rows are not re-sent"
+    assert inbox.counts() == Counter(email_of.values()), "every reader got exactly one message"
+    assert [final[pk] for pk in on_the_wire] == ["unknown"] and all(final[pk] == "sent" for pk in ids[5:] + sent)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_connection_cut_mid_chunk_loses_nobody(workers, smtp_server, planned_edition, statuses, monkeypatch):
+    """pg_terminate_backend on the worker's session while it sends: it reconnects, records what
+    went out, and puts back what it had not handed over. No unknown rows, no second message."""
+    inbox = smtp_server(delay=0.3)
+    _, rows = planned_edition(20)
+    ids = [row.pk for row in rows]
+    email_of = {row.pk: row.subscriber.email.lower() for row in rows}
+
+    workers.start(inbox.port, "cut")
+    result = workers.send(ids)
+    wait_until(lambda: len(inbox.received) >= 5, timeout=30, what="5 messages", output=workers.output)
+    with connection.cursor() as cursor:  # every session on the test database but ours: the worker's
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        assert cursor.fetchone()[0] >= 1
+    (outcome,) = workers.results([result])
+    assert "the database failed while sending" in workers.output()
+
+    after = statuses(rows)
+    assert outcome["sent"] == len(inbox.received) >= 5, (outcome, after)
+    assert Counter(after.values()) == {"sent": outcome["sent"], "pending": 20 - outcome["sent"]}, after
+    assert inbox.counts() == Counter({email_of[pk]: 1 for pk, status in after.items() if status == "sent"})
+
+    enqueued = route_dispatch(monkeypatch, workers)
+    assert tasks.dispatch() == 20 - outcome["sent"]
+    workers.results(enqueued)
+    assert set(statuses(rows).values()) == {"sent"}
+    assert inbox.counts() == Counter(email_of.values()), "every reader got exactly one message"

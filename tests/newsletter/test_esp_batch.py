@@ -100,19 +100,6 @@ def test_a_provider_outage_sends_nothing_twice_and_the_rows_go_back(postmark, pl
 
 
 @pytest.mark.django_db
-def test_a_wrong_server_token_fails_nobody_and_counts_an_error(postmark, settings, planned_edition, statuses):
-    _, rows = planned_edition(3)
-    settings.ANYMAIL = {**settings.ANYMAIL, "POSTMARK_SERVER_TOKEN": "wrong"}
-
-    outcome = sending.send_chunk([row.pk for row in rows])
-
-    assert (outcome.sent, outcome.failed, len(outcome.retry_ids)) == (0, 0, 3)
-    assert set(statuses(rows).values()) == {"pending"}
-    assert postmark.stats()["accepted"] == 0
-    assert "401" in Delivery.objects.get(pk=rows[0].pk).last_error
-
-
-@pytest.mark.django_db
 def test_without_a_batch_template_every_reader_is_one_call(postmark, settings, planned_edition):
     settings.DIGEST_ESP_BATCH_TEMPLATE = ""
     _, rows = planned_edition(3)
