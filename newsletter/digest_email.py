@@ -12,7 +12,7 @@ from newsletter.ledger import message_id_for
 from newsletter.links import personal_links
 from newsletter.mime import email_class
 from newsletter.models import Delivery, Edition
-from newsletter.rendering import RenderedEdition, paper_views, render_digest, render_edition
+from newsletter.rendering import RenderedEdition, paper_views, render_digest, render_edition, withdrawn_papers
 from subscribers.models import Subscriber
 
 
@@ -55,7 +55,7 @@ def build_message(
 
 def send_test(edition: Edition, address: str) -> None:
     """A test of ``edition`` to any address: the top papers, links that lead nowhere personal."""
-    rendered = render_edition(edition, paper_views(edition))
+    rendered = render_edition(edition, paper_views(edition, withdrawn_papers(edition)))
     site = settings.SITE_URL
     links = {
         "view_url": site + reverse("newsletter:archive_edition", args=[edition.pk]),

@@ -154,7 +154,9 @@ def render_digest(
 ) -> Digest:
     """One reader's digest: their papers in their order, their links. ``feedback_url`` is a
     prefix; ``<prefix><paper id>/more/`` and ``/less/`` record votes. Only strings are joined:
-    each shared rendering is cut at its markers once, and every reader's values fill the cuts."""
+    each shared rendering is cut at its markers once, and every reader's values fill the cuts.
+    Papers withdrawn since planning (not in ``rendered``) are left out."""
+    paper_ids = [pid for pid in paper_ids if pid in rendered.paper_text]
     more, less = FEEDBACK_MARKERS["more"], FEEDBACK_MARKERS["less"]
     text_links = {LINK_MARKERS[name]: url for name, url in links.items() if name in LINK_MARKERS}
     text = [_fill(_pieces(rendered, ("text_head", 0), rendered.text_head), text_links)]
@@ -179,8 +181,24 @@ def render_digest(
     return Digest(subject=rendered.subject, text="".join(text).strip() + "\n", html=body_html)
 
 
-def paper_views(edition: Edition) -> list[PaperView]:
-    """The edition's papers as its digests show them (papers deleted since publishing left out)."""
+def withdrawn_papers(edition: Edition) -> dict[int, str]:
+    """The edition's papers an editor took back after publishing, by id: "deleted", or "hidden"
+    (no approved entry left in the edition's period). Two queries."""
+    ids = list(edition.paper_ids)
+    if not ids:
+        return {}
+    existing = set(Paper.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    listed = set(
+        DailyEntry.objects.approved()
+        .filter(paper_id__in=ids, day__gte=edition.period_start, day__lte=edition.period_end)
+        .values_list("paper_id", flat=True)
+    )
+    return {pk: "deleted" if pk not in existing else "hidden" for pk in ids if pk not in listed}
+
+
+def paper_views(edition: Edition, withdrawn: Iterable[int] = ()) -> list[PaperView]:
+    """The edition's papers as its digests show them, ``withdrawn`` ones (and deleted ones) left out."""
+    left_out = set(withdrawn)
     authors = Prefetch("author_links", queryset=PaperAuthor.objects.select_related("author"))
     # django-stubs 5.2 rejects any Prefetch on a manager made by as_manager() (typeddjango/django-stubs#3263).
     papers = Paper.objects.prefetch_related(authors).in_bulk(edition.paper_ids)  # type: ignore[arg-type]
@@ -199,7 +217,7 @@ def paper_views(edition: Edition) -> list[PaperView]:
             pinned=pk in pinned,
         )
         for pk in edition.paper_ids
-        if pk in papers
+        if pk in papers and pk not in left_out
     ]
 
 
@@ -208,11 +226,14 @@ _rendered: TTLCache[tuple[object, ...], RenderedEdition] = TTLCache(maxsize=16, 
 
 
 def rendered_edition(edition: Edition) -> RenderedEdition:
-    """The shared renderings of ``edition``, reused (rendered anew when its subject, intro or papers change)."""
-    key = (edition.pk, edition.subject, edition.intro, tuple(edition.paper_ids), tuple(edition.pinned_ids))
+    """The shared renderings of ``edition`` as of now, reused (rendered anew when its subject,
+    intro or papers change, or a paper is withdrawn). Checks for withdrawn papers: call it once per
+    chunk or request, not once per reader."""
+    withdrawn = tuple(sorted(withdrawn_papers(edition)))
+    key = (edition.pk, edition.subject, edition.intro, tuple(edition.paper_ids), tuple(edition.pinned_ids), withdrawn)
     rendered = _rendered.get(key)
     if rendered is None:
-        rendered = _rendered[key] = render_edition(edition, paper_views(edition))
+        rendered = _rendered[key] = render_edition(edition, paper_views(edition, withdrawn))
     return rendered
 
 

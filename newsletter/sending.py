@@ -27,7 +27,7 @@ from newsletter.digest_email import build_message
 from newsletter.ledger import SentLedger
 from newsletter.models import Delivery, Edition
 from newsletter.provider import AccountError, PermanentError, classify, outcome_unclear, wait_for_send_slot
-from newsletter.rendering import rendered_edition
+from newsletter.rendering import RenderedEdition, rendered_edition
 from subscribers.models import Subscriber
 
 logger = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ class ChunkOutcome:
     sent: int = 0
     failed: int = 0
     suppressed: int = 0
+    skipped: int = 0
     retry_ids: list[int] = field(default_factory=list)
     retry_in: float = 0.0
     paused: bool = False
@@ -109,6 +110,9 @@ class ChunkSender:
         self.in_flight: InFlight | None = None
         self.stopped: list[Delivery] = []
         self.problem: Exception | None = None
+        # Each edition's shared renderings, fetched once per chunk: a paper hidden or deleted
+        # after publishing is left out of every digest from the next chunk on.
+        self.renderings: dict[int, RenderedEdition] = {}
         # SMTP with PIPELINING: the next message is rendered while the server takes this one.
         self.defer = getattr(mail, "send_deferred", None)
 
@@ -136,9 +140,17 @@ class ChunkSender:
         self.handover.before(rows)
 
     def build(self, row: Delivery) -> EmailMultiAlternatives | None:
-        """The row's digest, or None: a rendering bug will not fix itself, so the row fails."""
+        """The row's digest, or None: a rendering bug will not fix itself, so the row fails; a
+        digest whose every paper was withdrawn after planning is skipped."""
         try:
-            return build_message(row, row.subscriber, rendered_edition(row.edition))
+            rendered = self.renderings.get(row.edition_id)
+            if rendered is None:
+                rendered = self.renderings[row.edition_id] = rendered_edition(row.edition)
+            if row.paper_ids and not any(pid in rendered.paper_text for pid in row.paper_ids):
+                finish_row(row, Delivery.Status.SKIPPED, last_error="every paper of this digest was withdrawn")
+                self.outcome.skipped += 1
+                return None
+            return build_message(row, row.subscriber, rendered)
         except DatabaseError:
             raise  # the database, not the rendering: send_chunk deals with it
         except Exception as exc:

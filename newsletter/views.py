@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods
 from newsletter.digest_email import build_message
 from newsletter.links import read_view_token, web_view_links
 from newsletter.models import Delivery, Edition, Feedback
-from newsletter.rendering import rendered_edition
+from newsletter.rendering import rendered_edition, withdrawn_papers
 from papers.models import Paper, PaperAuthor
 from subscribers.models import Subscriber
 from subscribers.tokens import Purpose, TokenInvalid, read_token
@@ -41,7 +41,8 @@ def archive_edition(request: HttpRequest, pk: int) -> HttpResponse:
     authors = Prefetch("author_links", queryset=PaperAuthor.objects.select_related("author"))
     # django-stubs 5.2 rejects any Prefetch on a manager made by as_manager() (typeddjango/django-stubs#3263).
     papers = Paper.objects.prefetch_related(authors).in_bulk(edition.paper_ids)  # type: ignore[arg-type]
-    ordered = [papers[pk] for pk in edition.paper_ids if pk in papers]
+    withdrawn = withdrawn_papers(edition)  # hidden or deleted since publishing: not shown publicly
+    ordered = [papers[pk] for pk in edition.paper_ids if pk in papers and pk not in withdrawn]
     return render(request, "newsletter/archive_edition.html", {"edition": edition, "papers": ordered})
 
 
