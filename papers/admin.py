@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
@@ -11,11 +12,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from papers import services
+from common.text import plural
+from papers import tasks
 from papers.models import Author, DailyEntry, IngestRun, Paper, PaperAuthor
-from papers.text import find_arxiv_ids
+from papers.text import canonical_arxiv_id
 
 MAX_DUMP_BYTES = 5 * 1024 * 1024
 
@@ -100,12 +102,14 @@ class AddByArxivIdForm(forms.Form):
     day = forms.DateField(initial=timezone.localdate, help_text="The day to list them on.")
 
     def clean_ids(self) -> list[str]:
-        ids = find_arxiv_ids(self.cleaned_data["ids"])
-        if not ids:
+        """Every value pasted, once each: the ones that are not arXiv ids are reported on the run."""
+        pasted = (value.strip("<>()[]\"'") for value in re.split(r"[\s,;]+", self.cleaned_data["ids"]))
+        values = [value for value in dict.fromkeys(pasted) if value]
+        if not any(canonical_arxiv_id(value) for value in values):
             raise forms.ValidationError("No arXiv id found. Paste ids like 2405.01234 or arXiv/HF paper URLs.")
-        if len(ids) > 200:
-            raise forms.ValidationError(f"{len(ids)} ids: add at most 200 at a time.")
-        return ids
+        if len(values) > 200:
+            raise forms.ValidationError(f"{len(values)} values: add at most 200 at a time.")
+        return values
 
 
 class TextDumpForm(forms.Form):
@@ -201,15 +205,10 @@ class DailyEntryAdmin(admin.ModelAdmin[DailyEntry]):
         }
         return TemplateResponse(request, "admin/_form_page.html", context)
 
-    def _report(self, request: HttpRequest, run: IngestRun) -> HttpResponseRedirect:
-        levels: dict[str, int] = {
-            IngestRun.Status.SUCCEEDED: messages.SUCCESS,
-            IngestRun.Status.PARTIAL: messages.WARNING,
-        }
-        self.message_user(request, run.summary, levels.get(run.status, messages.ERROR))
-        if run.status != IngestRun.Status.FAILED:  # a failed run's summary already gives its reason
-            for line in run.errors.splitlines()[:10]:
-                self.message_user(request, line, messages.WARNING)
+    def _start(self, request: HttpRequest, run: IngestRun, what: str) -> HttpResponseRedirect:
+        """The run goes on in a worker; its page shows progress and, at the end, every item it dropped."""
+        tasks.start_in_background(run)
+        self.message_user(request, f"{what}: started. This page follows it until it is done.", messages.INFO)
         return HttpResponseRedirect(reverse("admin:papers_ingestrun_change", args=[run.pk]))
 
     def add_by_id_view(self, request: HttpRequest) -> HttpResponse:
@@ -217,8 +216,9 @@ class DailyEntryAdmin(admin.ModelAdmin[DailyEntry]):
             return HttpResponse(status=403)
         form = AddByArxivIdForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            run = services.add_by_arxiv_ids(form.cleaned_data["ids"], day=form.cleaned_data["day"])
-            return self._report(request, run)
+            values, day = form.cleaned_data["ids"], form.cleaned_data["day"]
+            run = IngestRun.objects.create(source="editor", parameters={"ids": values, "day": str(day)})
+            return self._start(request, run, f"Adding {plural(len(values), 'paper')} from arXiv")
         return self._form_page(
             request,
             form,
@@ -231,8 +231,11 @@ class DailyEntryAdmin(admin.ModelAdmin[DailyEntry]):
             return HttpResponse(status=403)
         form = TextDumpForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
-            run = services.import_text_dump(form.cleaned_data["content"], day=form.cleaned_data["day"])
-            return self._report(request, run)
+            day = form.cleaned_data["day"]
+            run = IngestRun.objects.create(
+                source="text", parameters={"day": str(day), "upload": True}, input_text=form.cleaned_data["content"]
+            )
+            return self._start(request, run, "Importing the text dump")
         return self._form_page(
             request,
             form,
@@ -245,10 +248,36 @@ class DailyEntryAdmin(admin.ModelAdmin[DailyEntry]):
 
 @admin.register(IngestRun)
 class IngestRunAdmin(admin.ModelAdmin[IngestRun]):
+    change_form_template = "admin/papers/ingestrun/change_form.html"  # refreshes while the run goes on
     list_display = ["started_at", "source", "status", "created", "updated", "unchanged", "skipped", "failed"]
     list_filter = ["source", "status"]
     date_hierarchy = "started_at"
-    readonly_fields = [field.name for field in IngestRun._meta.fields]
+    fields = readonly_fields = (
+        *("source", "status", "progress", "started_at", "finished_at", "parameters"),
+        *("created", "updated", "unchanged", "skipped", "failed", "reported"),
+    )
+
+    @admin.display(description="Progress")
+    def progress(self, run: IngestRun) -> str:
+        if run.status != IngestRun.Status.RUNNING:
+            return run.summary
+        if not run.progress_total:
+            return "Fetching and reading the source…"
+        return format_html(
+            '<progress max="{}" value="{}"></progress> stored {} of {} records',
+            run.progress_total,
+            run.progress_done,
+            run.progress_done,
+            run.progress_total,
+        )
+
+    @admin.display(description="Skipped or failed items, each with its reason")
+    def reported(self, run: IngestRun) -> str:
+        lines = run.errors.splitlines()
+        if not lines:
+            return "None." if run.status != IngestRun.Status.RUNNING else "None so far."
+        items = format_html_join("", "<li>{}</li>", ((line,) for line in lines))
+        return format_html('<ul class="run-errors">{}</ul>', items)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -118,12 +118,14 @@ def run_ingest(
     load: Callable[[], ParseResult],
     default_day: dt.date | None = None,
     progress_factory: Callable[[int], Callable[[int], None]] | None = None,
+    run: IngestRun | None = None,
 ) -> IngestRun:
-    """One IngestRun: ``load`` fetches and parses; its records are upserted and counted.
+    """One IngestRun (``run``, or a new one): ``load`` fetches and parses; its records are upserted
+    and counted.
 
     A ``SourceError`` (or a network failure) fails the run with its message; nothing stored
     before is touched."""
-    run = IngestRun.objects.create(source=source, parameters=parameters)
+    run = run or IngestRun.objects.create(source=source, parameters=parameters)
     try:
         result = load()
     except SourceError as exc:

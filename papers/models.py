@@ -204,6 +204,10 @@ class IngestRun(models.Model):
     skipped = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     errors = models.TextField(blank=True)
+    # A run started from admin goes on in the background; its page shows how far it got.
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    input_text = models.TextField(blank=True, help_text="What an editor pasted or uploaded (text dumps).")
 
     class Meta:
         ordering = ["-started_at"]

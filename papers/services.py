@@ -15,6 +15,7 @@ from papers.ingest import run_ingest
 from papers.models import DailyEntry, IngestRun
 from papers.sources import arxiv, hf_api, hf_page, text_dump
 from papers.sources.base import ParseResult, SourceError
+from papers.text import canonical_arxiv_id
 
 SOURCES = ("hf", "hf-page", "arxiv", "text")
 ProgressFactory = Callable[[int], Callable[[int], None]]
@@ -215,6 +216,7 @@ def import_text_dump(
     day: dt.date | None,
     parameters: dict[str, object] | None = None,
     progress: ProgressFactory | None = None,
+    run: IngestRun | None = None,
 ) -> IngestRun:
     listing_day = day or timezone.localdate()
     return run_ingest(
@@ -223,16 +225,54 @@ def import_text_dump(
         load=lambda: text_dump.parse(content, listed_on=listing_day),
         default_day=listing_day,
         progress_factory=progress,
+        run=run,
     )
 
 
-def add_by_arxiv_ids(ids: list[str], *, day: dt.date) -> IngestRun:
-    """An editor's pick: fetch the ids from the arXiv API and list them, approved, on ``day``."""
+def add_by_arxiv_ids(
+    values: list[str], *, day: dt.date, progress: ProgressFactory | None = None, run: IngestRun | None = None
+) -> IngestRun:
+    """An editor's pick: fetch ``values`` (arXiv ids or URLs) from the arXiv API and list them,
+    approved, on ``day``. A value that is no arXiv id, or that the API does not know, is reported
+    on the run."""
     run = run_ingest(
         source="editor",
-        parameters={"ids": ids, "day": str(day)},
-        load=lambda: arxiv.lookup_ids(ids),
+        parameters={"ids": values, "day": str(day)},
+        load=lambda: arxiv.lookup_ids(values),
         default_day=day,
+        progress_factory=progress,
+        run=run,
     )
+    ids = [arxiv_id for arxiv_id in map(canonical_arxiv_id, values) if arxiv_id]
     DailyEntry.objects.filter(day=day, paper__arxiv_id__in=ids).update(status=DailyEntry.Status.APPROVED)
     return run
+
+
+def stored_progress(run: IngestRun) -> ProgressFactory:
+    """Progress written to ``run`` as it goes (once per stored batch), for its admin page."""
+
+    def start(total: int) -> Callable[[int], None]:
+        run.progress_total = total  # kept on the object too: the run's final save writes it again
+        IngestRun.objects.filter(pk=run.pk).update(progress_total=total)
+
+        def advance(done: int) -> None:
+            run.progress_done = done
+            IngestRun.objects.filter(pk=run.pk).update(progress_done=done)
+
+        return advance
+
+    return start
+
+
+def finish_in_background(run_id: int) -> IngestRun | None:
+    """Carry out a run an editor started in admin (``papers.tasks.finish_editor_run``). A run that
+    already finished is left alone, so a re-delivered task does nothing."""
+    run = IngestRun.objects.filter(pk=run_id, status=IngestRun.Status.RUNNING, finished_at=None).first()
+    if run is None:
+        return None
+    day = dt.date.fromisoformat(str(run.parameters["day"]))
+    if run.source == "editor":
+        return add_by_arxiv_ids(list(run.parameters["ids"]), day=day, progress=stored_progress(run), run=run)
+    if run.source == "text":
+        return import_text_dump(run.input_text, day=day, progress=stored_progress(run), run=run)
+    raise ValueError(f"run {run.pk}: {run.source} runs are not started from admin")

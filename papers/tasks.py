@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from celery import shared_task
+from django.db import transaction
 
 from papers import services
+from papers.models import IngestRun
 
 logger = logging.getLogger(__name__)
 
@@ -25,3 +28,19 @@ def ingest_arxiv_today() -> int:
     run = services.ingest("arxiv")
     logger.info("%s (run %s)", run.summary, run.pk)
     return run.pk
+
+
+@shared_task(name="papers.finish_editor_run")
+def finish_editor_run(run_id: int) -> str:
+    """An ingest an editor started in admin (Add by arXiv id, Import text dump), off the request."""
+    run = services.finish_in_background(run_id)
+    if run is None:
+        return "already finished"
+    logger.info("%s (run %s)", run.summary, run.pk)
+    return run.summary
+
+
+def start_in_background(run: IngestRun) -> IngestRun:
+    """Hand ``run`` (created, still running) to a worker once the admin's request commits."""
+    transaction.on_commit(functools.partial(finish_editor_run.delay, run.pk))
+    return run

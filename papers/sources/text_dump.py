@@ -8,7 +8,9 @@ The rule: the text is cut into blocks at blank lines. A block is a paper's title
 lines that are only an arXiv id or URL, it is one line of at most 300 characters, and the very next
 block is an abstract: a paragraph of at least 150 characters and 20 words (its lines joined). Every
 other block (headers, dates, buttons, upvote counts, stray paragraphs) is skipped, so a header line
-never becomes a title unless it sits directly above an abstract.
+never becomes a title unless it sits directly above an abstract. A title followed by a sentence
+too short to be an abstract (8 words or more ending in a full stop, but under the minimum) is
+reported as a skipped paper, never dropped silently.
 
 There are no ids in such a dump: records get ``arxiv_id=""`` and ingest matches them by title.
 When the title block or the abstract block has a line that is only an arXiv id or an arXiv/HF URL,
@@ -29,6 +31,7 @@ NAME = "text"
 TITLE_MAX_CHARS = 300
 ABSTRACT_MIN_CHARS = 150
 ABSTRACT_MIN_WORDS = 20
+SHORT_PROSE_WORDS = 8  # a shorter block after a title line is page furniture ("Subscribe", "Apr 21"), not a paper
 _WHAT = "text dump"
 _BRACKETS = "<>()[]\"'.,;:"
 _SEPARATORS = " -:|\u2013\u2014"  # what separates an id from the title: spaces, colons, bars, dashes
@@ -49,6 +52,11 @@ def parse(data: bytes | str, *, listed_on: dt.date | None = None) -> ParseResult
         title_line, ids = _title(blocks[index])
         abstract = _abstract(blocks[index + 1]) if title_line and index + 1 < len(blocks) else None
         if abstract is None:
+            short = _short_abstract(blocks, index + 1) if title_line else ""
+            if short:  # a paper after all, with too little text to tell it from page furniture: say so
+                result.errors.append(f"{snippet(plain_text(title_line), 60)!r}: skipped, {short}")
+                index += 2
+                continue
             index += 1
             continue
         index += 2
@@ -118,6 +126,24 @@ def _abstract(block: list[str]) -> tuple[str, list[str]] | None:
     if len(paragraph) < ABSTRACT_MIN_CHARS or len(paragraph.split()) < ABSTRACT_MIN_WORDS:
         return None
     return paragraph, ids
+
+
+def _short_abstract(blocks: list[list[str]], index: int) -> str:
+    """Why ``blocks[index]``, after a title line, is too short to be its abstract, or ``""`` when it
+    is no abstract at all: under 8 words, not ending a sentence, or the next paper's title."""
+    if index >= len(blocks):
+        return ""
+    block = blocks[index]
+    paragraph = " ".join(line for line in block if not _id_line(line))
+    words = len(paragraph.split())
+    if words < SHORT_PROSE_WORDS or not paragraph.endswith((".", "?", "!", ")")):
+        return ""
+    if _title(block)[0] and index + 1 < len(blocks) and _abstract(blocks[index + 1]):
+        return ""
+    return (
+        f"its abstract has {len(paragraph)} characters and {words} words; an abstract needs at least "
+        f"{ABSTRACT_MIN_CHARS} characters and {ABSTRACT_MIN_WORDS} words (paste the whole abstract)"
+    )
 
 
 def _strip_ids(line: str) -> tuple[str, list[str]]:

@@ -94,23 +94,76 @@ def test_editor_note_and_edits_mark_overrides(admin_client):
     assert "title" in admin_client.get(reverse("admin:papers_paper_changelist")).text
 
 
-def test_add_by_arxiv_id(admin_client, settings, http_server, fixtures_dir):
+def arxiv_answers(settings, http_server, fixtures_dir) -> None:
     settings.ARXIV_API_URL = http_server.url + "/api"
     settings.ARXIV_REQUEST_INTERVAL = 0
-    settings.PAPERBOY_NEW_ENTRY_STATUS = "pending"
     http_server.route("/api/query", (fixtures_dir / "arxiv_atom" / "api_2026_idlist_1707.08567.xml").read_bytes())
 
-    response = admin_client.post(
-        reverse("admin:papers_dailyentry_add_by_id"),
-        {"ids": "https://arxiv.org/abs/1707.08567v1", "day": "2026-03-02"},
-    )
 
+def test_add_by_arxiv_id_runs_in_the_background(
+    admin_client, settings, http_server, fixtures_dir, django_capture_on_commit_callbacks
+):
+    arxiv_answers(settings, http_server, fixtures_dir)
+    settings.PAPERBOY_NEW_ENTRY_STATUS = "pending"
+
+    with django_capture_on_commit_callbacks() as started:
+        response = admin_client.post(
+            reverse("admin:papers_dailyentry_add_by_id"),
+            {"ids": "https://arxiv.org/abs/1707.08567v1", "day": "2026-03-02"},
+        )
+
+    run = IngestRun.objects.get()
     assert response.status_code == 302
+    assert response["Location"] == reverse("admin:papers_ingestrun_change", args=[run.pk])
+    assert http_server.requests == [], "the request itself fetches nothing: a worker does"
+    assert run.status == "running" and len(started) == 1
+    page = admin_client.get(response["Location"]).text
+    assert '<meta http-equiv="refresh" content="2">' in page and "Fetching and reading the source" in page
+
+    started[0]()  # the worker's turn (the task runs inline in tests)
+
     assert "id_list=1707.08567" in http_server.requests[0]
     entry = DailyEntry.objects.get(paper__arxiv_id="1707.08567")
     assert (entry.day, entry.status, entry.source) == (dt.date(2026, 3, 2), "approved", "editor")
+    run.refresh_from_db()
+    assert (run.status, run.created, run.progress_done, run.progress_total) == ("succeeded", 1, 1, 1)
+    page = admin_client.get(response["Location"]).text
+    assert 'http-equiv="refresh"' not in page and "1 created" in page
+
+
+def test_add_by_arxiv_id_reports_every_value_it_drops(
+    admin_client, settings, http_server, fixtures_dir, django_capture_on_commit_callbacks
+):
+    arxiv_answers(settings, http_server, fixtures_dir)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:papers_dailyentry_add_by_id"),
+            {"ids": "1707.08567, not-an-id 2401.99999", "day": "2026-03-02"},
+        )
+
     run = IngestRun.objects.get()
-    assert response["Location"] == reverse("admin:papers_ingestrun_change", args=[run.pk])
+    assert (run.status, run.created, run.skipped) == ("partial", 1, 2)
+    page = admin_client.get(response["Location"]).text
+    assert "&#x27;not-an-id&#x27;: not an arXiv id" in page
+    assert "2401.99999: not returned by the arXiv API" in page
+
+
+def test_add_by_arxiv_id_offline_fails_the_run_with_its_reason(
+    admin_client, settings, django_capture_on_commit_callbacks
+):
+    settings.ARXIV_API_URL = "http://127.0.0.1:9/api"  # nothing listens on the discard port
+    settings.ARXIV_REQUEST_INTERVAL = 0
+    settings.PAPERBOY_HTTP_RETRIES = 0
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:papers_dailyentry_add_by_id"), {"ids": "1707.08567", "day": "2026-03-02"}
+        )
+
+    run = IngestRun.objects.get()
+    assert run.status == "failed" and run.errors
+    assert "failed" in admin_client.get(response["Location"]).text
 
 
 def test_add_by_arxiv_id_rejects_text_without_ids(admin_client):
@@ -120,24 +173,30 @@ def test_add_by_arxiv_id_rejects_text_without_ids(admin_client):
     assert not IngestRun.objects.exists()
 
 
-def test_import_text_dump_upload(admin_client):
+def test_import_text_dump_upload(admin_client, django_capture_on_commit_callbacks):
     dump = (
         "Daily Papers\n\nApr 21\n\n"
         "Learning to Read Papers Faster\n\n"
         "We present a method that reads research papers faster than people do, evaluate it on a large set of "
         "abstracts, and find that it saves time for most readers in our study.\n\n"
+        "A Paper With a Short Abstract\n\n"
+        "We show that short abstracts are still abstracts worth reporting.\n\n"
     )
     upload = SimpleUploadedFile("dump.txt", dump.encode(), content_type="text/plain")
 
-    response = admin_client.post(
-        reverse("admin:papers_dailyentry_import_text"), {"file": upload, "day": "2026-04-21"}, follow=True
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        started = admin_client.post(
+            reverse("admin:papers_dailyentry_import_text"), {"file": upload, "day": "2026-04-21"}
+        )
+    response = admin_client.get(started["Location"])
 
     assert response.status_code == 200
     paper = Paper.objects.get(title="Learning to Read Papers Faster")
     assert paper.needs_arxiv_id
     assert DailyEntry.objects.filter(paper=paper, day=dt.date(2026, 4, 21)).exists()
-    assert "1 created" in response.text
+    assert "1 created" in response.text and "1 skipped" in response.text
+    assert "A Paper With a Short Abstract&#x27;: skipped, its abstract has 65 characters and 10 words" in response.text
+    assert IngestRun.objects.get().input_text == dump
 
 
 def test_import_text_dump_rejects_binary(admin_client):
