@@ -348,11 +348,9 @@ def send_chunk(delivery_ids: list[int]) -> ChunkOutcome:
     return outcome
 
 
-def reap_stale(*, now: dt.datetime | None = None) -> int:
+def reap_stale(*, now: dt.datetime | None = None) -> tuple[int, int]:
     """Claims a vanished worker left in 'sending' for DIGEST_SENDING_TIMEOUT_MINUTES: rows that
     may have reached the provider become 'unknown' (an editor may resend them, admin action); rows
-    never handed over go back to pending and are sent at the next dispatch. Returns how many
-    rows were settled."""
+    never handed over go back to pending and are sent at the next dispatch. Returns (unknown, requeued)."""
     cutoff = (now or timezone.now()) - dt.timedelta(minutes=settings.DIGEST_SENDING_TIMEOUT_MINUTES)
-    unknown, pending = handover.reap(cutoff)
-    return unknown + pending
+    return handover.reap(cutoff)

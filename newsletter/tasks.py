@@ -42,7 +42,7 @@ def dispatch(*, stale_after_minutes: int = 10) -> int:
 def tick() -> dict[str, int]:
     """Every few minutes: publish due editions, reap stale rows, plan due readers, dispatch."""
     published = services.editions_publish_due(cutoff_hour=settings.DIGEST_CUTOFF_HOUR)
-    unknown = sending.reap_stale()
+    unknown, requeued = sending.reap_stale()
     dispatched = 0
 
     def dispatch_planned() -> None:  # each planned batch starts sending at once
@@ -55,6 +55,7 @@ def tick() -> dict[str, int]:
     summary = {
         "published": len(published),
         "unknown": unknown,
+        "requeued": requeued,
         "planned": planned,
         "dispatched": dispatched,
         "finished": finished,

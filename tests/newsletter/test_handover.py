@@ -30,7 +30,7 @@ def test_a_vanished_claim_splits_at_the_last_row_handed_over(planned_edition, st
     _, rows = planned_edition(6)
     claim_and_hand_over(rows, 2)
 
-    assert sending.reap_stale(now=timezone.now() + LATER) == 6
+    assert sending.reap_stale(now=timezone.now() + LATER) == (2, 4)
     stored = statuses(rows)
     assert [stored[row.pk] for row in rows] == ["unknown", "unknown", "pending", "pending", "pending", "pending"]
     again = sending.claim([row.pk for row in rows])
