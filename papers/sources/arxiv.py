@@ -130,7 +130,12 @@ def lookup_ids(ids: Iterable[str]) -> ParseResult:
     found: set[str] = set()
     for offset in range(0, len(wanted), ID_CHUNK):
         chunk = wanted[offset : offset + ID_CHUNK]
-        page = parse_document(fetch_api(id_list=chunk, max_results=len(chunk))).result
+        try:
+            page = parse_document(fetch_api(id_list=chunk, max_results=len(chunk))).result
+        except SourceError as exc:
+            if not result.errors:
+                raise
+            raise SourceError("\n".join([str(exc), *result.errors])) from exc  # one line per dropped value
         result.errors.extend(page.errors)
         for record in page.records:
             if record.arxiv_id not in found:

@@ -158,12 +158,16 @@ def test_add_by_arxiv_id_offline_fails_the_run_with_its_reason(
 
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
-            reverse("admin:papers_dailyentry_add_by_id"), {"ids": "1707.08567", "day": "2026-03-02"}
+            reverse("admin:papers_dailyentry_add_by_id"), {"ids": "1707.08567 not-an-id", "day": "2026-03-02"}
         )
 
     run = IngestRun.objects.get()
-    assert run.status == "failed" and run.errors
-    assert "failed" in admin_client.get(response["Location"]).text
+    assert run.status == "failed"
+    reason, *dropped = run.errors.splitlines()
+    assert reason.startswith("could not connect to 127.0.0.1:9") and dropped == ["'not-an-id': not an arXiv id"]
+    page = admin_client.get(response["Location"]).text
+    assert "editor: failed — could not connect to 127.0.0.1:9" in page
+    assert "&#x27;not-an-id&#x27;: not an arXiv id" in page, "a failed run still names every value it dropped"
 
 
 def test_add_by_arxiv_id_rejects_text_without_ids(admin_client):
