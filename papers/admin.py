@@ -168,7 +168,7 @@ class DailyEntryAdmin(admin.ModelAdmin[DailyEntry]):
 
     def _bulk(self, request: HttpRequest, queryset: QuerySet[DailyEntry], verb: str, **values: object) -> None:
         count = queryset.update(updated_at=timezone.now(), **values)
-        self.message_user(request, f"{verb} {count} entries.", messages.SUCCESS)
+        self.message_user(request, f"{verb} {plural(count, 'entry', 'entries')}.", messages.SUCCESS)
 
     @admin.action(description="Approve selected entries")
     def approve(self, request: HttpRequest, queryset: QuerySet[DailyEntry]) -> None:
