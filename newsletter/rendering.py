@@ -183,17 +183,21 @@ def render_digest(
 
 def withdrawn_papers(edition: Edition) -> dict[int, str]:
     """The edition's papers an editor took back after publishing, by id: "deleted", or "hidden"
-    (no approved entry left in the edition's period). Two queries."""
+    (listed in the edition's period, but no longer approved on any of its days). Two queries."""
     ids = list(edition.paper_ids)
     if not ids:
         return {}
     existing = set(Paper.objects.filter(pk__in=ids).values_list("pk", flat=True))
-    listed = set(
-        DailyEntry.objects.approved()
-        .filter(paper_id__in=ids, day__gte=edition.period_start, day__lte=edition.period_end)
-        .values_list("paper_id", flat=True)
-    )
-    return {pk: "deleted" if pk not in existing else "hidden" for pk in ids if pk not in listed}
+    statuses: dict[int, set[str]] = {}
+    for paper_id, status in DailyEntry.objects.filter(
+        paper_id__in=ids, day__gte=edition.period_start, day__lte=edition.period_end
+    ).values_list("paper_id", "status"):
+        statuses.setdefault(paper_id, set()).add(status)
+    withdrawn = {pk: "deleted" for pk in ids if pk not in existing}
+    withdrawn |= {
+        pk: "hidden" for pk, seen in statuses.items() if pk in existing and DailyEntry.Status.APPROVED not in seen
+    }
+    return withdrawn
 
 
 def paper_views(edition: Edition, withdrawn: Iterable[int] = ()) -> list[PaperView]:

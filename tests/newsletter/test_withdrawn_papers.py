@@ -5,12 +5,13 @@ server (aiosmtpd)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 
 import pytest
 from django.urls import reverse
 
-from newsletter import sending
+from newsletter import rendering, sending
 from newsletter.links import view_token
 from newsletter.models import Delivery
 from papers.models import DailyEntry, Paper
@@ -100,3 +101,15 @@ def test_the_admin_and_the_archive_say_what_was_withdrawn(inbox, planned_edition
     archive = client.get(reverse("newsletter:archive_edition", args=[edition.pk])).content.decode()
     assert hidden.title not in archive
     assert Paper.objects.get(pk=edition.paper_ids[2]).title in archive
+
+
+def test_a_paper_without_an_entry_in_the_period_is_not_withdrawn(planned_edition):
+    """Only an editor's act withdraws a paper: one listed on another day (an edition put together by
+    hand, a benchmark's) stays, hidden ones and deleted ones go."""
+    edition, _ = planned_edition(1)
+    stray, hidden, deleted = edition.paper_ids[:3]
+    DailyEntry.objects.filter(paper_id=stray).update(day=edition.period_start - dt.timedelta(days=30))
+    DailyEntry.objects.filter(paper_id=hidden).update(status=DailyEntry.Status.HIDDEN)
+    Paper.objects.filter(pk=deleted).delete()
+
+    assert rendering.withdrawn_papers(edition) == {hidden: "hidden", deleted: "deleted"}
