@@ -81,6 +81,11 @@ def _load() -> tuple[dict[str, Category], dict[str, str], tuple[Section, ...], s
 
 CATEGORIES, _OLD_NAMES, SECTIONS, SOURCE, WRITTEN = _load()
 _BY_FOLDED_CASE = {category.casefold(): category for category in CATEGORIES}
+# An archive's categories ("astro-ph" -> astro-ph.CO, ..., astro-ph.SR; "hep-th" -> hep-th).
+ARCHIVES: dict[str, tuple[str, ...]] = {}
+for _category in CATEGORIES.values():
+    ARCHIVES[_category.archive] = (*ARCHIVES.get(_category.archive, ()), _category.id)
+_ARCHIVES_BY_FOLDED_CASE = {archive.casefold(): ids for archive, ids in ARCHIVES.items()}
 
 
 def is_category(value: str) -> bool:
@@ -117,6 +122,22 @@ def reader_keys(categories: Iterable[str]) -> tuple[str, ...]:
     """A reader's categories as ranking compares them. A stored value that is no arXiv category
     (saved before categories were checked) is left out: it could never match a paper."""
     return tuple(dict.fromkeys(match_key(category) for category in categories if category in CATEGORIES))
+
+
+def repaired(values: Iterable[object]) -> list[str]:
+    """What a list typed before categories were checked meant, in current categories: the case fixed
+    (cs.lg), an archive as all of its categories (astro-ph), a folded archive as its category
+    (solv-int); anything else (cs.FOO) dropped."""
+    kept: list[str] = []
+    for value in values:
+        text = normalized(str(value))
+        if is_category(text):
+            kept.append(text)
+        elif text.casefold() in _ARCHIVES_BY_FOLDED_CASE:
+            kept.extend(_ARCHIVES_BY_FOLDED_CASE[text.casefold()])
+        elif is_category(_OLD_NAMES.get(text.casefold(), "")):
+            kept.append(_OLD_NAMES[text.casefold()])
+    return list(dict.fromkeys(kept))
 
 
 def validate_categories(value: object) -> None:
