@@ -25,3 +25,14 @@ def ingest_arxiv_today() -> int:
     run = services.ingest("arxiv")
     logger.info("%s (run %s)", run.summary, run.pk)
     return run.pk
+
+
+@shared_task(name="papers.enrich_arxiv_categories")
+def enrich_arxiv_categories(after_run: int | None = None) -> int | None:
+    """arXiv's categories for the papers an HF ingest (run ``after_run``) listed without them."""
+    run = services.enrich_categories(after_run=after_run)
+    if run is None:
+        logger.info("arXiv categories after run %s: every recent paper has its categories", after_run)
+        return None
+    logger.info("%s (run %s)", run.summary, run.pk)
+    return run.pk
