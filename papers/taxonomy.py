@@ -98,6 +98,11 @@ def is_known(value: str) -> bool:
     return value in CATEGORIES or value in _OLD_NAMES
 
 
+def is_feed(value: str) -> bool:
+    """A category or an archive (astro-ph, cond-mat, cs...): what arXiv has an announcement feed for."""
+    return value in CATEGORIES or value in ARCHIVES
+
+
 def normalized(value: str) -> str:
     """``value`` as the category it names, ignoring case ("CS.lg" is cs.LG); unchanged if it names none."""
     return _BY_FOLDED_CASE.get(value.strip().casefold(), value.strip())

@@ -118,3 +118,13 @@ def test_validation_names_what_is_wrong(value, message):
 def test_validation_accepts_categories_and_nothing():
     taxonomy.validate_categories([])
     taxonomy.validate_categories(["cs.LG", "cs.SY", "hep-th", "cond-mat.mes-hall"])
+
+
+def test_arxiv_categories_setting_is_checked_against_the_taxonomy(settings):
+    from django.core import checks
+
+    settings.ARXIV_CATEGORIES = ["cs.CL", "astro-ph", "cs.FOO"]
+    [warning] = [message for message in checks.run_checks() if message.id == "papers.W001"]
+    assert "cs.FOO" in warning.msg and "astro-ph" not in warning.msg
+    settings.ARXIV_CATEGORIES = ["cs.CL", "cs.LG", "cs.AI", "cs.CV"]
+    assert not [message for message in checks.run_checks() if message.id == "papers.W001"]
