@@ -103,7 +103,7 @@ class CategoriesField(forms.MultipleChoiceField):
 
 @dataclass
 class PickerSection:
-    """One <details> of the category picker: its checkboxes and how many of them are ticked."""
+    """One <details> of the category picker: its checkboxes and the categories ticked among them."""
 
     name: str
     options: list[BoundWidget]
