@@ -247,6 +247,8 @@ HF_API_ENABLED = env.bool("HF_API_ENABLED", default=True)
 HF_INGEST_HOURS = env.list("HF_INGEST_HOURS", cast=int, default=[6, 12, 18])
 ARXIV_CATEGORIES = env.list("ARXIV_CATEGORIES", default=["cs.CL", "cs.LG", "cs.AI", "cs.CV"])
 ARXIV_INGEST_HOUR = env.int("ARXIV_INGEST_HOUR", default=5)
+# After a live HF ingest, ask the arXiv export API for the categories HF does not carry.
+ARXIV_ENRICH_CATEGORIES = env.bool("ARXIV_ENRICH_CATEGORIES", default=True)
 if not all(0 <= hour <= 23 for hour in [*HF_INGEST_HOURS, ARXIV_INGEST_HOUR]):
     raise ImproperlyConfigured("HF_INGEST_HOURS and ARXIV_INGEST_HOUR take hours from 0 to 23 (UTC).")
 

@@ -73,6 +73,8 @@ class EditionVectors:
         self.paper_categories = self._paper_incidence(
             [[self.category_index[c] for c in paper.categories] for paper in self.papers], len(self.category_index)
         )
+        # Papers of unknown category (no categories: an HF pick arXiv has not told us about) pass any filter.
+        self.uncategorized = np.array([not paper.categories for paper in self.papers], dtype=bool)
         self.author_index: dict[str, int] = {}
         for paper in self.papers:
             for name in paper.authors:

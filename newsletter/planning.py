@@ -19,6 +19,7 @@ from common.db import id_list, insert_rows
 from newsletter import services
 from newsletter.models import Delivery, Edition, Feedback
 from newsletter.ranking import PaperInfo, ReaderInfo, Weights, score_papers
+from papers import taxonomy
 from papers.models import DailyEntry, Paper
 from subscribers.models import Subscriber
 
@@ -70,7 +71,7 @@ def paper_infos(edition: Edition) -> list[PaperInfo]:
             id=pk,
             text=f"{papers[pk].title} {papers[pk].abstract}",
             upvotes=upvotes.get(pk, papers[pk].upvotes),
-            categories=tuple(papers[pk].categories),
+            categories=taxonomy.paper_keys(papers[pk].categories),
             authors=tuple(authors[pk]),
             pinned=pk in pinned,
         )
@@ -105,6 +106,9 @@ def reader_infos(subscriber_ids: list[int]) -> list[ReaderInfo]:
     def listed(text: str) -> tuple[str, ...]:  # most readers have no filters: skip the JSON parse
         return () if text in ("[]", "") else tuple(json.loads(text))
 
+    def category_filter(text: str) -> tuple[str, ...]:  # aliases as one name; no stored non-category
+        return () if text in ("[]", "") else taxonomy.reader_keys(json.loads(text))
+
     rows = (
         Subscriber.objects.filter(pk__in=ids)
         # As text, parsed here only when not empty: Django would parse 2 JSON values per reader.
@@ -115,7 +119,7 @@ def reader_infos(subscriber_ids: list[int]) -> list[ReaderInfo]:
         ReaderInfo(
             id=pk,
             interests=interests,
-            categories=listed(categories),
+            categories=category_filter(categories),
             followed_authors=listed(authors),
             count=count,
             skip_if_no_match=skip,

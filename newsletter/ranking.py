@@ -33,7 +33,9 @@ Scoring, for reader r and paper p of the edition (all terms vectorized over read
 Selection per reader:
 
 1. Allowed papers: if ``reader.categories`` is non-empty, only papers sharing at least one
-   category (case-sensitive arXiv names); papers by a followed author (case-insensitive name,
+   category (case-sensitive arXiv names; the planner maps aliases to one name) and papers of
+   unknown category (no categories at all: Hugging Face lists papers without them), which stay
+   eligible and are ranked like any other; papers by a followed author (case-insensitive name,
    whitespace-normalized) are allowed regardless of categories. Papers in ``sent`` or
    ``disliked`` are never allowed, whatever else holds.
 2. Skip rule: a reader with ``skip_if_no_match`` who *expressed interests* - non-empty interests,
@@ -103,7 +105,7 @@ class PaperInfo:
 class ReaderInfo:
     id: int
     interests: str = ""  # free text, e.g. "diffusion, RLHF, protein folding"
-    categories: tuple[str, ...] = ()  # if non-empty: only papers sharing at least one category
+    categories: tuple[str, ...] = ()  # if non-empty: only papers sharing one of them (or of unknown category)
     followed_authors: tuple[str, ...] = ()  # papers by these authors always qualify and get a boost
     count: int = 10  # papers per digest, 1..50
     skip_if_no_match: bool = False  # True: no relevant paper -> empty list (skip the email)
@@ -228,7 +230,7 @@ def _rank(edition: EditionVectors, batch: _Prepared, weights: Weights) -> tuple[
     if batch.filtered.any():
         categories = incidence(*batch.categories, (b, len(edition.category_index)), np.float32)
         shares = categories @ edition.paper_categories
-        allowed[batch.filtered] = shares[batch.filtered] > 0
+        allowed[batch.filtered] = (shares[batch.filtered] > 0) | edition.uncategorized
     followed = None
     if batch.authors[1].size:
         authors = incidence(*batch.authors, (b, len(edition.author_index)), np.float32)

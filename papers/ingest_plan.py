@@ -10,7 +10,8 @@ The rules:
   day, and how a corrected title or abstract arrives. A field an editor changed
   (``Paper.overridden_fields``) is never touched.
 - A stored paper's authors are replaced when its record lists others, unless an editor changed them.
-- A fill-only source (a text dump, copied by hand) only fills what is empty: it never corrects.
+- A fill-only source (a text dump, copied by hand; arXiv's categories for papers HF listed without
+  them) only fills what is empty: it never corrects.
 - On its day (``record.listed_on``, or the call's day) a paper gets an entry if it has none there; a
   stored entry takes the record's rank and upvotes where the record knows them. The curation of an
   entry (status, pinned, note) belongs to the editor and is never touched.
@@ -36,8 +37,9 @@ PaperKey = tuple[str, str | int]  # ("id", arXiv id), ("title", title key) or ("
 
 # Every field a source may fill.
 INGESTED_FIELDS = Paper.EDITABLE_FIELDS
-# Sources whose text is copied by hand: they only fill what is empty, never correct.
-FILL_ONLY_SOURCES = {"text"}
+# Sources that only fill what is empty, never correct: text copied by hand, and the categories
+# arXiv is asked for after an HF ingest (papers.services.enrich_categories).
+FILL_ONLY_SOURCES = {"text", "arxiv-categories"}
 URL_FIELDS = ("pdf_url", "project_url", "github_url", "thumbnail_url")
 AUTHOR_NAME_LENGTH = 300  # Author.name's max_length
 

@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from papers.ingest import run_ingest
-from papers.models import DailyEntry, IngestRun
+from papers.models import DailyEntry, IngestRun, Paper
 from papers.sources import arxiv, hf_api, hf_page, text_dump
-from papers.sources.base import ParseResult, SourceError
+from papers.sources.base import PaperRecord, ParseResult, SourceError
 from papers.text import canonical_arxiv_id
+
+logger = logging.getLogger(__name__)
 
 SOURCES = ("hf", "hf-page", "arxiv", "text")
 ProgressFactory = Callable[[int], Callable[[int], None]]
+
+# Asking arXiv for the categories HF does not carry (enrich_categories).
+ENRICH_SOURCE = "arxiv-categories"
+ENRICH_WINDOW = dt.timedelta(days=30)  # papers first seen this recently are asked about
+ENRICH_LIMIT = 500  # papers per run: five id_list requests
 
 
 def _read(path: str | Path) -> bytes:
@@ -45,14 +55,16 @@ def ingest(
 
     Without ``day``/``week``/``month`` the day is today (server time zone). ``papers`` (arXiv
     ids, hf-page only) fetches single HF paper pages instead of a day's listing; ``query`` (arxiv
-    only) runs an export-API search (``cat:cs.CL AND ti:diffusion``) instead of the feeds."""
+    only) runs an export-API search (``cat:cs.CL AND ti:diffusion``) instead of the feeds. A live HF
+    ingest then starts the task that asks arXiv for the categories HF does not carry."""
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
     request = _Request.of(day=day, week=week, month=month, path=path, progress=progress)
-    if source == "hf":
-        return _ingest_hf(request, list(papers))
-    if source == "hf-page":
-        return _ingest_hf_page(request, list(papers))
+    if source in ("hf", "hf-page"):
+        run = _ingest_hf(request, list(papers)) if source == "hf" else _ingest_hf_page(request, list(papers))
+        if path is None:  # a saved file is a replay, offline by nature (make demo)
+            queue_category_enrichment(run)
+        return run
     if source == "arxiv":
         return _ingest_arxiv(request, list(categories), query=query, max_results=max_results)
     if path is None:
@@ -276,3 +288,88 @@ def finish_in_background(run_id: int) -> IngestRun | None:
     if run.source == "text":
         return import_text_dump(run.input_text, day=day, progress=stored_progress(run), run=run)
     raise ValueError(f"run {run.pk}: {run.source} runs are not started from admin")
+
+
+# --- arXiv categories for papers HF listed without them ----------------------------------------------
+
+
+def queue_category_enrichment(run: IngestRun) -> None:
+    """After an HF ingest run: once it is committed, the Celery task ``papers.enrich_arxiv_categories``
+    asks arXiv for the categories of the papers that have none. Whatever becomes of that task (arXiv
+    offline, a broker that refuses it, a bug) is its own affair and never the ingest's."""
+    if settings.ARXIV_ENRICH_CATEGORIES and run.status != IngestRun.Status.FAILED:
+        transaction.on_commit(functools.partial(_start_enrichment, run.pk))
+
+
+def _start_enrichment(after_run: int) -> None:
+    from papers.tasks import enrich_arxiv_categories  # the tasks module imports this one
+
+    try:
+        enrich_arxiv_categories.delay(after_run)
+    except Exception:  # the HF ingest is done and stays done
+        logger.exception("arXiv categories after ingest run %s: the task could not be started", after_run)
+
+
+def papers_missing_categories(*, limit: int = ENRICH_LIMIT) -> list[str]:
+    """The arXiv ids of papers first seen in the last ``ENRICH_WINDOW`` whose categories are not known
+    (none stored, and no editor has made the empty list theirs), newest first. A paper arXiv did not
+    know about is asked about again after later ingests, until it is out of the window."""
+    rows = (
+        Paper.objects.filter(arxiv_id__isnull=False, categories=[], first_seen__gte=timezone.now() - ENRICH_WINDOW)
+        .order_by("-first_seen", "-pk")
+        .values_list("arxiv_id", "overridden_fields")
+    )
+    ids: list[str] = []
+    for arxiv_id, overridden in rows.iterator(chunk_size=ENRICH_LIMIT):
+        if "categories" not in overridden and arxiv_id:
+            ids.append(arxiv_id)
+            if len(ids) >= limit:
+                break
+    return ids
+
+
+def enrich_categories(*, after_run: int | None = None) -> IngestRun | None:
+    """Ask the arXiv export API (``id_list``, ``arxiv.ID_CHUNK`` ids a request, its rate wait kept) for
+    the categories of ``papers_missing_categories()``, and fill them in: categories and primary
+    category, where empty and not the editor's (a fill-only source). One IngestRun, source
+    ``arxiv-categories``, says what came of it; when arXiv cannot be reached or refuses (HTTP 400,
+    500...) it fails with the reason and no paper is touched. None when no paper needs asking about."""
+    ids = papers_missing_categories()
+    if not ids:
+        return None
+    parameters: dict[str, object] = {"ids": ids}
+    if after_run is not None:
+        parameters["after_run"] = after_run
+    return run_ingest(source=ENRICH_SOURCE, parameters=parameters, load=lambda: _arxiv_categories(ids))
+
+
+def _categories_only(record: PaperRecord) -> PaperRecord:
+    """What arXiv says of a paper's categories, and nothing else (an empty title keeps the stored one)."""
+    return PaperRecord(record.arxiv_id, "", categories=record.categories, primary_category=record.primary_category)
+
+
+def _arxiv_categories(ids: list[str]) -> ParseResult:
+    """Records that carry only what arXiv says of the categories of ``ids``; a failing request is
+    one error line and the other requests still land; all of them failing raises ``SourceError``."""
+    combined = ParseResult()
+    chunks = [ids[start : start + arxiv.ID_CHUNK] for start in range(0, len(ids), arxiv.ID_CHUNK)]
+    failures: list[str] = []
+    for chunk in chunks:
+        try:
+            found = arxiv.lookup_ids(chunk)
+        except SourceError as exc:
+            failures.append(f"{len(chunk)} papers from {chunk[0]}: {exc}")
+            continue
+        combined.errors.extend(found.errors)
+        asked = set(chunk)  # an answer may hold papers not asked about: they are left alone
+        combined.records.extend(
+            _categories_only(record) for record in found.records if record.arxiv_id in asked and record.categories
+        )
+    if len(failures) == len(chunks):
+        raise SourceError("the arXiv API could not be asked for categories: " + "; ".join(failures))
+    combined.errors.extend(failures)
+    # Only papers still stored: a record with no title must never become a new paper.
+    found_ids = [record.arxiv_id for record in combined.records]
+    stored = set(Paper.objects.filter(arxiv_id__in=found_ids).values_list("arxiv_id", flat=True))
+    combined.records = [record for record in combined.records if record.arxiv_id in stored]
+    return combined

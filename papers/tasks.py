@@ -44,3 +44,14 @@ def start_in_background(run: IngestRun) -> IngestRun:
     """Hand ``run`` (created, still running) to a worker once the admin's request commits."""
     transaction.on_commit(functools.partial(finish_editor_run.delay, run.pk))
     return run
+
+
+@shared_task(name="papers.enrich_arxiv_categories")
+def enrich_arxiv_categories(after_run: int | None = None) -> int | None:
+    """arXiv's categories for the papers an HF ingest (run ``after_run``) listed without them."""
+    run = services.enrich_categories(after_run=after_run)
+    if run is None:
+        logger.info("arXiv categories after run %s: every recent paper has its categories", after_run)
+        return None
+    logger.info("%s (run %s)", run.summary, run.pk)
+    return run.pk

@@ -31,6 +31,7 @@ from subscribers.csv_io import (
     reject_line_breaks,
     run_import,
 )
+from subscribers.forms import CategoriesField
 from subscribers.models import Subscriber, Suppression, email_hash, normalize_email
 
 Status = Subscriber.Status
@@ -39,6 +40,15 @@ Status = Subscriber.Status
 
 
 class SubscriberAdminForm(forms.ModelForm[Subscriber]):
+    categories = CategoriesField(
+        label="arXiv categories",
+        widget=forms.SelectMultiple(attrs={"size": 12}),
+        help_text=(
+            "Only papers in these categories (Ctrl- or Cmd-click to pick several); none: all. "
+            "Papers of unknown category (some Hugging Face picks) are included either way."
+        ),
+    )
+
     class Meta:
         model = Subscriber
         fields = ["email", *Subscriber.PREFERENCE_FIELDS]

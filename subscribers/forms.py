@@ -1,15 +1,16 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, cast
 
 from django import forms
+from django.forms.boundfield import BoundWidget
 
+from papers import taxonomy
 from subscribers.models import Subscriber, available_time_zones
 
-CATEGORY = re.compile(r"^[a-z]+(?:-[a-z]+)?(?:\.[A-Za-z]+(?:-[a-z]+)?)?$")
 MAX_FOLLOWED_AUTHORS = 50
-MAX_CATEGORIES = 30
 HOURS = [(hour, f"{hour:02d}:00") for hour in range(24)]
 
 
@@ -71,14 +72,59 @@ class ListField(forms.CharField):
         return list(dict.fromkeys(item for item in items if item))
 
 
+class CategoriesField(forms.MultipleChoiceField):
+    """arXiv categories, picked from the taxonomy (``papers.taxonomy``), grouped. A submitted value
+    may also name several, separated by commas, semicolons or spaces (a typed list, or a JSON list in
+    admin), and a category's case is forgiven (cs.lg is cs.LG); one that is not an arXiv category
+    (cs.FOO) is refused, by name."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", forms.CheckboxSelectMultiple)
+        kwargs.setdefault("required", False)
+        super().__init__(choices=taxonomy.choices(), **kwargs)
+
+    def to_python(self, value: Any) -> list[str]:
+        if not value:
+            return []
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list | tuple):
+            raise forms.ValidationError(self.error_messages["invalid_list"], code="invalid_list")
+        items = [part for item in value for part in re.split(r"[\s,;\[\]\"']+", str(item)) if part]
+        return list(dict.fromkeys(taxonomy.normalized(item) for item in items))
+
+    def validate(self, value: Any) -> None:
+        if self.required and not value:
+            raise forms.ValidationError(self.error_messages["required"], code="required")
+        wrong = taxonomy.unknown(value)
+        if wrong:
+            raise forms.ValidationError(taxonomy.unknown_message(wrong), code="unknown_category")
+
+
+@dataclass
+class PickerSection:
+    """One <details> of the category picker: its checkboxes and the categories ticked among them."""
+
+    name: str
+    options: list[BoundWidget]
+    chosen: list[str]
+
+
+@dataclass
+class CategoryPicker:
+    sections: list[PickerSection]
+    chosen: list[str]  # every ticked category, in the taxonomy's order
+
+
 class PreferencesForm(forms.ModelForm[Subscriber]):
     time_zone = forms.ChoiceField(choices=())
     send_hour = forms.TypedChoiceField(choices=HOURS, coerce=int, label="Delivery hour")
-    categories = ListField(
-        commas=True,
-        required=False,
+    categories = CategoriesField(
         label="arXiv categories",
-        help_text="Only papers in these categories, e.g. cs.CL, cs.LG. Leave empty for all.",
+        help_text=(
+            "Only papers in the categories you tick; tick none to get papers from all of them. "
+            "Papers whose category we don't know yet (some Hugging Face picks) are still included."
+        ),
     )
     followed_authors = ListField(
         required=False,
@@ -107,16 +153,15 @@ class PreferencesForm(forms.ModelForm[Subscriber]):
     def clean_interests(self) -> str:
         return " ".join(self.cleaned_data["interests"].split())
 
-    def clean_categories(self) -> list[str]:
-        categories: list[str] = self.cleaned_data["categories"]
-        wrong = [category for category in categories if not CATEGORY.match(category)]
-        if wrong:
-            raise forms.ValidationError(
-                f"Not arXiv categories: {', '.join(wrong[:5])}. They look like cs.CL or math.GT."
-            )
-        if len(categories) > MAX_CATEGORIES:
-            raise forms.ValidationError(f"At most {MAX_CATEGORIES} categories.")
-        return categories
+    def category_picker(self) -> CategoryPicker:
+        """The picker's sections (``taxonomy.SECTIONS``) with their checkboxes, in the field's order."""
+        options = iter(self["categories"].subwidgets)
+        sections = []
+        for section in taxonomy.SECTIONS:
+            boxes = [next(options) for _ in section.categories]
+            chosen = [box.data["value"] for box in boxes if box.data["selected"]]
+            sections.append(PickerSection(section.name, boxes, chosen))
+        return CategoryPicker(sections, [value for section in sections for value in section.chosen])
 
     def clean_followed_authors(self) -> list[str]:
         authors = [name[:200] for name in self.cleaned_data["followed_authors"]]

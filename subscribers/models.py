@@ -15,6 +15,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from papers.taxonomy import validate_categories
+
 
 def normalize_email(value: str) -> str:
     """Trimmed, with the domain lower-cased (the local part is the mailbox owner's business)."""
@@ -139,7 +141,8 @@ class Subscriber(models.Model):
     )
     email_format = models.CharField(max_length=4, choices=Format.choices, default=Format.HTML)
     interests = models.TextField(blank=True, max_length=INTERESTS_MAX_LENGTH)
-    categories = models.JSONField("arXiv categories", default=list, blank=True)
+    # Current arXiv categories (papers.taxonomy); a paper of unknown category passes the filter too.
+    categories = models.JSONField("arXiv categories", default=list, blank=True, validators=[validate_categories])
     followed_authors = models.JSONField(default=list, blank=True)
     skip_if_no_match = models.BooleanField(
         "skip the email when nothing matches my interests",

@@ -25,8 +25,8 @@ from collections.abc import Iterable
 
 from django.conf import settings
 
-from papers import http
-from papers.sources.arxiv_xml import ANNOUNCE_TYPES, CATEGORY, ArxivApiError, parse_document, parse_feed
+from papers import http, taxonomy
+from papers.sources.arxiv_xml import ANNOUNCE_TYPES, ArxivApiError, parse_document, parse_feed
 from papers.sources.base import ParseResult, SourceError
 from papers.text import canonical_arxiv_id
 
@@ -105,12 +105,13 @@ def fetch_api(*, search_query: str = "", id_list: Iterable[str] = (), start: int
 
 
 def fetch_feed(category: str, *, flavour: str = "rss") -> bytes:
-    """Today's announcements for ``category`` ("cs.CL", "astro-ph", or several joined by "+")
+    """Today's announcements for ``category`` (a category of ``papers.taxonomy`` like "cs.CL", an
+    archive like "astro-ph", or several joined by "+")
     from ``{ARXIV_RSS_URL}/rss/<category>`` (RSS 2.0) or ``/atom/<category>``."""
     if flavour not in ("rss", "atom"):
         raise ValueError(f"flavour must be 'rss' or 'atom', not {flavour!r}")
     parts = category.split("+") if isinstance(category, str) else [""]
-    if not all(CATEGORY.match(part) for part in parts) or len(parts) > 50:
+    if not all(taxonomy.is_feed(part) for part in parts) or len(parts) > 50:
         raise ValueError(f"not an arXiv category (cs.CL, math.GT, astro-ph, or several joined by '+'): {category!r}")
     return http.get(f"{settings.ARXIV_RSS_URL}/{flavour}/{category}").content
 

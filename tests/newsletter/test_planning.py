@@ -228,3 +228,48 @@ def test_reader_infos_carry_every_preference():
     assert (infos[keen.pk].interests, infos[keen.pk].count) == ("graphs", 7)
     assert (infos[plain.pk].categories, infos[plain.pk].followed_authors) == ((), ())
     assert infos[plain.pk].sent == infos[plain.pk].liked == frozenset()
+
+
+# --- categories (issue 11, point 4) ---------------------------------------------------------------
+
+
+def test_papers_of_unknown_category_stay_in_a_category_filtered_digest():
+    """HF papers carry no categories: a reader who picked cs.LG and cs.CL still gets them (ranked by
+    interests as usual); a paper whose known categories are only astro-ph.GA is left out."""
+    hf_picks = [
+        DailyEntryFactory(day=DAY, paper=PaperFactory(title=title, categories=[]), upvotes=upvotes)
+        for title, upvotes in [
+            ("Speech recognition with small language models", 40),
+            ("A benchmark of video generation", 90),
+            ("Robot grasping from demonstrations", 60),
+        ]
+    ]
+    language = DailyEntryFactory(day=DAY, paper=PaperFactory(title="Parsing", categories=["cs.CL"]), upvotes=5)
+    galaxies = DailyEntryFactory(
+        day=DAY, paper=PaperFactory(title="Language of galaxy spectra", categories=["astro-ph.GA"]), upvotes=500
+    )
+    edition = services.edition_publish(kind="daily", day=DAY)
+    assert len(edition.paper_ids) == 5
+    keen = reader(categories=["cs.LG", "cs.CL"], interests="speech recognition", papers_per_digest=10)
+
+    planning.plan_deliveries(edition, [(keen.pk, DAY)])
+
+    delivery = Delivery.objects.get(subscriber=keen)
+    assert delivery.status == Delivery.Status.PENDING
+    assert set(delivery.paper_ids) == {entry.paper_id for entry in [*hf_picks, language]}
+    assert galaxies.paper_id not in delivery.paper_ids
+    assert delivery.paper_ids[0] == hf_picks[0].paper_id, "ranked by the reader's interests as usual"
+
+
+def test_aliases_match_and_stored_values_that_are_no_category_are_ignored():
+    control = DailyEntryFactory(day=DAY, paper=PaperFactory(title="Control", categories=["eess.SY"]), upvotes=5)
+    galaxies = DailyEntryFactory(day=DAY, paper=PaperFactory(title="Galaxies", categories=["astro-ph.GA"]))
+    edition = services.edition_publish(kind="daily", day=DAY)
+    systems = reader(categories=["cs.SY"])  # an alias of eess.SY
+    stale = reader(categories=["cs.FOO"])  # stored before categories were checked: matches nothing, so no filter
+
+    planning.plan_deliveries(edition, [(systems.pk, DAY), (stale.pk, DAY)])
+
+    sent = dict(Delivery.objects.values_list("subscriber_id", "paper_ids"))
+    assert sent[systems.pk] == [control.paper_id]
+    assert set(sent[stale.pk]) == {control.paper_id, galaxies.paper_id}

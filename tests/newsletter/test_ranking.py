@@ -291,6 +291,22 @@ def test_category_filter_keeps_only_papers_sharing_a_category():
     assert rank(ReaderInfo(4, categories=("astro-ph.GA",))) == []
 
 
+def test_a_paper_of_unknown_category_passes_the_category_filter():
+    """A paper without categories (an HF pick arXiv has not told us about) is not filtered out; it
+    is ranked by the reader's interests like any other. Known categories that do not match still
+    keep a paper out."""
+    unknown = PaperInfo(201, "Speech recognition for low-resource languages", upvotes=3)
+    galaxies = PaperInfo(202, "Speech of galaxies: their spectra", upvotes=900, categories=("astro-ph.GA",))
+    papers = [*PAPERS, unknown, galaxies]
+    chosen = rank(ReaderInfo(1, "speech recognition", categories=("cs.LG", "cs.CL"), count=50), papers=papers)
+    assert unknown.id in chosen and galaxies.id not in chosen
+    assert set(chosen[:2]) == {unknown.id, SPEECH}, "ranked by the reader's interests as usual"
+    assert rank(ReaderInfo(2, categories=("astro-ph.CO",), count=50), papers=papers) == [201]
+    # it counts as a match for a reader who skips days without one
+    skipping = ReaderInfo(3, "low-resource languages", categories=("cs.RO",), skip_if_no_match=True)
+    assert rank(skipping, papers=papers) == [201, ROBOT]
+
+
 def test_a_followed_author_is_included_despite_the_category_filter():
     reader = ReaderInfo(1, "protein folding", categories=("q-bio.BM",), followed_authors=("  mira   OKAFOR ",))
     assert rank(reader) == [PROTEIN, RLHF]  # the followed author's paper is in despite the filter
@@ -645,7 +661,9 @@ def test_properties_on_random_inputs(papers, readers, batch_size):
             if paper.id in reader.sent or paper.id in reader.disliked:
                 return False
             by_followed = any(author.casefold() in followed for author in paper.authors)
-            return not reader.categories or bool(set(paper.categories) & set(reader.categories)) or by_followed
+            shares = bool(set(paper.categories) & set(reader.categories))
+            unknown = not paper.categories  # a paper of unknown category passes any category filter
+            return not reader.categories or unknown or shares or by_followed
 
         assert len(chosen) == len(set(chosen))
         assert len(chosen) <= min(max(reader.count, 1), MAX_COUNT)

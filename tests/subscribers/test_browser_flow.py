@@ -9,6 +9,7 @@ from email import policy
 
 import pytest
 from django.core.cache import cache
+from django.urls import reverse
 
 from subscribers.models import Subscriber
 from tests.conftest import ROOT
@@ -83,9 +84,13 @@ def test_signup_confirm_preferences_unsubscribe(reader_page, live_server, settin
     page.select_option("#id_weekly_day", "4")
     page.select_option("#id_send_hour", "7")
     page.fill("#id_papers_per_digest", "20")
-    page.fill("#id_categories", "cs.LG, q-bio.BM")
+    page.locator("summary", has_text="Computer Science").click()
+    page.get_by_label("cs.LG — Machine Learning").check()
+    page.locator("summary", has_text="Quantitative Biology").click()
+    page.get_by_label("q-bio.BM — Biomolecules").check()
     page.get_by_role("button", name="Save preferences").click()
     page.wait_for_selector("text=Saved.")
+    assert page.locator(".category-picker .picked").inner_text() == "Chosen: cs.LG, q-bio.BM"
     screenshot("preferences-saved")
     subscriber.refresh_from_db()
     assert (subscriber.frequency, subscriber.weekly_day, subscriber.send_hour) == ("weekly", 4, 7)
@@ -103,3 +108,61 @@ def test_signup_confirm_preferences_unsubscribe(reader_page, live_server, settin
 
     assert problems == []
     assert len(list(SCREENSHOTS.glob("*.png"))) >= 7
+
+
+def contrast(page, selector: str) -> float:
+    """The WCAG contrast ratio of an element's text against the background it is drawn on."""
+    return page.evaluate(
+        """(selector) => {
+            const parse = (c) => c.match(/[\\d.]+/g).slice(0, 4).map(Number);
+            const element = document.querySelector(selector);
+            let node = element, background = null;
+            while (node && !background) {
+                const value = parse(getComputedStyle(node).backgroundColor);
+                if (value.length < 4 || value[3] > 0) background = value;
+                node = node.parentElement;
+            }
+            background = background || [255, 255, 255];
+            const linear = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+            const lum = ([r, g, b]) => 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+            const [a, b] = [lum(parse(getComputedStyle(element).color)), lum(background)];
+            return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+        }""",
+        selector,
+    )
+
+
+def test_the_category_picker_on_a_phone_in_dark_mode_without_javascript(browser, live_server):
+    """390 px wide, dark, no JavaScript: the groups open and close as <details>, the checkboxes
+    save, nothing is wider than the screen, and the text is readable."""
+    from subscribers.tokens import Purpose, make_token
+    from tests.factories import SubscriberFactory
+
+    subscriber = SubscriberFactory(categories=["cs.CL"])
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, color_scheme="dark", java_script_enabled=False, device_scale_factor=1
+    )
+    page = context.new_page()
+    try:
+        token = make_token(subscriber, Purpose.PREFERENCES)
+        page.goto(live_server.url + reverse("subscribers:preferences", args=[token]))
+        picker = page.locator(".category-picker")
+        assert "Papers whose category we don't know yet (some Hugging Face picks) are still included." in (
+            picker.inner_text()
+        )
+        assert page.locator("details.category-group[open] summary").all_inner_texts() == [
+            "Computer Science (1 chosen)"
+        ], "the group with a chosen category is open, the others closed"
+        page.locator("summary", has_text="Physics: Astrophysics").click()
+        page.get_by_label("astro-ph.GA — Astrophysics of Galaxies").check()
+        page.screenshot(path=SCREENSHOTS / "phone-dark-category-picker.png", full_page=True)
+        widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert widths[0] <= widths[1] == 390, f"the page scrolls sideways: {widths}"
+        for selector in (".category-group summary", ".category-group li label", ".category-picker .help"):
+            assert contrast(page, selector) >= 4.5, selector
+        page.get_by_role("button", name="Save preferences").click()
+        page.wait_for_selector("text=Saved.")
+        subscriber.refresh_from_db()
+        assert subscriber.categories == ["cs.CL", "astro-ph.GA"]
+    finally:
+        context.close()
