@@ -9,6 +9,10 @@ UTC date of the entry's ``paper.submittedOnDailyAt`` (when it was put on Daily P
 2024 schema that lacks it, of the entry's top-level ``publishedAt`` (the listing time there).
 ``rank`` is the 1-based position in the list as served, so a skipped entry leaves a gap.
 
+Text fields (title, summary, names, keywords) are read as text that may carry HTML
+(``papers.text.html_to_text``): real tags go, entities are decoded, and mathematics such as
+"0<p and q>1" stays as written.
+
 ``entry_record`` and ``parse_entries`` are shared with ``hf_page``, whose pages embed the same entries.
 """
 
@@ -22,13 +26,12 @@ from django.conf import settings
 
 from papers import http
 from papers.sources.base import PaperRecord, ParseResult, SourceError
-from papers.text import canonical_arxiv_id, plain_text, safe_url
+from papers.text import canonical_arxiv_id, html_to_text, safe_url
 
 NAME = "hf"
 
 _WEEK = re.compile(r"(\d{4})-W(\d{2})", re.ASCII)
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])", re.ASCII)
-# plain_text leaves unclosed or odd openers ("<script", "<svg/onload=...>") behind; text never needs one.
 _MAX_INT = 2**31 - 1
 
 
@@ -110,18 +113,18 @@ def entry_record(entry: object, *, rank: int | None, listed_on: dt.date | None) 
     arxiv_id = canonical_arxiv_id(raw_id) if isinstance(raw_id, str) else ""
     if not arxiv_id:
         raise ValueError("no arXiv id" if raw_id in (None, "") else "paper.id is not an arXiv id")
-    title = plain_text(_str(paper.get("title")) or _str(entry.get("title")))
+    title = html_to_text(_str(paper.get("title")) or _str(entry.get("title")))
     if not title:
         raise ValueError("no title")
 
     authors = []
     for author in _list(paper.get("authors")):
-        name = plain_text(author.get("name")) if isinstance(author, dict) and not author.get("hidden") else ""
+        name = html_to_text(author.get("name")) if isinstance(author, dict) and not author.get("hidden") else ""
         if name:
             authors.append(name)
     first_media = [_list(entry.get("mediaUrls"))[:1], _list(paper.get("mediaUrls"))[:1]]
     thumbnails = [entry.get("thumbnail"), entry.get("mediaUrl"), *first_media[0], *first_media[1]]
-    keywords = dict.fromkeys(filter(None, (plain_text(word) for word in _list(paper.get("ai_keywords")))))
+    keywords = dict.fromkeys(filter(None, (html_to_text(word) for word in _list(paper.get("ai_keywords")))))
     submitter = _name(entry.get("submittedBy")) or _name(paper.get("submittedOnDailyBy"))
     organization = _name(paper.get("organization")) or _name(entry.get("organization"))
     if listed_on is None:
@@ -130,7 +133,7 @@ def entry_record(entry: object, *, rank: int | None, listed_on: dt.date | None) 
     return PaperRecord(
         arxiv_id=arxiv_id,
         title=title,
-        abstract=plain_text(_str(paper.get("summary")) or _str(entry.get("summary"))),
+        abstract=html_to_text(_str(paper.get("summary")) or _str(entry.get("summary"))),
         authors=tuple(authors),
         published=_date(paper.get("publishedAt")),
         pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",
@@ -140,7 +143,7 @@ def entry_record(entry: object, *, rank: int | None, listed_on: dt.date | None) 
         thumbnail_url=next(filter(None, map(safe_url, thumbnails)), ""),
         upvotes=as_int(paper.get("upvotes")),
         comments=as_int(entry.get("numComments")),
-        ai_summary=plain_text(paper.get("ai_summary")),
+        ai_summary=html_to_text(paper.get("ai_summary")),
         ai_keywords=tuple(keywords),
         submitter=submitter,
         organization=organization,
@@ -172,7 +175,7 @@ def decode(data: bytes | str, what: str) -> str:
 
 
 def snippet(value: str, limit: int = 80) -> str:
-    text = plain_text(value)
+    text = html_to_text(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -212,7 +215,7 @@ def _name(value: object) -> str:
     if not isinstance(value, dict):
         return ""
     for key in ("fullname", "name", "user"):
-        name = plain_text(value.get(key))
+        name = html_to_text(value.get(key))
         if name:
             return name
     return ""

@@ -22,7 +22,7 @@ from django.conf import settings
 from papers import http
 from papers.sources import hf_api
 from papers.sources.base import PaperRecord, ParseResult, SourceError
-from papers.text import canonical_arxiv_id, plain_text, safe_url
+from papers.text import canonical_arxiv_id, html_to_text, safe_url
 
 NAME = "hf-page"
 _WHAT = "HF page"
@@ -130,7 +130,7 @@ def _from_links(soup: BeautifulSoup, listed_on: dt.date | None) -> ParseResult:
         arxiv_id = canonical_arxiv_id(f"https://huggingface.co{href}")
         if not arxiv_id:
             continue
-        text = plain_text(link.get_text(" "))
+        text = html_to_text(link.decode_contents())  # the link's markup, read like every other HF text
         candidates = titles.setdefault(arxiv_id, [])
         if text and not text.replace(",", "").replace(".", "").isdigit():
             candidates.append((link.find_parent(_HEADINGS) is not None, text))

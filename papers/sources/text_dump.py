@@ -17,6 +17,8 @@ When the title block or the abstract block has a line that is only an arXiv id o
 or the title line contains one (``[2405.01234] Title``), that id is used and removed from the title.
 Ids mentioned inside an abstract's prose are not used, nor are ids standing alone between blank lines.
 ``rank`` is the paper's 1-based position in the dump; ``listed_on`` is the argument.
+Titles and abstracts are read like the HF sources' text (``papers.text.html_to_text``): pasted
+markup goes, "p<0.05" and "0<p and q>1" stay.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import datetime as dt
 
 from papers.sources.base import PaperRecord, ParseResult, SourceError
 from papers.sources.hf_api import decode, snippet
-from papers.text import canonical_arxiv_id, plain_text
+from papers.text import canonical_arxiv_id, html_to_text
 
 NAME = "text"
 TITLE_MAX_CHARS = 300
@@ -65,7 +67,7 @@ def parse(data: bytes | str, *, listed_on: dt.date | None = None) -> ParseResult
         title, title_ids = _strip_ids(title_line)
         found = ids + title_ids + abstract_ids
         arxiv_id = found[0] if found else ""
-        title = plain_text(title)
+        title = html_to_text(title)
         if not title:
             result.errors.append(f"paper {number}: no title left after removing markup from {title_line[:60]!r}")
             continue
@@ -78,7 +80,7 @@ def parse(data: bytes | str, *, listed_on: dt.date | None = None) -> ParseResult
             PaperRecord(
                 arxiv_id=arxiv_id,
                 title=title,
-                abstract=plain_text(abstract_text),
+                abstract=html_to_text(abstract_text),
                 pdf_url=f"https://arxiv.org/pdf/{arxiv_id}" if arxiv_id else "",
                 listed_on=listed_on,
                 rank=number,

@@ -177,6 +177,31 @@ def test_hostile_text_is_stored_as_plain_text_and_unsafe_links_dropped(client):
     assert paper.author_names == ["Mallory"]
 
 
+def billion_laughs(encoding: str) -> bytes:
+    levels = ['<!ENTITY lol0 "lol">'] + [f'<!ENTITY lol{n} "{f"&lol{n - 1};" * 10}">' for n in range(1, 10)]
+    return (
+        f'<?xml version="1.0" encoding="{encoding}"?><!DOCTYPE feed [{"".join(levels)}]>'
+        "<feed xmlns='http://www.w3.org/2005/Atom'><entry><id>http://arxiv.org/abs/2401.00001v1</id>"
+        "<title>&lol9;</title></entry></feed>"
+    ).encode(encoding)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_an_xml_bomb_fails_the_arxiv_run_and_keeps_what_was_stored(fixtures_dir, tmp_path, encoding):
+    path = fixtures_dir / "arxiv_atom" / "api_2026_search_testing_start0_max10.xml"
+    assert services.ingest("arxiv", day=DAY_2024, path=path).created == 10
+    snapshot = list(Paper.objects.order_by("pk").values())
+    bomb = tmp_path / "bomb.xml"
+    bomb.write_bytes(billion_laughs(encoding))
+
+    run = services.ingest("arxiv", day=DAY_2024, path=bomb)
+
+    assert run.status == IngestRun.Status.FAILED
+    assert "declares XML entities, which no arXiv feed does" in run.summary
+    assert list(Paper.objects.order_by("pk").values()) == snapshot
+    assert DailyEntry.objects.count() == 10
+
+
 def test_old_style_ids_round_trip(fixtures_dir):
     path = fixtures_dir / "arxiv_atom" / "api_2026_idlist_astro-ph_0601001_affiliation_jref.xml"
     run = services.ingest("arxiv", day=DAY_2024, path=path)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from django.urls import reverse
 
 from papers.ingest import upsert_records
+from papers.sources import arxiv, hf_api
 from papers.sources.base import PaperRecord
 from tests.factories import DailyEntryFactory, PaperFactory
 
@@ -108,6 +110,41 @@ def test_hostile_scraped_text_is_escaped_everywhere(client):
         assert "javascript:" not in html
         assert "<b>bold</b>" not in html
     assert "x &lt; y" in client.get("/papers/2603.06666/").text
+
+
+def test_entity_encoded_markup_from_a_source_never_comes_back_live(client):
+    """HF text is HTML: entity-encoded markup in it decodes to text (its script opener dropped);
+    arXiv text is kept as written. Either way the pages and the feed show it as text."""
+    hf_entry = {
+        "paper": {
+            "id": "2603.07777",
+            "title": "&lt;script&gt;alert(1)&lt;/script&gt;Encoded &lt;b&gt;bold&lt;/b&gt;",
+            "summary": "&lt;img src=x onerror=alert(1)&gt; It holds when 0<p and q>1.",
+            "authors": [{"name": "&lt;i&gt;Eve&lt;/i&gt;"}],
+        }
+    }
+    [from_hf] = hf_api.parse(json.dumps([hf_entry]), listed_on=MONDAY).records
+    assert from_hf.title == "alert(1) Encoded <b>bold</b>"
+    feed = (
+        "<feed xmlns='http://www.w3.org/2005/Atom'><entry><id>http://arxiv.org/abs/2603.08888v1</id>"
+        "<title>&lt;script&gt;alert(2)&lt;/script&gt;Verbatim</title>"
+        "<summary>&lt;iframe src=//evil.example&gt; for $x&lt;i and j&gt;n$</summary></entry></feed>"
+    )
+    [from_arxiv] = arxiv.parse(feed).records
+    assert from_arxiv.title == "<script>alert(2)</script>Verbatim"
+    upsert_records([from_hf], source="hf")
+    upsert_records([from_arxiv], source="arxiv", default_day=MONDAY)
+
+    pages = ["/", "/papers/2026-03-02/", "/papers/2603.07777/", "/papers/2603.08888/", "/feed/", "/feed/atom/"]
+    for url in pages:
+        html = client.get(url).text
+        assert "<script>alert" not in html and "<img src=x" not in html and "<iframe src" not in html, url
+        assert "<b>bold</b>" not in html and "<i>Eve</i>" not in html, url
+    hf_page = client.get("/papers/2603.07777/").text
+    assert "Encoded &lt;b&gt;bold&lt;/b&gt;" in hf_page and "It holds when 0&lt;p and q&gt;1." in hf_page
+    arxiv_page = client.get("/papers/2603.08888/").text
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;Verbatim" in arxiv_page
+    assert "&lt;iframe src=//evil.example&gt; for $x&lt;i and j&gt;n$" in arxiv_page
 
 
 @pytest.mark.browser

@@ -1,5 +1,7 @@
 """Property tests: whatever bytes reach hf_api.parse, hf_page.parse or text_dump.parse, the only
-exception that escapes is SourceError, and every record holds plain one-line text and safe links."""
+exception that escapes is SourceError, and every record holds plain one-line text and safe links.
+Also papers.text.html_to_text itself, which reads every text these HTML sources give: no opener of
+active markup ever comes out, and mathematics that merely looks like a tag comes out as written."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import copy
 import datetime as dt
 import html
 import json
+import re
 from typing import Any
 
 import pytest
@@ -15,7 +18,7 @@ from hypothesis import strategies as st
 
 from papers.sources import hf_api, hf_page, text_dump
 from papers.sources.base import PaperRecord, ParseResult, SourceError
-from papers.text import canonical_arxiv_id, safe_url
+from papers.text import canonical_arxiv_id, html_to_text, plain_text, safe_url
 
 FUZZ = settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 # Each example of these runs several parsers over generated or mutated structures.
@@ -49,7 +52,24 @@ HOSTILE = [
     "arXiv:2405.01234v2",
     "https://huggingface.co/papers/2405.01234",
     "p<0.05",
+    "0<p and q>1",
+    "$x<i and j>n$",
+    "<center>",
+    "<details open ontoggle=alert(1)>",
+    "<video onerror=alert(1)>",
+    "</details>",
+    "<!--",
+    "-->",
+    "<scr",
+    "ipt>",
+    "&lt;scr",
+    "ipt&gt;",
+    "<p title='<script>'>",
 ]
+# "<script" in any form, or the opener of another element that runs or loads something.
+ACTIVE_OPENER = re.compile(
+    r"</?(?:script|(?:iframe|svg|img|object|embed|style|math|meta|link|base)(?![a-z0-9-]))", re.I
+)
 hostile_text = st.sampled_from(HOSTILE) | st.lists(st.sampled_from(HOSTILE) | st.text(max_size=8), max_size=6).map(
     "".join
 )
@@ -117,7 +137,7 @@ def check_record(record: PaperRecord) -> None:
     texts = [record.title, record.abstract, record.ai_summary, record.submitter, record.organization]
     for text in [*texts, *record.authors, *record.ai_keywords]:
         assert isinstance(text, str)
-        assert "<script" not in text.lower()
+        assert not ACTIVE_OPENER.search(text)
         assert text == text.strip()
         assert not any(char in text for char in "\r\n\x00\u2028")
     assert all(record.authors) and all(record.ai_keywords)
@@ -245,6 +265,41 @@ FRAGMENTS = [
 @given(parts=st.lists(st.sampled_from(FRAGMENTS) | hostile_text, max_size=25))
 def test_random_markup(parts):
     check(hf_page.parse, "".join(parts))
+
+
+# --- html_to_text on its own ------------------------------------------------------------------------
+
+
+@FUZZ
+@given(value=hostile_text | st.lists(st.sampled_from(FRAGMENTS) | hostile_text, max_size=25).map("".join))
+def test_html_to_text_never_gives_active_markup(value):
+    text = html_to_text(value)
+    assert not ACTIVE_OPENER.search(text)
+    assert text == plain_text(text)  # one line, stripped, no control characters
+
+
+# Names of real elements, written as variables, and words that are no HTML attribute.
+VARIABLES = ["p", "q", "i", "j", "b", "a", "s", "u", "n", "x", "k", "em", "sub", "code", "center", "video", "0", "1"]
+WORDS = ["and", "or", "if", "then", "but", "while", "iff", "vs"]
+comparisons = st.builds(
+    "{}<{} {} {}>{}".format,
+    *(st.sampled_from(VARIABLES), st.sampled_from(VARIABLES), st.sampled_from(WORDS)),
+    *(st.sampled_from(VARIABLES), st.sampled_from(VARIABLES)),
+)
+mathematics = st.lists(
+    comparisons
+    | comparisons.map("${}$".format)
+    | st.sampled_from(["p<0.05", "a < b", "x<y", "<think>", "n>1", "<|endoftext|>", "$a<b$", "3<4>2"])
+    | st.text(alphabet="abcxyz019 +-=()$^_{}\\", max_size=6),
+    min_size=1,
+    max_size=8,
+).map(" ".join)
+
+
+@FUZZ
+@given(value=mathematics)
+def test_html_to_text_keeps_mathematics_as_written(value):
+    assert html_to_text(value) == " ".join(value.split())
 
 
 # --- mutated real data -----------------------------------------------------------------------------

@@ -219,16 +219,17 @@ HOSTILE = """<?xml version='1.0' encoding='UTF-8'?>
 """
 
 
-def test_hostile_values_come_out_as_plain_text_and_safe_urls():
+def test_hostile_values_come_out_as_the_text_they_are_and_safe_urls():
     result = arxiv.parse(HOSTILE)
 
     assert [r.arxiv_id for r in result.records] == ["2401.00001", "2401.00005"]
     record = result.records[0]
-    assert record.title == "Safe bold title with $\\alpha$"  # the script block goes, content and all
-    assert "<" not in record.title and "\r" not in record.title and "\n" not in record.title
-    assert record.abstract.startswith("Line one line two and $a<b$")
-    assert "<script" not in record.abstract.lower() and "<img" not in record.abstract
-    assert record.authors == ("Eve Hacker",)
+    # XML text is text once parsed: "&lt;script&gt;" is the characters "<script>", kept as written
+    # (pages, feeds and emails escape it), with only the line breaks collapsed.
+    assert record.title == "<script>alert(1)</script>Safe <b>bold</b> title with $\\alpha$"
+    assert "\r" not in record.title and "\n" not in record.title
+    assert record.abstract == "Line one line two <img src=x onerror=alert(1)> and $a<b$ <script"
+    assert record.authors == ("Eve <iframe src=//evil></iframe>Hacker",)
     assert record.pdf_url == "https://arxiv.org/pdf/2401.00001"  # the javascript: link was refused
     assert record.categories == ("cs.CL",)
     assert record.primary_category == ""  # an invalid primary category is "not known"
@@ -257,6 +258,72 @@ def test_hostile_values_come_out_as_plain_text_and_safe_urls():
 def test_wholly_malformed_payloads_raise_source_error(payload, message):
     with pytest.raises(SourceError, match=message):
         arxiv.parse(payload)
+
+
+def test_mathematics_and_tag_names_in_xml_text_are_kept_as_written():
+    """arXiv text is plain text: a "<" in it is never markup, whatever follows it."""
+    feed = ATOM_ENTRY.format(
+        title="Bounds that hold when 0&lt;p and q&gt;1",
+        summary="For $x&lt;i and j&gt;n$ the &lt;think&gt; and &lt;s&gt; tokens, &lt;b&gt;b&lt;/b&gt;, "
+        "p&lt;0.05 &amp; $a &lt; b$.",
+    )
+    [record] = arxiv.parse(feed).records
+
+    assert record.title == "Bounds that hold when 0<p and q>1"
+    assert record.abstract == "For $x<i and j>n$ the <think> and <s> tokens, <b>b</b>, p<0.05 & $a < b$."
+
+
+ATOM_ENTRY = """<?xml version="1.0" encoding="UTF-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>http://arxiv.org/abs/2401.00001v1</id>
+<title>{title}</title><summary>{summary}</summary></entry></feed>"""
+LAUGHS = """<?xml version="1.0" encoding="{encoding}"?>
+<!DOCTYPE feed [
+  <!ENTITY lol "lol">
+  <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+  <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+  <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+  <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+  <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+  <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+  <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+  <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+  <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>http://arxiv.org/abs/2401.00001v1</id>
+<title>&lol9;</title></entry></feed>"""
+EXTERNAL = """<?xml version="1.0" encoding="{encoding}"?>
+<!DOCTYPE feed [<!ENTITY secret SYSTEM "file:///etc/hostname">]>
+<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>http://arxiv.org/abs/2401.00001v1</id>
+<title>Leaked: &secret;</title></entry></feed>"""
+PARAMETER = """<?xml version="1.0" encoding="{encoding}"?>
+<!DOCTYPE feed [<!ENTITY % remote SYSTEM "http://127.0.0.1:9/evil.dtd"> %remote;]>
+<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>http://arxiv.org/abs/2401.00001v1</id>
+<title>x</title></entry></feed>"""
+SMALL_ENTITY = """<?xml version="1.0" encoding="{encoding}"?>
+<!DOCTYPE feed [<!ENTITY name "Expanded">]>
+<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>http://arxiv.org/abs/2401.00001v1</id>
+<title>&name; title</title></entry></feed>"""
+
+
+@pytest.mark.parametrize(
+    "document", [LAUGHS, EXTERNAL, PARAMETER, SMALL_ENTITY], ids=["laughs", "external", "parameter", "small"]
+)
+@pytest.mark.parametrize("encoding", ["UTF-8", "UTF-16"])
+def test_entity_declarations_are_refused_in_any_encoding(document, encoding):
+    """A billion-laughs or external-entity document is refused before anything is expanded or fetched,
+    in any encoding (a check for the bytes "<!ENTITY" never sees them in UTF-16), and says why."""
+    data = document.format(encoding=encoding).encode(encoding.lower().replace("-", ""))
+    for parse in (arxiv.parse, arxiv.parse_feed, arxiv.parse_oai):
+        with pytest.raises(SourceError, match="declares XML entities, which no arXiv feed does"):
+            parse(data)
+
+
+def test_a_doctype_without_entities_is_still_read():
+    feed = ATOM_ENTRY.format(title="Typed", summary="A feed with a DOCTYPE.").replace(
+        "<feed", '<!DOCTYPE feed SYSTEM "http://127.0.0.1:9/feed.dtd">\n<feed', 1
+    )
+    [record] = arxiv.parse(feed).records  # the external DTD is not fetched (nothing listens on port 9)
+    assert record.title == "Typed"
 
 
 def test_deeply_nested_markup_is_refused_not_recursed():

@@ -171,9 +171,10 @@ def test_rss_sample_keeps_all_announce_types_in_parse():
     assert [r.arxiv_id for r in result.records] == ["2401.07001", "2401.06500", "2311.01234", "2203.01250"]
     new = result.records[0]
     assert new.title == "Sparse Attention with $\\mathcal{O}(n \\log n)$ Cost for Long Documents"
+    # arXiv's abstracts are plain text: "&lt;b&gt;" in the XML is the text "<b>", kept as written.
     assert new.abstract == (
         "We show that attention over $n$ tokens needs only $\\mathcal{O}(n \\log n)$ work when $k < 8$, "
-        "and that the bound is tight."
+        "and that the <b>bound</b> is tight."
     )
     assert new.authors == ("Ada Lovelace", "Grace Hopper", "Martin Luther King, Jr.", "Alan Turing")
     assert new.categories == ("cs.CL", "cs.LG")

@@ -182,6 +182,46 @@ def test_hostile_entry_is_neutralised():
     assert record.organization == "javascript:alert(1)"  # a name is text, rendered escaped; not a link
 
 
+MATH_TITLE = "A bound that holds when 0<p and q>1"
+MATH_SUMMARY = (
+    "For $x<i and j>n$ and p<0.05 (a < b > c, $a<b$, <think> tags, x<y and z>w) the bound holds when 0<p and q>1."
+)
+
+
+def test_mathematics_is_not_markup():
+    """A "<" is markup only where a real tag starts: "<p and q>" has no HTML attributes, so it is text."""
+    entry = minimal_entry(title=MATH_TITLE, summary=MATH_SUMMARY, ai_summary="It holds when 0<p and q>1.")
+    [record] = hf_api.parse(json.dumps([entry])).records
+
+    assert record.title == MATH_TITLE
+    assert record.abstract == MATH_SUMMARY
+    assert record.ai_summary == "It holds when 0<p and q>1."
+
+
+@pytest.mark.parametrize(
+    ("summary", "expected"),
+    [
+        ("<center>Centered</center> claims", "Centered claims"),
+        ("<details open ontoggle=alert(1)>Open</details> details", "Open details"),
+        ("A <video onerror=alert(1)><source src=x onerror=alert(1)></video>clip", "A clip"),
+        ("Before <script>alert(1)</script>after", "Before after"),
+        ("Before <script>" + "alert(1); " * 2000, "Before"),  # unclosed: the rest is script
+        ("Before <script src=//evil.example/x.js", "Before"),  # an opener that never closes
+        ("Styled <style>p { color: red }</style>text", "Styled text"),
+        ("<b>bold</b>, <i>italic</i> and H<sub>2</sub>O", "bold, italic and H2O"),
+        ("One<br>two<p>three</p>", "One two three"),
+        ("A <a href='https://example.org' onclick=alert(1)>link</a> text", "A link text"),
+        ("Hidden<!-- a comment -->text", "Hiddentext"),
+        ("R&amp;D, &eacute;t&eacute;, &#8804; &#x3b1; &lt;3 &amp;lt;", "R&D, été, ≤ α <3 &lt;"),
+        ("&lt;script&gt;alert(1)&lt;/script&gt; encoded", "alert(1) encoded"),
+        ("&lt;b&gt;encoded&lt;/b&gt; markup is text", "<b>encoded</b> markup is text"),
+    ],
+)
+def test_markup_goes_and_entities_are_decoded(summary, expected):
+    [record] = hf_api.parse(json.dumps([minimal_entry(summary=summary)])).records
+    assert record.abstract == expected
+
+
 def test_wrong_types_in_optional_fields_give_unknowns():
     entry = minimal_entry(upvotes="12", githubStars=True, authors="Ada Lovelace", publishedAt="yesterday")
     entry["numComments"] = -1

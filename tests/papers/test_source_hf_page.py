@@ -87,6 +87,20 @@ def test_paper_page_without_usable_paper_reports_it(fixtures_dir):
     assert result.errors == ["paper page (2509.24002): no title"]
 
 
+def test_mathematics_survives_the_paper_page(fixtures_dir):
+    page = paper_page(fixtures_dir).decode()
+    # data-props is an attribute: its "<" and ">" arrive as &lt; and &gt;, and the JSON inside is text.
+    changed = page.replace('"title":"MCPMark', '"title":"0&lt;p and q&gt;1 for MCPMark', 1).replace(
+        '"summary":"MCP standardizes', '"summary":"When $x&lt;i and j&gt;n$ holds, MCP standardizes', 1
+    )
+    assert changed.count("0&lt;p and q&gt;1") == 1 and changed.count("$x&lt;i and j&gt;n$") == 1
+
+    [record] = hf_page.parse(changed).records
+
+    assert record.title.startswith("0<p and q>1 for MCPMark: A Benchmark")
+    assert record.abstract.startswith("When $x<i and j>n$ holds, MCP standardizes how LLMs")
+
+
 # --- listing pages built from a recorded API answer ------------------------------------------------
 
 
@@ -113,6 +127,19 @@ def test_listing_page_keeps_apostrophes_and_ampersands(fixtures_dir):
     assert first.title == 'Tom & Jerry\'s "Quoted" <Benchmark>'
     assert first.abstract.startswith("LLM agents learn by interacting with environments, yet these environments")
     assert "agent's weaknesses" in first.abstract
+
+
+def test_listing_page_keeps_mathematics_and_drops_markup(fixtures_dir):
+    data = json.loads(api_raw(fixtures_dir, "2025-09-15"))
+    data[0]["paper"]["title"] = "Bounds that hold when 0<p and q>1"
+    data[0]["paper"]["summary"] = (
+        "For $x<i and j>n$ <center>centred</center> <details open ontoggle=alert(1)>x</details> y."
+    )
+
+    first = hf_page.parse(listing_page(data)).records[0]
+
+    assert first.title == "Bounds that hold when 0<p and q>1"
+    assert first.abstract == "For $x<i and j>n$ centred x y."
 
 
 def test_listing_page_hostile_and_bad_entries(fixtures_dir):

@@ -151,9 +151,20 @@ def test_hostile_text_becomes_plain_text():
     third = text_dump.parse(dump).records[2]
 
     assert third.title == "A Benchmark &"
-    assert third.abstract.startswith("We introduce SheetBench , 1,200 tasks")  # a tag becomes a space
+    # An inline tag joins its text to the next (as a browser shows it); the image before it goes.
+    assert third.abstract.startswith("We introduce SheetBench, 1,200 tasks")
     # Plain-text mathematics is not markup.
     assert text_dump.parse(dump).records[3].title.startswith("On the Limits of p<0.05")
+
+
+def test_mathematics_in_a_dump_is_not_markup():
+    dump = SAMPLE.replace("On the Limits of p<0.05", "Bounds for 0<p and q>1 and the Limits of p<0.05").replace(
+        "We introduce SheetBench", "For $x<i and j>n$ and <think> tags, we introduce SheetBench"
+    )
+    records = text_dump.parse(dump).records
+
+    assert records[3].title.startswith("Bounds for 0<p and q>1 and the Limits of p<0.05")
+    assert records[2].abstract.startswith("For $x<i and j>n$ and <think> tags, we introduce SheetBench, 1,200 tasks")
 
 
 def test_one_bad_paper_is_reported_and_the_rest_land():
