@@ -56,7 +56,7 @@ def parse(data: bytes | str, *, listed_on: dt.date | None = None) -> ParseResult
         if abstract is None:
             short = _short_abstract(blocks, index + 1) if title_line else ""
             if short:  # a paper after all, with too little text to tell it from page furniture: say so
-                result.errors.append(f"{snippet(plain_text(title_line), 60)!r}: skipped, {short}")
+                result.errors.append(f"{snippet(html_to_text(title_line), 60)!r}: skipped, {short}")
                 index += 2
                 continue
             index += 1
