@@ -16,6 +16,12 @@ def _timestamp(field: models.Field[Any, Any]) -> bool:
     )
 
 
+def _per_row_default(field: models.Field[Any, Any]) -> bool:
+    return (
+        field.has_default() and callable(field.default) and field.default not in (list, dict) and not _timestamp(field)
+    )
+
+
 def column(field: object) -> str:
     """The column of a field from ``_meta`` (a reverse relation or a non-concrete field has none)."""
     if not isinstance(field, models.Field) or field.column is None:
@@ -37,20 +43,19 @@ def insert_rows(
     On PostgreSQL through COPY (into a temporary table first when conflicts are skipped, then one
     INSERT ... ON CONFLICT DO NOTHING): bulk_create spends ~0.1-0.2 ms per row preparing each
     value and building a statement around it. Elsewhere, or when a field left out has a default
-    that must be computed row by row, bulk_create."""
+    that must be computed row by row, bulk_create. A field left out that computes its value from
+    another (``computed_from``, with ``compute(value)``) is computed from that field's value."""
     if not rows:
         return
     opts = model._meta
     rest = [field for field in opts.concrete_fields if not field.primary_key and field.attname not in names]
-    # A default computed per row (uuid4, a random key) cannot be one constant; list/dict/now can.
-    per_row = [
-        field
-        for field in rest
-        if field.has_default()
-        and callable(field.default)
-        and field.default not in (list, dict)
-        and not _timestamp(field)
-    ]
+    # A field whose value its pre_save computes from another one (``computed_from``, e.g. the
+    # subscriber's mailbox key from its email) is computed here from that column's value.
+    computed = [field for field in rest if getattr(field, "computed_from", None) in names]
+    rest = [field for field in rest if field not in computed]
+    # A default computed per row (uuid4, a random key) cannot be one constant; list/dict/now can;
+    # nor can a computed field whose source is not given.
+    per_row = [field for field in rest if _per_row_default(field) or getattr(field, "computed_from", None)]
     if connection.vendor != "postgresql" or per_row:
         model._default_manager.bulk_create(
             [model(**dict(zip(names, row, strict=True))) for row in rows],
@@ -65,8 +70,9 @@ def insert_rows(
     # Values go in as they are (ints, text, dates), but for JSON, which is adapted to be JSON.
     given = [opts.get_field(name) for name in names]
     adapt = [(i, field) for i, field in enumerate(given) if isinstance(field, models.JSONField)]
+    sources = [(names.index(field.computed_from), field) for field in computed]  # type: ignore[attr-defined]
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(column(field)) for field in [*given, *rest])
+    columns = ", ".join(quote(column(field)) for field in [*given, *computed, *rest])
     table = quote(opts.db_table)
     with transaction.atomic(), connection.cursor() as cursor, connection.wrap_database_errors:
         target = table
@@ -82,7 +88,8 @@ def insert_rows(
                     values = list(row)
                     for i, field in adapt:
                         values[i] = field.get_db_prep_save(values[i], connection)
-                copy.write_row((*values, *constants))
+                derived = [field.compute(row[i]) for i, field in sources]  # type: ignore[attr-defined]
+                copy.write_row((*values, *derived, *constants))
         if skip_conflicts:
             insert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {target} ON CONFLICT DO NOTHING"  # noqa: S608
             cursor.execute(insert)

@@ -46,9 +46,10 @@ BEAT_SCHEDULE = {
 }
 
 app.conf.update(
-    # Every Paperboy task is idempotent and takes ids only, so acknowledging after the task has
-    # run is safe: a worker killed mid-task (deploy, OOM) leaves the message to be re-delivered
-    # instead of losing it.
+    # Every Paperboy task is idempotent and takes ids only (but subscribers.signup, which takes the
+    # address it is about; run twice it is one more signup, within the mailbox's daily cap), so
+    # acknowledging after the task has run is safe: a worker killed mid-task (deploy, OOM) leaves
+    # the message to be re-delivered instead of losing it.
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_cancel_long_running_tasks_on_connection_loss=True,

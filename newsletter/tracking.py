@@ -51,7 +51,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from newsletter.models import Delivery, TrackingEvent
-from subscribers.models import Subscriber, Suppression, normalize_email
+from subscribers.mailbox import same_mailbox
+from subscribers.models import Subscriber, Suppression
 from subscribers.services import subscriber_suppress, subscriber_unsubscribe
 
 logger = logging.getLogger(__name__)
@@ -304,7 +305,8 @@ def _description(event: object) -> str:
 
 
 def _same_address(left: str, right: str) -> bool:
-    return normalize_email(left).lower() == normalize_email(right).lower()
+    """One mailbox: an ESP may report the recipient in another case, in Punycode, unquoted."""
+    return same_mailbox(left, right)
 
 
 def _text(value: object) -> str:

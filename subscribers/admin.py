@@ -31,8 +31,8 @@ from subscribers.csv_io import (
     reject_line_breaks,
     run_import,
 )
-from subscribers.forms import CategoriesField
-from subscribers.models import Subscriber, Suppression, email_hash, normalize_email
+from subscribers.forms import CategoriesField, require_mailbox
+from subscribers.models import Subscriber, Suppression, email_hash, email_hashes, normalize_email
 
 Status = Subscriber.Status
 
@@ -56,12 +56,13 @@ class SubscriberAdminForm(forms.ModelForm[Subscriber]):
     def clean_email(self) -> str:
         email = normalize_email(self.cleaned_data["email"])
         if self.instance.pk is None:
+            require_mailbox(email)
             if Suppression.lookup(email):
                 raise forms.ValidationError(
                     "This address is on the suppression list (it bounced, complained, or asked to be removed)."
                 )
             if Subscriber.objects.with_email(email).exists():
-                raise forms.ValidationError("This address is already subscribed.")
+                raise forms.ValidationError("This address (or another form of it) is already subscribed.")
         return email
 
 
@@ -85,6 +86,7 @@ class SubscriberAdmin(admin.ModelAdmin[Subscriber]):
     actions = ["resend_confirmation", "pause", "resume", "unsubscribe", "suppress", "export_csv"]
     readonly_fields = [
         "status",
+        "mailbox",
         "public_id",
         "created_at",
         "confirmed_at",
@@ -97,7 +99,7 @@ class SubscriberAdmin(admin.ModelAdmin[Subscriber]):
         "confirmation_day",
     ]
     fieldsets = [
-        (None, {"fields": ["email", "status", "public_id"]}),
+        (None, {"fields": ["email", "mailbox", "status", "public_id"]}),
         (
             "Preferences",
             {"fields": Subscriber.PREFERENCE_FIELDS},
@@ -150,6 +152,8 @@ class SubscriberAdmin(admin.ModelAdmin[Subscriber]):
                 "url": f"{changelist}?{urlencode({'status__exact': value})}",
             }
             for value, label in Status.choices
+            # Merged rows exist only where migration 0003 found two rows of one mailbox.
+            if value != Status.MERGED or counts.get(value)
         ]
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
@@ -301,6 +305,7 @@ class SuppressionAddForm(forms.ModelForm[Suppression]):
     def clean_email(self) -> str:
         reject_line_breaks(self.data.get(self.add_prefix("email"), ""), "An email address")
         email = normalize_email(self.cleaned_data["email"])
+        require_mailbox(email)
         existing = Suppression.lookup(email)
         if existing:
             raise forms.ValidationError(
@@ -346,7 +351,7 @@ class SuppressionAdmin(admin.ModelAdmin[Suppression]):
         term = search_term.strip()
         if not term:
             return queryset, False
-        condition = Q(email_hash=email_hash(term))
+        condition = Q(email_hash__in=email_hashes(term))
         if HEX.fullmatch(term.lower()):
             condition |= Q(email_hash__startswith=term.lower())
         return queryset.filter(condition), False

@@ -12,12 +12,12 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import Truncator
 
 from subscribers import services
-from subscribers.models import Subscriber, Suppression, available_time_zones, email_hash, normalize_email
+from subscribers.mailbox import InvalidAddress, mailbox_key
+from subscribers.models import Subscriber, Suppression, available_time_zones, email_hashes, normalize_email
 
 Status = Subscriber.Status
 
@@ -79,6 +79,7 @@ class Echo:
 class ImportRow:
     line: int
     email: str
+    mailbox: str = ""  # the address's mailbox key: who it is (subscribers/mailbox.py)
     interests: str = ""
     time_zone: str = "UTC"
     frequency: str = Subscriber.Frequency.DAILY
@@ -107,9 +108,10 @@ def parse_import(text: str) -> tuple[list[ImportRow], ImportReport]:
     """Read and check an import file's rows; nothing touches the database.
 
     Rules: a row whose address is missing, malformed or contains a line break is rejected (counted
-    as invalid, with its line number); a later row with the same address (case-insensitively) is a
-    duplicate. An invalid value in an optional column never rejects the row: that value falls back
-    to the default and the row gets a note. Empty optional cells simply mean the default."""
+    as invalid, with its line number); a later row with the same mailbox (the address in any case
+    or form: ``Victim+news@``, ``"victim"@``) is a duplicate. An invalid value in an optional
+    column never rejects the row: that value falls back to the default and the row gets a note.
+    Empty optional cells simply mean the default."""
     reader = csv.reader(io.StringIO(text, newline=""))
     report = ImportReport()
     columns = _columns(next(reader, []), report)
@@ -123,15 +125,15 @@ def parse_import(text: str) -> tuple[list[ImportRow], ImportReport]:
             continue
         values = {name: csv_value(cells[index]) if index < len(cells) else "" for name, index in columns.items()}
         try:
-            address = _address(values.get("email", ""))
+            address, mailbox = _address(values.get("email", ""))
         except ValidationError as exc:
             report.invalid.append(f"line {line}: {exc.message}")
             continue
-        if address.lower() in seen:
+        if mailbox in seen:
             report.duplicates.append(line)
             continue
-        seen.add(address.lower())
-        row = ImportRow(line=line, email=address)
+        seen.add(mailbox)
+        row = ImportRow(line=line, email=address, mailbox=mailbox)
         notes = _set_preferences(row, values, time_zones)
         if notes:
             report.notes.append(f"line {line}: {', '.join(notes)}")
@@ -151,8 +153,9 @@ def _columns(header: list[str], report: ImportReport) -> dict[str, int]:
     return columns
 
 
-def _address(raw: str) -> str:
-    """The normalized address of a cell; ``ValidationError`` says why it cannot be one."""
+def _address(raw: str) -> tuple[str, str]:
+    """The normalized address of a cell and its mailbox key; ``ValidationError`` says why it
+    cannot be one."""
     if "\r" in raw or "\n" in raw:
         raise ValidationError("the address contains a line break")
     address = normalize_email(raw)
@@ -163,9 +166,9 @@ def _address(raw: str) -> str:
         raise invalid
     try:
         validate_email(address)
-    except ValidationError:
+        return address, mailbox_key(address)
+    except (ValidationError, InvalidAddress):
         raise invalid from None
-    return address
 
 
 def _set_preferences(row: ImportRow, values: dict[str, str], time_zones: frozenset[str]) -> list[str]:
@@ -245,18 +248,21 @@ class SubscriberImportForm(forms.Form):
         return rows, report
 
 
-def _known_addresses(addresses: list[str]) -> tuple[set[str], set[str]]:
-    """Which of these (lower-cased) addresses already have a subscriber row, and which are suppressed."""
+def _known_mailboxes(rows: list[ImportRow]) -> tuple[set[str], set[str]]:
+    """Which of these rows' mailboxes already have a subscriber row, and which are suppressed (by
+    the mailbox's hash, or by the address's own legacy hash: models.email_hashes)."""
     existing: set[str] = set()
     suppressed: set[str] = set()
-    for start in range(0, len(addresses), 500):
-        chunk = addresses[start : start + 500]
+    for start in range(0, len(rows), 500):
+        chunk = rows[start : start + 500]
         existing.update(
-            Subscriber.objects.annotate(lower_email=Lower("email"))
-            .filter(lower_email__in=chunk)
-            .values_list("lower_email", flat=True)
+            key
+            for key in Subscriber.objects.filter(mailbox__in=[row.mailbox for row in chunk]).values_list(
+                "mailbox", flat=True
+            )
+            if key is not None
         )
-        hashes = {email_hash(address): address for address in chunk}
+        hashes = {value: row.mailbox for row in chunk for value in email_hashes(row.email)}
         found = Suppression.objects.filter(email_hash__in=hashes).values_list("email_hash", flat=True)
         suppressed.update(hashes[value] for value in found)
     return existing, suppressed
@@ -268,9 +274,9 @@ def run_import(
     """Create the new subscribers in one transaction; confirmation emails leave once it commits."""
     now = timezone.now()
     with transaction.atomic():
-        existing, suppressed = _known_addresses([row.email.lower() for row in rows])
+        existing, suppressed = _known_mailboxes(rows)
         for row in rows:
-            key = row.email.lower()
+            key = row.mailbox
             if key in suppressed:  # any reason, "forget me" included: only the person can come back
                 report.suppressed += 1
                 continue
@@ -279,6 +285,7 @@ def run_import(
                 continue
             subscriber = Subscriber(
                 email=row.email,
+                mailbox=row.mailbox,
                 interests=row.interests,
                 time_zone=row.time_zone,
                 frequency=row.frequency,

@@ -8,19 +8,35 @@ from django import forms
 from django.forms.boundfield import BoundWidget
 
 from papers import taxonomy
+from subscribers.mailbox import InvalidAddress, mailbox_key
 from subscribers.models import Subscriber, available_time_zones
 
 MAX_FOLLOWED_AUTHORS = 50
 HOURS = [(hour, f"{hour:02d}:00") for hour in range(24)]
 
 
+def require_mailbox(value: str) -> str:
+    """The address's mailbox key (subscribers/mailbox.py); a form error for an address that
+    Django's validator lets through but that names no mailbox (``""@example.org``)."""
+    try:
+        return mailbox_key(value)
+    except InvalidAddress:
+        raise forms.ValidationError("Enter a valid email address.", code="invalid") from None
+
+
 class SingleLineEmailField(forms.EmailField):
-    """An address with a CR or LF anywhere (even trailing) is an attempt to inject mail headers."""
+    """An address with a CR or LF anywhere (even trailing) is an attempt to inject mail headers;
+    and an address must name a mailbox (have a mailbox key)."""
 
     def to_python(self, value: Any) -> str | None:
         if isinstance(value, str) and ("\r" in value or "\n" in value):
             raise forms.ValidationError("An email address cannot contain line breaks.", code="line_break")
         return super().to_python(value)
+
+    def run_validators(self, value: Any) -> None:
+        super().run_validators(value)
+        if value not in self.empty_values:
+            require_mailbox(value)
 
 
 class SignupForm(forms.Form):
@@ -53,6 +69,11 @@ class SignupForm(forms.Form):
     @property
     def is_bot(self) -> bool:
         return bool(self.cleaned_data.get("website"))
+
+    @property
+    def mailbox(self) -> str:
+        """The valid address's mailbox key: who this signup is about, whatever form was typed."""
+        return mailbox_key(self.cleaned_data["email"])
 
 
 class ListField(forms.CharField):

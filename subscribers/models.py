@@ -12,25 +12,44 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from papers.taxonomy import validate_categories
+from subscribers.mailbox import KEY_MAX_LENGTH, mailbox_key, mailbox_key_or_lower
 
 
 def normalize_email(value: str) -> str:
-    """Trimmed, with the domain lower-cased (the local part is the mailbox owner's business)."""
+    """How an address is stored and mailed: as typed, trimmed, with the domain lower-cased. Who
+    it is (the same reader in any other form) is its mailbox key (subscribers/mailbox.py)."""
     value = (value or "").strip()
     local, at, domain = value.rpartition("@")
     return f"{local}@{domain.lower()}" if at else value
 
 
-def email_hash(email: str) -> str:
-    """How the suppression list remembers an address without keeping it.
+def _suppression_hash(text: str) -> str:
+    return hashlib.sha256(f"paperboy-suppression:{text}".encode()).hexdigest()
 
-    Case-insensitive, and independent of SECRET_KEY so that rotating the key does not forget
-    who bounced or asked to be erased."""
-    return hashlib.sha256(f"paperboy-suppression:{normalize_email(email).lower()}".encode()).hexdigest()
+
+def email_hash(email: str) -> str:
+    """How the suppression list remembers a mailbox without keeping its address: a hash of its
+    mailbox key, so every form of the address (``Victim+x@``, ``"victim"@``) has the one hash.
+
+    Independent of SECRET_KEY so that rotating the key does not forget who bounced or asked to be
+    erased. For a plain address (lower-case, no ``+tag``, ASCII) this is the hash Paperboy kept
+    before there were mailbox keys, so those entries match as they are."""
+    return _suppression_hash(mailbox_key_or_lower(email))
+
+
+def legacy_email_hash(email: str) -> str:
+    """The hash entries had before mailbox keys: of the whole address, trimmed and lower-cased.
+    Entries of addresses still in the table were re-hashed by migration 0003; the others (erased
+    readers, addresses an editor suppressed by hand) can only be matched in the form they had."""
+    return _suppression_hash(normalize_email(email).lower())
+
+
+def email_hashes(email: str) -> list[str]:
+    """Every suppression hash that means this address: its mailbox's, and its own legacy one."""
+    return list(dict.fromkeys([email_hash(email), legacy_email_hash(email)]))
 
 
 def ip_hash(ip: str | None) -> str:
@@ -55,12 +74,33 @@ def new_link_key() -> str:
     return secrets.token_urlsafe(6)
 
 
+class MailboxField(models.CharField[str | None, str | None]):
+    """The mailbox key (subscribers/mailbox.py) of the row's ``email``, set when the row is added
+    (by save(), bulk_create and signup's own INSERT alike, all of which call pre_save); an address
+    never changes afterwards. ``common.db.insert_rows`` computes it too (``computed_from``)."""
+
+    computed_from = "email"
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> str | None:
+        value: str | None = getattr(model_instance, self.attname)
+        if add and not value:
+            value = self.compute(getattr(model_instance, self.computed_from))
+            setattr(model_instance, self.attname, value)
+        return value
+
+    def compute(self, email: str) -> str:
+        return mailbox_key(normalize_email(email))
+
+
 class SubscriberQuerySet(models.QuerySet["Subscriber"]):
     def with_email(self, email: str) -> SubscriberQuerySet:
-        """This address, in any case. Matched as ``lower(email) = lower(%s)``, the expression of
-        the unique constraint, so it is one probe of that index (``email__iexact`` compiles to
-        ``UPPER(...)``, which no index serves: a scan of the whole table)."""
-        return self.alias(email_lower=Lower("email")).filter(email_lower=Lower(models.Value(normalize_email(email))))
+        """The subscriber of this address's mailbox, in whatever form it was typed (one probe of
+        the unique index on the key). None for a string that names no mailbox."""
+        try:
+            key = mailbox_key(email)
+        except ValueError:
+            return self.none()
+        return self.filter(mailbox=key)
 
     def receiving(self) -> SubscriberQuerySet:
         """Who gets digests: confirmed and not paused, unsubscribed, bounced or complained."""
@@ -75,6 +115,9 @@ class Subscriber(models.Model):
         UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
         BOUNCED = "bounced", "Bounced"
         COMPLAINED = "complained", "Complained"
+        # Migration 0003 found another row of the same mailbox and kept that one; this row keeps
+        # its history (deliveries, feedback) and nothing else: no key, no mail, no confirmation.
+        MERGED = "merged", "Merged (same mailbox as another subscriber)"
 
     class Frequency(models.TextChoices):
         DAILY = "daily", "Daily"
@@ -112,6 +155,9 @@ class Subscriber(models.Model):
     # Part of every signed link; a new key (on erasure or on demand) kills all old links.
     link_key = models.CharField(max_length=16, default=new_link_key, editable=False)
     email = models.EmailField(max_length=254)
+    # Who this is: the same for every form of the address (subscribers/mailbox.py). Unique, so one
+    # mailbox is one subscriber; empty (NULL) only for a merged row.
+    mailbox = MailboxField(max_length=KEY_MAX_LENGTH, null=True, editable=False)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
@@ -155,7 +201,11 @@ class Subscriber(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(Lower("email"), name="subscriber_email_ci_unique"),
+            models.UniqueConstraint(fields=["mailbox"], name="subscriber_mailbox_unique"),
+            models.CheckConstraint(
+                condition=models.Q(mailbox__isnull=False) | models.Q(status="merged"),
+                name="subscriber_mailbox_set",
+            ),
             models.CheckConstraint(condition=models.Q(send_hour__lte=23), name="subscriber_send_hour_valid"),
             models.CheckConstraint(
                 condition=models.Q(papers_per_digest__gte=1, papers_per_digest__lte=50),
@@ -205,5 +255,13 @@ class Suppression(models.Model):
         return suppression
 
     @classmethod
+    def matching(cls, email: str) -> models.QuerySet[Suppression]:
+        """The entries for this address's mailbox (and for the address itself, hashed the old way)."""
+        return cls.objects.filter(email_hash__in=email_hashes(email))
+
+    @classmethod
     def lookup(cls, email: str) -> Suppression | None:
-        return cls.objects.filter(email_hash=email_hash(email)).first()
+        """The entry that governs this address: one that blocks it (any reason but "forgotten")
+        before one that does not."""
+        entries = sorted(cls.matching(email).order_by(), key=lambda entry: entry.reason == cls.Reason.FORGOTTEN)
+        return entries[0] if entries else None

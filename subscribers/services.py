@@ -14,13 +14,14 @@ from django.db.models import Field, QuerySet
 from django.utils import timezone
 
 from common.db import column
-from subscribers.models import Subscriber, Suppression, email_hash, ip_hash, normalize_email
+from subscribers.models import Subscriber, Suppression, email_hashes, ip_hash, normalize_email
 
 logger = logging.getLogger(__name__)
 Status = Subscriber.Status
 
-# Which email a signup triggers, by the address's current status. Bounced and complained
-# addresses get nothing: they are on the suppression list.
+# Which email a signup triggers, by the mailbox's current status. Bounced and complained
+# addresses get nothing: they are on the suppression list. A merged row is never found by a
+# signup (it has no mailbox key) and is never confirmed again.
 CONFIRMABLE = {Status.PENDING, Status.UNSUBSCRIBED}
 SUBSCRIBED = {Status.ACTIVE, Status.PAUSED}
 
@@ -37,7 +38,8 @@ def _enqueue_email(subscriber: Subscriber, kind: str) -> None:
 
 
 def _locked_subscriber(email: str) -> QuerySet[Subscriber]:
-    """The subscriber with this address (any case, one index probe), to be locked for the transaction."""
+    """The subscriber of this address's mailbox (any form of it, one index probe), to be locked
+    for the transaction."""
     return Subscriber.objects.select_for_update().with_email(email).order_by()
 
 
@@ -79,24 +81,27 @@ def _insert_if_new_sql(vendor: str) -> tuple[str, tuple[Field[Any, Any], ...]]:
     reason_column = quote(column(suppressions.get_field("reason")))
     # Identifiers come from the models' own metadata; the values go as parameters.
     suppressions_table = quote(suppressions.db_table)
-    suppressed = f"SELECT 1 FROM {suppressions_table} WHERE {hash_column} = %s AND {reason_column} <> %s"  # noqa: S608
+    # The mailbox's hash and the address's own legacy one (models.email_hashes), always both.
+    suppressed = f"SELECT 1 FROM {suppressions_table} WHERE {hash_column} IN (%s, %s) AND {reason_column} <> %s"  # noqa: S608
     insert = f"INSERT INTO {table} ({columns}) SELECT {values}"
     sql = f"{insert} WHERE NOT EXISTS ({suppressed}) ON CONFLICT DO NOTHING RETURNING {pk}"
     return sql, fields
 
 
 def _insert_if_new(subscriber: Subscriber) -> bool:
-    """Insert the (unsaved) subscriber in one statement, unless its address is already there or
-    suppressed (bounced, complained, suppressed by an editor; an address erased on request may
-    sign up again). True, with the pk set, when it was inserted.
+    """Insert the (unsaved) subscriber in one statement, unless its mailbox is already there (in
+    any form: the unique key) or suppressed (bounced, complained, suppressed by an editor; an
+    address erased on request may sign up again). True, with the pk set, when it was inserted.
 
     Outside a transaction this is the whole signup of a new address: no BEGIN/COMMIT, no
     savepoint, no separate lookups. The values are prepared exactly as Model.save() prepares
-    them (pre_save, get_db_prep_save), so they follow the model."""
+    them (pre_save, which also computes the mailbox key; get_db_prep_save), so they follow the
+    model."""
     sql, fields = _insert_if_new_sql(connection.vendor)
     values = [field.get_db_prep_save(field.pre_save(subscriber, True), connection) for field in fields]
+    hashes = email_hashes(subscriber.email)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*values, email_hash(subscriber.email), Suppression.Reason.FORGOTTEN])
+        cursor.execute(sql, [*values, hashes[0], hashes[-1], Suppression.Reason.FORGOTTEN])
         row = cursor.fetchone()
     if row is None:
         return False
@@ -105,10 +110,36 @@ def _insert_if_new(subscriber: Subscriber) -> bool:
     return True
 
 
-def subscriber_signup(
-    *, email: str, interests: str = "", time_zone: str = "UTC", source: str, ip: str | None = None
+def subscriber_signup_request(
+    *, email: str, interests: str = "", time_zone: str = "UTC", source: str, signup_ip_hash: str = ""
 ) -> None:
-    """Handle a signup form. Whatever the address's state, the caller shows the same page."""
+    """What the signup form does with a valid address: publish one ``subscribers.signup`` task,
+    and nothing else. No query, no lookup: the request does the same work whether the address is
+    new, pending, active, paused, unsubscribed, bounced, suppressed or erased, so neither its
+    answer nor its timing tells them apart. The task (subscriber_signup) decides what happens.
+
+    ignore_result: nobody waits for the task's result (with the Redis result backend, a publish
+    that expects one also subscribes the web process to that result's channel)."""
+    from subscribers.tasks import signup
+
+    signup.apply_async(
+        kwargs={
+            "email": email,
+            "interests": interests,
+            "time_zone": time_zone,
+            "source": source,
+            "signup_ip_hash": signup_ip_hash,
+        },
+        ignore_result=True,
+    )
+
+
+def subscriber_signup(
+    *, email: str, interests: str = "", time_zone: str = "UTC", source: str, signup_ip_hash: str = ""
+) -> None:
+    """A signup, as the ``subscribers.signup`` task runs it (never in the web request: see
+    subscriber_signup_request). A new mailbox is stored pending and sent a confirmation; a known
+    one, in whatever form it was typed now, is the subscriber it already is (_signup_known)."""
     email = normalize_email(email)
     # Most signups are new addresses: pending, and sent the confirmation email, so the row is
     # inserted with the day's first confirmation slot already taken.
@@ -117,7 +148,7 @@ def subscriber_signup(
         interests=interests,
         time_zone=time_zone,
         consent_source=source,
-        signup_ip_hash=ip_hash(ip),
+        signup_ip_hash=signup_ip_hash,
     )
     slot = _take_confirmation_slot(new)
     for _ in range(2):  # a second round only if the address was erased between the two steps
@@ -136,7 +167,12 @@ def subscriber_signup(
 
 @transaction.atomic
 def _signup_known(*, email: str, interests: str, source: str) -> bool:
-    """A signup for an address already in the table (in any state). False if it is not there."""
+    """A signup for a mailbox already in the table (in any state, in any form of the address).
+    False if it is not there.
+
+    Its email goes to the address the subscriber has, not to the form typed now: one mailbox
+    either way, and a form typed by someone else never receives another reader's links (where
+    "+" is not a subaddress separator, ``victim+x@`` may be someone else's mailbox)."""
     subscriber = _locked_subscriber(email).first()
     if subscriber is None:
         return False
@@ -181,7 +217,7 @@ def subscriber_confirm(*, subscriber: Subscriber, ip: str | None = None) -> bool
     subscriber.consent_ip_hash = ip_hash(ip)
     subscriber.save()
     # Coming back after "forget me" is a fresh, confirmed consent.
-    Suppression.objects.filter(email_hash=email_hash(subscriber.email), reason=Suppression.Reason.FORGOTTEN).delete()
+    Suppression.matching(subscriber.email).filter(reason=Suppression.Reason.FORGOTTEN).delete()
     _enqueue_email(subscriber, "welcome")
     return True
 
@@ -209,12 +245,15 @@ def subscriber_resume(*, subscriber: Subscriber) -> bool:
 
 @transaction.atomic
 def subscriber_suppress(*, subscriber: Subscriber, reason: str) -> None:
-    """Bounced, complained or suppressed by an editor: never mailed again, never re-added silently."""
+    """Bounced, complained or suppressed by an editor: never mailed again, never re-added silently.
+    The suppression is the mailbox's, so every form of the address is refused from now on."""
     Suppression.add(subscriber.email, reason)
     statuses: dict[str, str] = {
         Suppression.Reason.BOUNCED: Status.BOUNCED,
         Suppression.Reason.COMPLAINED: Status.COMPLAINED,
     }
+    if subscriber.status == Status.MERGED:  # a merged row gets no mail already, and has no key
+        return
     subscriber.set_status(statuses.get(reason, Status.UNSUBSCRIBED))
     subscriber.save(update_fields=["status", "status_changed_at"])
 

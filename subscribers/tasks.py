@@ -3,9 +3,11 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from common import emails
 from common.links import token_link
+from subscribers import services
 from subscribers.models import Subscriber
 from subscribers.tokens import Purpose, make_token
 
@@ -25,6 +27,24 @@ def links_for(subscriber: Subscriber) -> dict[str, str]:
         "preferences_url": token_link("subscribers:preferences", make_token(subscriber, Purpose.PREFERENCES)),
         "unsubscribe_url": token_link("subscribers:unsubscribe", make_token(subscriber, Purpose.UNSUBSCRIBE)),
     }
+
+
+@shared_task(
+    name="subscribers.signup",
+    autoretry_for=(OperationalError, InterfaceError),  # the database restarting: try again shortly
+    retry_backoff=5,
+    max_retries=5,
+)
+def signup(*, email: str, interests: str, time_zone: str, source: str, signup_ip_hash: str) -> None:
+    """A signup form's address, handled away from the request (services.subscriber_signup_request):
+    a new mailbox is stored and sent a confirmation, a known one gets what its state calls for.
+
+    The one task that takes an address instead of an id: the address is what it is about. Run
+    twice (a redelivery after a lost worker), it is one more signup of the same address, within
+    the mailbox's daily cap on confirmation emails."""
+    services.subscriber_signup(
+        email=email, interests=interests, time_zone=time_zone, source=source, signup_ip_hash=signup_ip_hash
+    )
 
 
 @shared_task(name="subscribers.send_subscriber_email", autoretry_for=(OSError,), retry_backoff=30, max_retries=5)

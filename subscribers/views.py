@@ -16,7 +16,7 @@ from django_ratelimit.decorators import ratelimit
 
 from subscribers import services
 from subscribers.forms import PreferencesForm, SignupForm
-from subscribers.models import Subscriber, normalize_email
+from subscribers.models import Subscriber, ip_hash
 from subscribers.tokens import Purpose, TokenExpired, TokenInvalid, make_token, read_token
 
 P = ParamSpec("P")
@@ -38,10 +38,6 @@ def _ip_rate(group: str, request: HttpRequest) -> str:
     return settings.SIGNUP_RATE_PER_IP
 
 
-def _signup_email_key(group: str, request: HttpRequest) -> str:
-    return normalize_email(request.POST.get("email", "")).lower()
-
-
 @require_http_methods(["GET", "POST"])
 # django-ratelimit ships no types: mypy sees an untyped decorator.
 @ratelimit(key="ip", rate=_ip_rate, method="POST", block=False, group="signup-ip")  # type: ignore[untyped-decorator]
@@ -53,16 +49,25 @@ def subscribe(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             if form.is_bot:
                 return redirect("subscribers:check_inbox")  # bots see success and achieve nothing
+            # Counted per mailbox, so Victim+1@ and "victim"@ share victim@'s limit.
+            mailbox = form.mailbox
             if is_ratelimited(
-                request, group="signup-email", key=_signup_email_key, rate=_email_rate, method="POST", increment=True
+                request,
+                group="signup-email",
+                key=lambda group, request: mailbox,
+                rate=_email_rate,
+                method="POST",
+                increment=True,
             ):
                 return rate_limited(request)
-            services.subscriber_signup(
+            # The same work for every address, whatever its state: no query, one task published
+            # (services.subscriber_signup_request); the worker finds out what the address is.
+            services.subscriber_signup_request(
                 email=form.cleaned_data["email"],
                 interests=form.cleaned_data["interests"],
                 time_zone=form.cleaned_data["time_zone"],
                 source=f"signup form at {request.POST.get('origin', '/subscribe/')[:100]}",
-                ip=client_ip(request),
+                signup_ip_hash=ip_hash(client_ip(request)),
             )
             return redirect("subscribers:check_inbox")
     status = 400 if form.is_bound else 200

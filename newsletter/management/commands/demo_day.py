@@ -10,7 +10,7 @@ from django.utils import timezone
 from newsletter import planning, sending, services
 from newsletter.models import Delivery, Edition
 from papers.models import Paper
-from subscribers.models import Subscriber, Suppression, email_hash
+from subscribers.models import Subscriber, Suppression
 
 # Invented readers for the offline demo (example.org addresses never receive mail).
 SAMPLE_READERS = [
@@ -50,7 +50,7 @@ class Command(BaseCommand):
         receiving, notes = [], []
         for email, interests, zone in SAMPLE_READERS:
             subscriber = Subscriber.objects.with_email(email).first()
-            if subscriber is None and Suppression.objects.filter(email_hash=email_hash(email)).exists():
+            if subscriber is None and Suppression.matching(email).exists():
                 notes.append(f"{email}: on the suppression list, not re-created")
                 continue
             if subscriber is None:
