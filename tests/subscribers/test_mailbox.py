@@ -96,7 +96,11 @@ def test_every_address_django_accepts_has_a_key_or_is_refused_cleanly(address):
         key = mailbox_key(address)
     except InvalidAddress:
         return
-    assert key == mailbox_key(key), "a key is its own key"
+    try:
+        again = mailbox_key(key)
+    except InvalidAddress:  # a key whose local part needs quotes ('":"@x' -> ':@x') is no address itself
+        again = key
+    assert again == key, "a key is its own key"
     assert "@" in key and key == key.lower()
 
 
