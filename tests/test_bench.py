@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -22,12 +23,14 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_quick_bench_runs_every_benchmark(postgres_url, redis_url):
     benchmarks = ROOT / "BENCHMARKS.md"
     before = benchmarks.read_text() if benchmarks.exists() else None
+    own = urlsplit(postgres_url).path.strip("/") or "paperboy"
     env = {
         **{key: os.environ[key] for key in ("PATH", "HOME", "LANG", "TMPDIR") if key in os.environ},
         "DATABASE_URL": postgres_url,
         "REDIS_URL": redis_url,
-        "PAPERBOY_BENCH_DB": "paperboy_bench_smoke",
-        "PAPERBOY_BENCH_SIGNUP_DB": "paperboy_bench_signup_smoke",
+        # Named after this run's database, so two checkouts testing at once do not drop each other's.
+        "PAPERBOY_BENCH_DB": f"{own}_bench_smoke",
+        "PAPERBOY_BENCH_SIGNUP_DB": f"{own}_bench_signup_smoke",
     }
 
     done = subprocess.run(
