@@ -247,7 +247,10 @@ def run(*, quick: bool) -> list[Result]:
     readers = make_subscribers(profiles)
     infos = planning.paper_infos(edition)  # real upvotes of the listing days
     order = [paper.id for paper in infos]
-    texts = [paper.text for paper in infos]
+    from papers.models import Paper
+
+    plain = {pk: f"{title} {abstract}" for pk, title, abstract in Paper.objects.values_list("pk", "title", "abstract")}
+    texts = [plain[paper.id] for paper in infos]  # the baseline reads title + abstract only
 
     runs = {
         "paperboy": paperboy(edition, readers, popularity=False),

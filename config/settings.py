@@ -275,8 +275,8 @@ POSTAL_ADDRESS = env.str("POSTAL_ADDRESS", default="")
 # The day's curation freezes at this UTC hour: the daily edition is published then (weekly: on Sundays).
 DIGEST_CUTOFF_HOUR = env.int("DIGEST_CUTOFF_HOUR", default=22)
 # Ranking weights (popularity vs. relevance to the reader's interests).
-RANKING_POPULARITY_WEIGHT = env.float("RANKING_POPULARITY_WEIGHT", default=0.4)
-RANKING_RELEVANCE_WEIGHT = env.float("RANKING_RELEVANCE_WEIGHT", default=0.6)
+RANKING_POPULARITY_WEIGHT = env.float("RANKING_POPULARITY_WEIGHT", default=0.2)
+RANKING_RELEVANCE_WEIGHT = env.float("RANKING_RELEVANCE_WEIGHT", default=0.8)
 # Sending: deliveries per chunk task, attempts per message, and the pause threshold.
 DIGEST_CHUNK_SIZE = env.int("DIGEST_CHUNK_SIZE", default=200)
 DIGEST_MAX_ATTEMPTS = env.int("DIGEST_MAX_ATTEMPTS", default=5)

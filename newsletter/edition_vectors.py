@@ -1,40 +1,153 @@
 """An edition's papers fitted once for ranking: popularity, tf-idf vectors, category and author
-incidence, and readers' interest phrases as term counts (tokenized once per edition and cached).
+incidence, and readers' profile pieces (interest phrases, liked and disliked papers' texts) with
+their similarity to every paper (computed once per edition and cached).
 ``newsletter.ranking`` scores readers against this; nothing here depends on the readers."""
 
 from __future__ import annotations
 
 import functools
 import math
+import re
 import threading
+import unicodedata
 from collections.abc import Sequence
-from itertools import repeat
+from itertools import pairwise, repeat
 from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
+import Stemmer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+from sklearn.preprocessing import normalize
 
 if TYPE_CHECKING:
     from newsletter.ranking import PaperInfo
 
-# The analyzer that term_counts reproduces: the default token pattern, lower-case, English stop
-# words, unigrams and bigrams.
-_VECTORIZER_OPTIONS = {"stop_words": "english", "ngram_range": (1, 2), "lowercase": True}
-# Profile pieces (phrases, liked texts) cached per edition: at most this many pieces, characters
-# and cached term counts; past any of them the cache starts afresh before the next batch.
-_PIECE_CACHE_LIMITS = (200_000, 40_000_000, 4_000_000)
+# Profile pieces cached per edition: at most this many pieces and characters; past either the
+# cache starts afresh before the next batch. Each piece keeps two float64 rows per paper.
+_PIECE_CACHE_LIMITS = (100_000, 40_000_000)
 _DENSE_LIMIT = 4_000_000  # vocabulary x papers cells kept dense (32 MB)
 _EDITION_CACHE_SIZE = 2  # the daily and the weekly edition being planned
 _PIECE_SEPARATOR_WORD = "zqxpaperboypiecezqx"  # a word that separates profile pieces while tokenizing
 _MARK_CODE = -2
+# A piece's similarities are divided by its best match in the edition, but never by less than this:
+# each interest's best paper scores 1 (every interest gets a fair share), weak matches stay weak.
+SCALE_FLOOR = 0.2
+# Words every abstract uses: they say nothing about what a reader wants. They still match, at
+# this fraction of their tf-idf weight, so "language models" keeps meaning something.
+GENERIC_WEIGHT = 0.3
+GENERIC_WORDS = frozenset(
+    [
+        "model",
+        "models",
+        "modeling",
+        "modelling",
+        "learning",
+        "learn",
+        "learned",
+        "language",
+        "languages",
+        "large",
+        "method",
+        "methods",
+        "approach",
+        "approaches",
+        "framework",
+        "frameworks",
+        "task",
+        "tasks",
+        "data",
+        "dataset",
+        "datasets",
+        "performance",
+        "result",
+        "results",
+        "propose",
+        "proposed",
+        "paper",
+        "study",
+        "training",
+        "train",
+        "trained",
+        "based",
+        "using",
+        "use",
+        "new",
+        "novel",
+        "state",
+        "art",
+        "benchmark",
+        "benchmarks",
+        "experiment",
+        "experiments",
+        "experimental",
+        "show",
+        "shows",
+        "demonstrate",
+        "achieve",
+        "achieves",
+        "improve",
+        "improves",
+        "improved",
+        "improvement",
+        "existing",
+        "efficient",
+        "effective",
+        "work",
+        "works",
+        "system",
+        "systems",
+    ]
+)
 # ASCII characters that are not word characters (\w), mapped to a space: in ASCII text the
-# vectorizer's token pattern (?u)\b\w\w+\b finds exactly the 2+ character words between them.
+# token pattern (?u)\b\w\w+\b finds exactly the 2+ character words between them.
 _ASCII_NON_WORD = {code: " " for code in range(128) if not (chr(code).isalnum() or chr(code) == "_")}
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+# TeX accents as arXiv writes them in author names: J{\"o}rg, Mikol\'a\v{s}, Kra{\ss}.
+_TEX_ACCENT = re.compile(r"\\[\"'`^~=.uvHckbdr]\s*\{?\s*(\\?[A-Za-z])\s*\}?")
+_TEX_LETTERS = {"\\ss": "ss", "\\o": "o", "\\O": "o", "\\l": "l", "\\L": "l", "\\ae": "ae", "\\oe": "oe", "\\i": "i"}
 
 
+@functools.lru_cache(maxsize=65_536)
 def author_key(name: str) -> str:
+    """The key that matches a followed author with a paper's author: case, spacing, accents and
+    TeX accents do not matter ("Jörg Hoffmann" follows "J\\"org Hoffmann")."""
+    if "\\" in name:
+        name = _TEX_ACCENT.sub(lambda match: match.group(1).lstrip("\\"), name)
+        for tex, letter in _TEX_LETTERS.items():
+            name = re.sub(re.escape(tex) + r"(?![A-Za-z])", letter, name)
+    if "{" in name or "}" in name:
+        name = name.replace("{", "").replace("}", "")
+    if not name.isascii():
+        name = "".join(char for char in unicodedata.normalize("NFKD", name) if not unicodedata.combining(char))
     return " ".join(name.split()).casefold()
+
+
+class Analyzer:
+    """Text -> stemmed tokens -> terms (unigrams and bigrams): lower-case, runs of 2+ word
+    characters, English stop words dropped, Snowball (Porter 2) stems, so "robotics" matches
+    "robot" and "forecasting" matches "forecasts". The same analyzer reads papers and profiles."""
+
+    def __init__(self) -> None:
+        self._stemmer = Stemmer.Stemmer("english")
+        self._stems: dict[str, str] = {}
+
+    def tokens(self, text: str) -> list[str]:
+        text = text.lower()
+        if text.isascii():
+            words = [word for word in text.translate(_ASCII_NON_WORD).split() if len(word) > 1]
+        else:
+            words = _TOKEN.findall(text)
+        words = [word for word in words if word not in ENGLISH_STOP_WORDS]
+        stems = self._stems
+        missing = [word for word in dict.fromkeys(words) if word not in stems]
+        if missing:
+            stems.update(zip(missing, self._stemmer.stemWords(missing), strict=True))
+        return list(map(stems.__getitem__, words))
+
+    def terms(self, text: str) -> list[str]:
+        tokens = self.tokens(text)
+        return tokens + [f"{a} {b}" for a, b in pairwise(tokens)]
 
 
 class EditionVectors:
@@ -84,32 +197,40 @@ class EditionVectors:
             len(self.author_index),
         )
 
-        tfidf = TfidfVectorizer(sublinear_tf=True, min_df=1, **_VECTORIZER_OPTIONS)
+        self.analyzer = Analyzer()
+        counter = CountVectorizer(analyzer=self.analyzer.terms)
         try:
-            matrix = tfidf.fit_transform([paper.text or "" for paper in self.papers]).tocsr()
+            counts = counter.fit_transform([paper.text or "" for paper in self.papers]).tocsr()
         except ValueError:  # no paper, or only stop words: relevance is 0 for everybody
-            self.vocabulary = {}
+            self.vocabulary: dict[str, int] = {}
             self.idf = np.zeros(0)
-            self.paper_vectors_t = np.zeros((0, n))
-            self.similarity = np.zeros((n, n))
+            self.paper_terms = sp.csr_matrix((n, 0))
+            self.paper_vectors_t: np.ndarray | sp.csr_matrix = np.zeros((0, n))
         else:
-            self.vocabulary = tfidf.vocabulary_
-            self.preprocess = tfidf.build_preprocessor()
-            self.tokenize = tfidf.build_tokenizer()
-            self.stop_words = frozenset(tfidf.get_stop_words() or ())
+            self.vocabulary = counter.vocabulary_
             # unigram -> column, and the marker that separates pieces in ``term_counts``
             self.token_codes = {term: col for term, col in self.vocabulary.items() if " " not in term}
-            self.separable = _PIECE_SEPARATOR_WORD not in self.token_codes
+            self.mark = self.analyzer.tokens(_PIECE_SEPARATOR_WORD)[0]
+            self.separable = self.mark not in self.token_codes
             if self.separable:
-                self.token_codes[_PIECE_SEPARATOR_WORD] = _MARK_CODE
-            self.idf = tfidf.idf_.astype(np.float64)
+                self.token_codes[self.mark] = _MARK_CODE
+            # TfidfVectorizer's smooth idf, with generic words weighed down
+            document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
+            self.idf = np.log((1 + n) / (1 + document_frequency)) + 1.0
+            generic = {self.vocabulary.get(word, -1) for word in self.analyzer.tokens(" ".join(GENERIC_WORDS))}
+            self.idf[sorted(generic - {-1})] *= GENERIC_WEIGHT
+            self.paper_terms = counts.copy()
+            self.paper_terms.data = np.ones_like(self.paper_terms.data)  # which terms each paper has
+            vectors = counts.astype(np.float64)
+            weigh_terms(vectors, self.idf)
+            normalize(vectors, copy=False)
             # vocabulary x papers; dense while small (a sparse x dense product is the fastest here)
-            transposed = matrix.T.tocsr()
+            transposed = vectors.T.tocsr()
             small = transposed.shape[0] * n <= _DENSE_LIMIT
             self.paper_vectors_t = transposed.toarray() if small else transposed
-            self.similarity = (matrix @ matrix.T).toarray()  # paper x paper cosine
         self.vocabulary_size = len(self.idf)
         self.phrases = PieceCache(self)
+        self.muted: dict[str, np.ndarray] = {}
         self.lock = threading.Lock()
 
     @staticmethod
@@ -121,30 +242,20 @@ class EditionVectors:
         return matrix
 
     def term_counts(self, pieces: list[str]) -> sp.csr_matrix:
-        """(pieces x vocabulary) term counts: what ``CountVectorizer(vocabulary=...)`` with the
-        fitted vectorizer's analyzer gives, computed for all pieces at once.
-
-        The analyzer lower-cases, takes the tokens (runs of 2+ word characters), drops English
-        stop words, and counts the unigrams and the bigrams of the remaining tokens. Here the
-        pieces are joined with a marker token between them and tokenized in one pass (ASCII text
-        by ``str.translate`` + ``split``, which is what the token pattern finds in ASCII; other
-        text by the vectorizer's own tokenizer), and a bigram is only built where both of its
-        words are in the vocabulary - no other bigram can be, since every word of a paper's
-        bigram is also one of its unigrams."""
+        """(pieces x vocabulary) term counts: what the fitted analyzer counts in each piece,
+        computed for all pieces at once. The pieces are joined with a marker token between them
+        and tokenized in one pass, and a bigram is only built where both of its words are in the
+        vocabulary - no other bigram can be, since every word of a paper's bigram is also one of
+        its unigrams."""
         size = (len(pieces), self.vocabulary_size)
         if not self.vocabulary or not pieces:
             return sp.csr_matrix(size)
-        mark = _PIECE_SEPARATOR_WORD
-        joined = self.preprocess(f" {mark} ".join(pieces))
-        if len(pieces) > 1 and (not self.separable or joined.count(mark) != len(pieces) - 1):
+        joined = f" {_PIECE_SEPARATOR_WORD} ".join(pieces)
+        tokens = self.analyzer.tokens(joined)
+        if len(pieces) > 1 and (not self.separable or tokens.count(self.mark) != len(pieces) - 1):
             # a piece contains the marker word itself: one piece at a time
             stacked: sp.csr_matrix = sp.vstack([self.term_counts([piece]) for piece in pieces], format="csr")
             return stacked
-        if joined.isascii():
-            tokens = joined.translate(_ASCII_NON_WORD).split()
-            tokens = [token for token in tokens if len(token) > 1 and token not in self.stop_words]
-        else:
-            tokens = [token for token in self.tokenize(joined) if token not in self.stop_words]
         codes = np.fromiter(map(self.token_codes.get, tokens, repeat(-1)), dtype=np.int64, count=len(tokens))
         rows = np.cumsum(codes == _MARK_CODE) if len(pieces) > 1 else np.zeros(len(codes), dtype=np.int64)
         pairs = np.flatnonzero((codes[:-1] >= 0) & (codes[1:] >= 0)).tolist()
@@ -162,10 +273,46 @@ class EditionVectors:
             np.float64,
         )
 
+    def similarity(self, pieces: list[str]) -> np.ndarray:
+        """(pieces x papers) tf-idf cosine of each piece with each paper."""
+        if not self.vocabulary_size or not pieces:
+            return np.zeros((len(pieces), self.n))
+        vectors = self.term_counts(pieces)
+        weigh_terms(vectors, self.idf)
+        normalize(vectors, copy=False)
+        product = vectors @ self.paper_vectors_t
+        dense = product.toarray() if sp.issparse(product) else np.asarray(product)
+        return dense.astype(np.float64)
+
+    def muted_papers(self, phrase: str) -> np.ndarray:
+        """Which papers (bool per column) a muted phrase hides: those containing all of its words
+        in order (as stems: "LLM agents" hides "LLM agent" and "LLM-based agents" does not) - a
+        one-word phrase hides every paper with that word. Cached per phrase."""
+        hidden = self.muted.get(phrase)
+        if hidden is None:
+            tokens = self.analyzer.tokens(phrase)
+            needed = tokens if len(tokens) == 1 else [f"{a} {b}" for a, b in pairwise(tokens)]
+            columns = [self.vocabulary.get(term, -1) for term in needed]
+            if not tokens or min(columns) < 0:
+                hidden = np.zeros(self.n, dtype=bool)
+            else:
+                hidden = np.asarray(self.paper_terms[:, columns].sum(axis=1)).ravel() == len(columns)
+            if len(self.muted) < 100_000:
+                self.muted[phrase] = hidden
+        return hidden
+
+
+def weigh_terms(counts: sp.csr_matrix, idf: np.ndarray) -> None:
+    """In place: count -> idf * (1 + log(count)), the vectorizer's sublinear tf-idf weight."""
+    np.log(counts.data, out=counts.data)
+    counts.data += 1.0
+    counts.data *= idf[counts.indices]
+
 
 class PieceCache:
-    """Profile pieces (interest phrases, liked texts) -> row of their term counts, grown lazily:
-    a phrase shared by many readers is tokenized once per edition."""
+    """Profile pieces (interest phrases, liked texts) -> row of their similarities with the
+    edition's papers, grown lazily: a phrase shared by many readers is analysed once per edition.
+    ``scaled`` is the similarity divided by the piece's best match (at least SCALE_FLOOR)."""
 
     _NEW, _EMPTY, _BOUNDARY = -3, -1, -2
     _MARK = "\x01"  # separates readers in the joined interests of a batch
@@ -176,22 +323,29 @@ class PieceCache:
 
     def reset(self) -> None:
         self.index: dict[str, int] = {"": self._EMPTY, self._MARK: self._BOUNDARY}
-        self.size = 0
+        self.texts: list[str] = []
         self.characters = 0
-        self.matrix = sp.csr_matrix((0, self.edition.vocabulary_size))  # term counts
+        self.raw = np.zeros((0, self.edition.n))
+        self.scaled = np.zeros((0, self.edition.n))
+
+    @property
+    def size(self) -> int:
+        return len(self.texts)
 
     def full(self) -> bool:
         """Bounds the memory the cache keeps between calls (checked between batches)."""
-        limit = _PIECE_CACHE_LIMITS
-        return self.size > limit[0] or self.characters > limit[1] or self.matrix.nnz > limit[2]
+        return self.size > _PIECE_CACHE_LIMITS[0] or self.characters > _PIECE_CACHE_LIMITS[1]
 
     def _add(self, pieces: list[str]) -> None:
         for piece in pieces:
-            self.index[piece] = self.size
-            self.size += 1
+            self.index[piece] = len(self.texts)
+            self.texts.append(piece)
         self.characters += sum(map(len, pieces))
-        block = self.edition.term_counts(pieces)
-        self.matrix = sp.vstack([self.matrix, block], format="csr") if self.matrix.shape[0] else block
+        raw = self.edition.similarity(pieces)
+        best = raw.max(axis=1, keepdims=True) if raw.shape[1] else np.zeros((len(pieces), 1))
+        scaled = raw / np.maximum(best, SCALE_FLOOR)
+        self.raw = np.concatenate([self.raw, raw]) if self.raw.shape[0] else raw
+        self.scaled = np.concatenate([self.scaled, scaled]) if self.scaled.shape[0] else scaled
 
     def lookup(self, pieces: list[str]) -> np.ndarray:
         """Row of each piece (any text; liked texts are used verbatim)."""
@@ -206,7 +360,7 @@ class PieceCache:
     def phrase_pairs(self, interests: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(reader row, piece row) for every interest phrase of a batch of readers, found with
         one join/split over the whole batch instead of a split per reader. Phrases are cached as
-        written (not lower-cased: the vectorizer does that, only sharing would gain)."""
+        written (the analyzer lower-cases them)."""
         mark = self._MARK
         joined = f",{mark},".join(interests)
         if joined.count(mark) != len(interests) - 1:  # a reader's text contains the mark itself

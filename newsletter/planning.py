@@ -18,7 +18,7 @@ from django.utils import timezone
 from common.db import id_list, insert_rows
 from newsletter import services
 from newsletter.models import Delivery, Edition, Feedback
-from newsletter.ranking import PaperInfo, ReaderInfo, Weights, score_papers
+from newsletter.ranking import PaperInfo, ReaderInfo, Weights, paper_text, score_papers
 from papers import taxonomy
 from papers.models import DailyEntry, Paper
 from subscribers.models import Subscriber
@@ -69,7 +69,7 @@ def paper_infos(edition: Edition) -> list[PaperInfo]:
     return [
         PaperInfo(
             id=pk,
-            text=f"{papers[pk].title} {papers[pk].abstract}",
+            text=paper_text(papers[pk].title, papers[pk].abstract, papers[pk].ai_summary, papers[pk].ai_keywords),
             upvotes=upvotes.get(pk, papers[pk].upvotes),
             categories=taxonomy.paper_keys(papers[pk].categories),
             authors=tuple(authors[pk]),
@@ -96,10 +96,12 @@ def reader_infos(subscriber_ids: list[int]) -> list[ReaderInfo]:
         "subscriber_id", "paper_id", "vote"
     ):
         (liked if vote > 0 else disliked)[subscriber_id].add(paper_id)
-    liked_ids = set().union(*liked.values()) if liked else set()
+    voted_ids = set().union(*liked.values(), *disliked.values())
     texts = {
-        pk: f"{title} {abstract}"
-        for pk, title, abstract in Paper.objects.filter(pk__in=liked_ids).values_list("pk", "title", "abstract")
+        pk: paper_text(title, abstract, summary, keywords)
+        for pk, title, abstract, summary, keywords in Paper.objects.filter(pk__in=voted_ids).values_list(
+            "pk", "title", "abstract", "ai_summary", "ai_keywords"
+        )
     }
     none: frozenset[int] = frozenset()
 
@@ -127,6 +129,7 @@ def reader_infos(subscriber_ids: list[int]) -> list[ReaderInfo]:
             liked=frozenset(liked[pk]) if pk in liked else none,
             disliked=frozenset(disliked[pk]) if pk in disliked else none,
             liked_texts=tuple(texts[paper] for paper in sorted(liked[pk]) if paper in texts) if pk in liked else (),
+            disliked_texts=tuple(texts[p] for p in sorted(disliked[pk]) if p in texts) if pk in disliked else (),
         )
         for pk, interests, categories, authors, count, skip in rows
     ]

@@ -1,63 +1,71 @@
 """Rank an edition's papers for every subscriber at once: pure computation, no database.
 
 The caller (``newsletter.planning``) loads the edition's papers and a batch of readers into the
-plain, frozen objects below and gets back, per reader id, the paper ids to send, best first.
+plain, frozen objects below and gets back, per reader id, the paper ids to send, best first
+(``score_papers``), or those with the reasons for each (``rank_readers``).
 
-Scoring, for reader r and paper p of the edition (all terms vectorized over readers x papers)::
+Text: papers and profiles go through one analyzer (``edition_vectors.Analyzer``): lower-case
+words of 2+ characters, English stop words dropped, Snowball stems ("robotics" = "robot"),
+unigrams + bigrams (so a multi-word interest also matches as a phrase). Term weights are
+sublinear tf x smooth idf fitted on the edition's texts, with a short list of words every abstract
+uses ("model", "learning", "language", ...) weighed down to GENERIC_WEIGHT.
 
-    score(r, p) = popularity          * pop(p)
-                + relevance           * cos(r, p) / max(max_q cos(r, q), 0.25)
-                + author_boost        * [p has an author r follows]
-                - dislike_penalty     * max over d in (r.disliked & edition) of cos(d, p)
+A reader's profile is made of *pieces*: each interest phrase (comma, semicolon or newline
+separated), the text of each liked paper, the text of each disliked paper. Each piece is compared
+with every paper of the edition on its own (cosine), and that row is divided by the piece's best
+match in the edition (but by no less than SCALE_FLOOR): every interest's best paper scores 1, so
+"medicine, clinical question answering, healthcare" gets a paper for each interest instead of
+three about question answering. A piece shared by many readers is analysed once per edition.
+
+For reader r and paper p (all terms vectorized over readers x papers)::
+
+    interest(r, p) = max over r's phrases of scaled(phrase, p)
+                   + also_matches * (sum over the other phrases of scaled(phrase, p))
+    liked(r, p)    = max over r's liked papers of scaled(liked, p)       (Rocchio's beta term)
+    disliked(r, p) = max over r's disliked papers of scaled(disliked, p) (Rocchio's gamma term)
+
+    score(r, p) = relevance    * (interest + liked_weight * liked)
+                + popularity   * pop(p)
+                + author_boost * [p has an author r follows]
+                - dislike_penalty * disliked
 
 - ``pop(p) = log1p(upvotes) / log1p(max upvotes in the edition)``, in [0, 1]. The log keeps one
-  viral paper (2,000 upvotes) from squashing everything else to ~0; a linear scale would make the
-  popularity term useless for the rest of the edition. Negative upvotes count as 0; an edition
-  where nobody upvoted has pop = 0 everywhere.
-- Relevance is scaled per reader: their best-matching paper scores 1 (when its cosine is at
-  least ``RELEVANCE_SCALE_FLOOR``; weaker matches are not inflated). Raw cosines of short
-  interests stay below ~0.5, so unscaled, a viral paper would outrank a reader's clear match.
-- ``cos`` is tf-idf cosine similarity. A ``TfidfVectorizer`` (English stop words, sublinear tf,
-  unigrams + bigrams, min_df=1) is fitted on the edition's ``title + abstract`` texts; a reader's
-  profile is their interests plus the texts of the papers they liked (``liked_texts``, plus the
-  edition's own text of any liked paper that is in this edition), projected onto that vocabulary.
-  The profile is vectorized piece by piece - each comma/semicolon/newline separated interest
-  phrase and each liked text is a piece - and the pieces' term counts are summed before the
-  sublinear tf, idf and L2 norm are applied. That equals vectorizing ``profile_text(...)`` except
-  that no bigram spans two pieces ("diffusion, rlhf" does not make the bigram "diffusion rlhf"),
-  and it lets the same phrase, shared by thousands of readers, be tokenized once.
-- Disliked papers of this edition are never chosen, and the papers most similar to them are
-  pushed down by ``dislike_penalty * cosine``. Disliked papers outside the edition only matter
-  through their ids (their texts are not passed in).
+  viral paper (2,000 upvotes) from squashing everything else to ~0; negative upvotes count as 0.
+- Followed authors match by ``author_key``: case, spacing and accents (also TeX ones, as arXiv
+  writes them: ``J{\\"o}rg``) do not matter.
+- Liked and disliked papers count whether or not they are in this edition (their texts are passed
+  in ``liked_texts``/``disliked_texts``; a voted paper of the edition adds its own text).
 
 Selection per reader:
 
 1. Allowed papers: if ``reader.categories`` is non-empty, only papers sharing at least one
    category (case-sensitive arXiv names; the planner maps aliases to one name) and papers of
-   unknown category (no categories at all: Hugging Face lists papers without them), which stay
-   eligible and are ranked like any other; papers by a followed author (case-insensitive name,
-   whitespace-normalized) are allowed regardless of categories. Papers in ``sent`` or
-   ``disliked`` are never allowed, whatever else holds.
+   unknown category (no categories at all: Hugging Face lists papers without them); papers by a
+   followed author are allowed regardless of categories. Never allowed, whatever else holds:
+   papers in ``sent`` or ``disliked``, and papers containing a ``muted`` phrase (all its words, in
+   order, as stems: muting "LLM agents" hides "LLM agent ..." but not every paper saying "agents").
 2. Skip rule: a reader with ``skip_if_no_match`` who *expressed interests* - non-empty interests,
    a liked text, or a followed author - gets ``[]`` (no email) unless at least one allowed paper
-   matches: raw relevance ``cos >= min_relevance``, or written by a followed author. Pinned papers
-   do not count as a match. A reader who expressed nothing (categories alone are a filter, not an
-   interest) is never skipped by this rule: they get the most popular allowed papers. Without
-   ``skip_if_no_match`` a reader gets their top papers even if none matched.
+   matches: a raw cosine ``>= min_relevance`` with one of their phrases or liked papers, or a
+   followed author. Pinned papers do not count as a match. A reader who expressed nothing
+   (categories alone are a filter, not an interest) is never skipped: they get the most popular
+   allowed papers. Without ``skip_if_no_match`` a reader whose interests matched nothing gets
+   the top papers anyway, and ``Pick.unmatched`` says so (the digest says it honestly).
 3. Order: allowed pinned papers first, in the order of ``papers``; then the rest by score, ties
    broken by more upvotes, then by the order of ``papers``. Cut to ``reader.count`` (clamped to
    1..MAX_COUNT). Fewer allowed papers than ``count`` means a shorter list; none means ``[]``.
 
-Scale: readers are processed in batches of ``batch_size``; per batch the work is a few sparse and
-dense numpy/scipy operations on (batch x papers) arrays and one stable argsort. Reading the readers
-is column-wise (one comprehension per field) and flattened into index arrays with C-level loops
-(``map``, ``chain``, ``np.fromiter``); nothing in Python runs per (reader, paper) pair. Interest
-phrases are split for a whole batch with one join/split and looked up in a cache, so a phrase
-shared by many readers is tokenized once; new phrases and liked texts are tokenized together in
-one pass. The fitted edition and that cache are kept for the next call with the same papers
-(``clear_cache()`` forgets them), since the planner ranks an edition's readers batch by batch.
-The cyclic garbage collector is paused during a call. Measured by hand (1,000,000 readers x 60
-papers, one core): about 8-10 s, and about 250 MB on top of the inputs, most of it the result.
+Reasons (``rank_readers``), per chosen paper, a tuple of codes: ``"pick"`` (pinned),
+``"author:<name as on the paper>"``, ``"interest:<phrase as the reader wrote it>"`` (each phrase
+whose scaled match is at least REASON_SHARE and whose raw cosine is at least min_relevance),
+``"liked"`` (scaled similarity to a liked paper at least REASON_SHARE), else ``"trending"``.
+
+Scale: readers are processed in batches of ``batch_size``; per batch the work is a few numpy
+operations on (profile pieces x papers) and (batch x papers) arrays and one stable argsort; nothing
+in Python runs per (reader, paper) pair, except the reasons (per chosen paper, in the planner's
+batches). The fitted edition and its piece cache are kept for the next call with the same papers
+(``clear_cache()`` forgets them). The cyclic garbage collector is paused during a call. Measured
+by ``make bench`` (ranking: 1,000,000 readers x 60 papers).
 """
 
 from __future__ import annotations
@@ -69,32 +77,42 @@ from dataclasses import astuple, dataclass
 from itertools import chain, repeat
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn.preprocessing import normalize
 
-from newsletter.edition_vectors import EditionVectors, author_key, clear_cache, edition_vectors, incidence
-
-RELEVANCE_SCALE_FLOOR = 0.25
+from newsletter.edition_vectors import (
+    EditionVectors,
+    PieceCache,
+    author_key,
+    clear_cache,
+    edition_vectors,
+    incidence,
+)
 
 __all__ = [
     "MAX_COUNT",
     "PaperInfo",
+    "Pick",
     "ReaderInfo",
     "Weights",
     "clear_cache",
+    "paper_text",
     "profile_text",
+    "rank_readers",
     "score_papers",
     "split_interests",
 ]
 
 MAX_COUNT = 50  # papers per digest, upper bound (the lower bound is 1)
+# Two papers this similar (tf-idf cosine) count as fully alike for "more / less like this": a
+# liked paper's neighbours move up by up to the ``liked`` weight, a disliked one's move down.
+SIMILAR_PAPER = 0.2
+REASON_SHARE = 0.5  # a piece "explains" a paper when its scaled match is at least this
 _FLATTEN_LIMIT = 64  # id sets up to this size are matched against the edition as arrays
 
 
 @dataclass(frozen=True, slots=True)
 class PaperInfo:
     id: int
-    text: str  # title + " " + abstract (plain text)
+    text: str  # what the paper is about: ``paper_text(...)`` (plain text)
     upvotes: int
     categories: tuple[str, ...] = ()
     authors: tuple[str, ...] = ()
@@ -112,16 +130,30 @@ class ReaderInfo:
     sent: frozenset[int] = frozenset()  # paper ids already sent to this reader: never again
     liked: frozenset[int] = frozenset()  # "more like this" paper ids (may be outside this edition)
     disliked: frozenset[int] = frozenset()
-    liked_texts: tuple[str, ...] = ()  # texts of liked papers (title+abstract), enrich the profile
+    liked_texts: tuple[str, ...] = ()  # texts of liked papers: their neighbours move up
+    disliked_texts: tuple[str, ...] = ()  # texts of disliked papers: their neighbours move down
+    muted: tuple[str, ...] = ()  # words/phrases whose papers are never chosen
 
 
 @dataclass(frozen=True, slots=True)
 class Weights:
-    popularity: float = 0.4
-    relevance: float = 0.6
+    popularity: float = 0.2
+    relevance: float = 0.8
     author_boost: float = 0.5
-    dislike_penalty: float = 1.0
-    min_relevance: float = 0.05  # below this a paper does not count as "matching" for skip_if_no_match
+    dislike_penalty: float = 0.6
+    liked: float = 0.6  # a paper like one the reader liked, relative to an interest's best match
+    also_matches: float = 0.25  # each further interest phrase matching the paper adds this share
+    min_relevance: float = 0.05  # below this a paper does not count as "matching" (skip rule, reasons)
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    """One reader's digest: the paper ids, best first, a reason tuple per paper, and whether
+    their interests matched nothing today (so these are simply the top papers)."""
+
+    paper_ids: list[int]
+    reasons: list[tuple[str, ...]]
+    unmatched: bool = False
 
 
 def split_interests(interests: str) -> list[str]:
@@ -139,6 +171,12 @@ def profile_text(interests: str, liked_texts: Iterable[str]) -> str:
     return "\n".join([*split_interests(interests), *(text for text in liked_texts if text)])
 
 
+def paper_text(title: str, abstract: str, summary: str = "", keywords: Iterable[str] = ()) -> str:
+    """What a paper is about, for the ranking: the title (twice: it is the densest statement of
+    the topic), the abstract, and what a source adds (HF's AI summary and keywords)."""
+    return "\n".join(part for part in (title, title, abstract, summary, ", ".join(keywords)) if part)
+
+
 def score_papers(
     papers: Sequence[PaperInfo],
     readers: Sequence[ReaderInfo],
@@ -147,29 +185,93 @@ def score_papers(
     batch_size: int = 20_000,
 ) -> dict[int, list[int]]:
     """reader id -> chosen paper ids in order (best first); [] means skip this reader's email."""
+    result: dict[int, list[int]] = {}
+    _run(papers, readers, weights, batch_size, result, None)
+    return result
+
+
+def rank_readers(
+    papers: Sequence[PaperInfo],
+    readers: Sequence[ReaderInfo],
+    *,
+    weights: Weights = Weights(),
+    batch_size: int = 20_000,
+) -> dict[int, Pick]:
+    """reader id -> their Pick (paper ids with reasons); an empty Pick means skip the email."""
+    ids: dict[int, list[int]] = {}
+    picks: dict[int, Pick] = {}
+    _run(papers, readers, weights, batch_size, ids, picks)
+    return picks
+
+
+def _run(
+    papers: Sequence[PaperInfo],
+    readers: Sequence[ReaderInfo],
+    weights: Weights,
+    batch_size: int,
+    result: dict[int, list[int]],
+    picks: dict[int, Pick] | None,
+) -> None:
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     if not all(math.isfinite(value) for value in astuple(weights)):
         raise ValueError(f"weights must be finite numbers: {weights}")
     if not papers:
-        return {reader.id: [] for reader in readers}
+        result.update({reader.id: [] for reader in readers})
+        if picks is not None:
+            picks.update({reader.id: Pick([], []) for reader in readers})
+        return
     edition = edition_vectors(tuple(papers))
-    result: dict[int, list[int]] = {}
     # The cyclic garbage collector would walk every live object (the callers' million readers) again
     # and again while we allocate the result lists; nothing here makes reference cycles.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        with edition.lock:  # the phrase cache is shared between calls
+        with edition.lock:  # the piece cache is shared between calls
             for start in range(0, len(readers), batch_size):
                 if edition.phrases.full():
                     edition.phrases.reset()
-                prepared = _prepare(edition, readers[start : start + batch_size])
-                _emit(edition, prepared.reader_ids, *_rank(edition, prepared, weights), result)
+                batch = readers[start : start + batch_size]
+                prepared = _prepare(edition, batch)
+                ranked = _rank(edition, prepared, weights)
+                _emit(edition, prepared.reader_ids, ranked.top, ranked.lengths, result)
+                if picks is not None:
+                    picks.update(_explain(edition, batch, prepared, ranked, result, weights))
     finally:
         if collecting:
             gc.enable()
-    return result
+
+
+@dataclass(slots=True)
+class _Pieces:
+    """(reader row, piece row) pairs of one kind of profile piece, sorted by reader: the readers
+    who have any (``readers``), and for each pair the reader's position in ``readers`` and the
+    pair's position among that reader's pieces (``slot``)."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    readers: np.ndarray
+    owner: np.ndarray
+    slot: np.ndarray
+
+    @classmethod
+    def of(cls, rows: np.ndarray, cols: np.ndarray) -> _Pieces:
+        order = np.argsort(rows, kind="stable")
+        rows, cols = rows[order], cols[order]
+        readers, starts, owner = np.unique(rows, return_index=True, return_inverse=True)
+        slot = np.arange(len(rows)) - starts[owner]
+        return cls(rows, cols, readers, owner, slot)
+
+    def reduce(self, table: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
+        """(readers with pieces x papers): ``ufunc`` over each reader's rows of ``table``, one
+        slot at a time (most readers have a few pieces; ``ufunc.reduceat`` on rows is slower)."""
+        first = self.slot == 0
+        result: np.ndarray = table[self.cols[first]]
+        for slot in range(1, int(self.slot.max(initial=0)) + 1):
+            pairs = self.slot == slot
+            owners = self.owner[pairs]
+            result[owners] = ufunc(result[owners], table[self.cols[pairs]])
+        return result
 
 
 @dataclass(slots=True)
@@ -181,50 +283,65 @@ class _Prepared:
     skip_flag: np.ndarray
     profiled: np.ndarray  # expressed interests: phrases, liked texts or followed authors
     filtered: np.ndarray  # has a category filter
-    pieces: sp.csr_matrix  # readers x profile pieces (counts)
-    piece_terms: sp.csr_matrix  # profile pieces x vocabulary (counts), as of this batch
+    interests: _Pieces
+    liked: _Pieces
+    disliked: _Pieces
     # (rows, columns) pairs: followed authors and categories (columns of the edition's indexes),
     # and papers of the edition that were already sent or are disliked (paper columns).
     authors: tuple[np.ndarray, np.ndarray]
     categories: tuple[np.ndarray, np.ndarray]
     sent: tuple[np.ndarray, np.ndarray]
-    disliked: tuple[np.ndarray, np.ndarray]
+    disliked_cols: tuple[np.ndarray, np.ndarray]
+    muted: list[tuple[int, str]]
 
 
 def _prepare(edition: EditionVectors, batch: Sequence[ReaderInfo]) -> _Prepared:
     """Read a batch of readers: column-wise reads of their fields, then flattened index arrays,
     with C-level loops (map, chain, fromiter) wherever possible; nothing per (reader, paper)."""
     b = len(batch)
-    piece_rows, piece_cols = edition.phrases.phrase_pairs([reader.interests or "" for reader in batch])
-    liked_rows, liked_pieces = _liked_pieces(edition, batch)
-    if liked_pieces:
-        liked_cols = edition.phrases.lookup(liked_pieces)
-        known = liked_cols >= 0  # a liked text that is just the batch separator means nothing
-        piece_rows = np.concatenate([piece_rows, liked_rows[known]])
-        piece_cols = np.concatenate([piece_cols, liked_cols[known]])
+    cache = edition.phrases
+    interests = _Pieces.of(*cache.phrase_pairs([reader.interests or "" for reader in batch]))
+    liked_in = _in_edition(edition, [reader.liked for reader in batch])
+    disliked_in = _in_edition(edition, [reader.disliked for reader in batch])
+    liked = _Pieces.of(*_text_pieces(edition, [reader.liked_texts for reader in batch], liked_in))
+    disliked = _Pieces.of(*_text_pieces(edition, [reader.disliked_texts for reader in batch], disliked_in))
     followed_lists = [reader.followed_authors for reader in batch]
     category_lists = [reader.categories for reader in batch]
-    profiled = np.bincount(piece_rows, minlength=b) > 0
+    profiled = np.zeros(b, dtype=bool)
+    profiled[interests.readers] = True
+    profiled[liked.readers] = True
     profiled |= np.fromiter(map(bool, followed_lists), dtype=bool, count=b)
+    muted = [(row, phrase) for row, reader in enumerate(batch) if reader.muted for phrase in reader.muted]
     return _Prepared(
         reader_ids=[reader.id for reader in batch],
         counts=np.clip(np.array([reader.count for reader in batch], dtype=np.int64), 1, MAX_COUNT),
         skip_flag=np.array([reader.skip_if_no_match for reader in batch], dtype=bool),
         profiled=profiled,
         filtered=np.fromiter(map(bool, category_lists), dtype=bool, count=b),
-        pieces=incidence(piece_rows, piece_cols, (b, edition.phrases.size), np.float64),
-        piece_terms=edition.phrases.matrix,
+        interests=interests,
+        liked=liked,
+        disliked=disliked,
         authors=_flat_lookup(followed_lists, edition.author_index, author_key),
         categories=_flat_lookup(category_lists, edition.category_index),
         sent=_in_edition(edition, [reader.sent for reader in batch]),
-        disliked=_in_edition(edition, [reader.disliked for reader in batch]),
+        disliked_cols=disliked_in,
+        muted=muted,
     )
 
 
-def _rank(edition: EditionVectors, batch: _Prepared, weights: Weights) -> tuple[np.ndarray, np.ndarray]:
-    """The numeric part: (top columns per reader, best first; how many of them to send)."""
+@dataclass(slots=True)
+class _Ranked:
+    top: np.ndarray  # (batch x k) columns, best first
+    lengths: np.ndarray  # how many of them each reader gets
+    matched: np.ndarray  # the reader's interests matched an allowed paper
+    followed: np.ndarray | None  # (batch x papers) has a followed author
+    liked: np.ndarray | None  # (readers with liked pieces x papers) scaled similarity
+
+
+def _rank(edition: EditionVectors, batch: _Prepared, weights: Weights) -> _Ranked:
+    """The numeric part: top columns per reader (best first) and how many of them to send."""
     n, b = edition.n, len(batch.reader_ids)
-    relevance = _relevance(edition, batch)
+    cache = edition.phrases
 
     allowed = np.ones((b, n), dtype=bool)
     if batch.filtered.any():
@@ -237,55 +354,144 @@ def _rank(edition: EditionVectors, batch: _Prepared, weights: Weights) -> tuple[
         followed = (authors @ edition.paper_authors) > 0
         allowed |= followed
     allowed[batch.sent] = False
-    allowed[batch.disliked] = False
+    allowed[batch.disliked_cols] = False
+    for row, phrase in batch.muted:
+        allowed[row] &= ~edition.muted_papers(phrase)
 
     # Scores are shifted to be positive (the shift only depends on the weights, so a reader's
     # ranking does not depend on the batch it is in), pinned papers get scores above any other.
-    shift = 1.0 + sum(abs(value) for value in astuple(weights)[:4])
-    # Each reader's relevance is scaled so that a good match scores 1: raw tf-idf cosines of short
-    # interests top out near 0.5, which would let any viral paper beat the reader's best match.
-    # Weak matches are not inflated (the divisor is at least RELEVANCE_SCALE_FLOOR).
-    divisor = np.maximum(relevance.max(axis=1, keepdims=True), RELEVANCE_SCALE_FLOOR)
-    score = (weights.relevance / divisor) * relevance
-    score += weights.popularity * edition.popularity + shift
+    w = weights
+    ceiling = abs(w.relevance) * (2 + abs(w.also_matches) + abs(w.liked)) + abs(w.popularity) + abs(w.author_boost)
+    shift = 1.0 + ceiling + abs(w.dislike_penalty)
+    score = np.full((b, n), shift)
+    score += weights.popularity * edition.popularity
+    matched = np.zeros(b, dtype=bool)
+    penalty = np.zeros((b, n))  # how much each paper is like one the reader disliked
+    if batch.disliked.rows.size:
+        disliked = np.minimum(batch.disliked.reduce(cache.raw, np.maximum) / SIMILAR_PAPER, 1.0)
+        penalty[batch.disliked.readers] = weights.dislike_penalty * disliked
+        score -= penalty
+    if batch.interests.rows.size:
+        best = batch.interests.reduce(cache.scaled, np.maximum)
+        total = batch.interests.reduce(cache.scaled, np.add)
+        # other phrases matching the same paper add at most one more full match between them
+        score[batch.interests.readers] += weights.relevance * (
+            best + weights.also_matches * np.minimum(total - best, 1.0)
+        )
+        raw = batch.interests.reduce(cache.raw, np.maximum)
+        matched[batch.interests.readers] |= ((raw >= weights.min_relevance) & allowed[batch.interests.readers]).any(1)
+        _fair_share(score, allowed, penalty, batch.interests, cache, weights)
+    liked = None
+    if batch.liked.rows.size:
+        liked = np.minimum(batch.liked.reduce(cache.raw, np.maximum) / SIMILAR_PAPER, 1.0)
+        score[batch.liked.readers] += weights.relevance * weights.liked * liked
+        raw = batch.liked.reduce(cache.raw, np.maximum)
+        matched[batch.liked.readers] |= ((raw >= weights.min_relevance) & allowed[batch.liked.readers]).any(1)
     if followed is not None:
         np.add(score, weights.author_boost, out=score, where=followed)
-    dislike_rows, dislike_cols = batch.disliked
-    if dislike_cols.size:  # per reader: the closest disliked paper of this edition
-        rows, position = np.unique(dislike_rows, return_inverse=True)
-        closeness = np.zeros((len(rows), n))
-        np.maximum.at(closeness, position, edition.similarity[dislike_cols])
-        score[rows] -= weights.dislike_penalty * closeness
+        matched |= (followed & allowed).any(axis=1)
     if edition.pinned_cols.size:
         score[:, edition.pinned_cols] = 2.0 * shift + edition.pinned_rank
 
-    matched = ((relevance >= weights.min_relevance) & allowed).any(axis=1)
-    if followed is not None:
-        matched |= (followed & allowed).any(axis=1)
     lengths = np.minimum(batch.counts, np.count_nonzero(allowed, axis=1))
     lengths[batch.skip_flag & batch.profiled & ~matched] = 0
     k = int(lengths.max(initial=0))
     top = _top_columns(score, allowed, k) if k else np.zeros((b, 0), dtype=np.int64)
-    return top, lengths
+    return _Ranked(top, lengths, matched, followed, liked)
 
 
-def _relevance(edition: EditionVectors, batch: _Prepared) -> np.ndarray:
-    """(readers x papers) tf-idf cosine between each reader's profile and each paper."""
-    if not (batch.pieces.nnz and edition.vocabulary_size):
-        return np.zeros((len(batch.reader_ids), edition.n))
-    terms = batch.pieces @ batch.piece_terms  # readers x vocabulary, summed term counts
-    _sublinear_tfidf(terms, edition.idf)
-    normalize(terms, copy=False)
-    relevance = terms @ edition.paper_vectors_t
-    dense: np.ndarray = relevance.toarray() if isinstance(relevance, sp.csr_matrix) else np.asarray(relevance)
-    return dense
+def _fair_share(
+    score: np.ndarray, allowed: np.ndarray, penalty: np.ndarray, pieces: _Pieces, cache: PieceCache, weights: Weights
+) -> None:
+    """Each interest phrase's best allowed paper (if it matches at all; a paper like a disliked
+    one counts less) gets one more full match on top: a digest covers every interest of the
+    reader before a second paper for any one."""
+    fit = cache.scaled[pieces.cols] - penalty[pieces.rows] / max(weights.relevance, 1e-9)
+    scaled = np.where(allowed[pieces.rows], fit, -np.inf)
+    best = scaled.argmax(axis=1)
+    raw = cache.raw[pieces.cols, best]
+    real = (raw >= weights.min_relevance) & np.isfinite(scaled[np.arange(len(best)), best])
+    rows, cols = pieces.rows[real], best[real]
+    # one bonus per (reader, paper), however many phrases share that best paper
+    unique = np.unique(rows * score.shape[1] + cols)
+    score[unique // score.shape[1], unique % score.shape[1]] += weights.relevance
 
 
-def _sublinear_tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> None:
-    """In place: count -> idf * (1 + log(count)), the vectorizer's sublinear tf-idf weight."""
-    np.log(counts.data, out=counts.data)
-    counts.data += 1.0
-    counts.data *= idf[counts.indices]
+_TRENDING = ("trending",)
+
+
+def _explain(
+    edition: EditionVectors,
+    batch: Sequence[ReaderInfo],
+    prepared: _Prepared,
+    ranked: _Ranked,
+    ids: dict[int, list[int]],
+    weights: Weights,
+) -> dict[int, Pick]:
+    """Each reader's Pick: per chosen paper, why (see the module docstring)."""
+    codes: dict[tuple[int, int], list[str]] = {}
+    if ranked.top.shape[1]:
+        for row, rank, code in chain(
+            _pick_reasons(edition, ranked),
+            _author_reasons(edition, batch, ranked),
+            _interest_reasons(edition, prepared, ranked, weights),
+            _liked_reasons(prepared, ranked),
+        ):
+            codes.setdefault((row, rank), []).append(code)
+    unmatched = prepared.profiled & ~ranked.matched & (ranked.lengths > 0)
+    picks: dict[int, Pick] = {}
+    for row, reader_id in enumerate(prepared.reader_ids):
+        chosen = ids[reader_id]
+        reasons = [tuple(codes.get((row, rank), _TRENDING)) for rank in range(len(chosen))]
+        picks[reader_id] = Pick(chosen, reasons, bool(unmatched[row]))
+    return picks
+
+
+_Reason = tuple[int, int, str]  # (reader row, rank in the digest, code)
+
+
+def _pick_reasons(edition: EditionVectors, ranked: _Ranked) -> Iterator[_Reason]:
+    if edition.pinned_cols.size:
+        pinned = np.zeros(edition.n, dtype=bool)
+        pinned[edition.pinned_cols] = True
+        for row, rank in zip(*np.nonzero(pinned[ranked.top]), strict=True):
+            yield int(row), int(rank), "pick"
+
+
+def _author_reasons(edition: EditionVectors, batch: Sequence[ReaderInfo], ranked: _Ranked) -> Iterator[_Reason]:
+    if ranked.followed is None:
+        return
+    for row, rank in zip(*np.nonzero(np.take_along_axis(ranked.followed, ranked.top, axis=1)), strict=True):
+        keys = {author_key(name) for name in batch[row].followed_authors}
+        for name in edition.papers[ranked.top[row, rank]].authors:
+            if author_key(name) in keys:
+                yield int(row), int(rank), f"author:{name}"
+
+
+def _interest_reasons(
+    edition: EditionVectors, prepared: _Prepared, ranked: _Ranked, weights: Weights
+) -> Iterator[_Reason]:
+    pieces = prepared.interests
+    if not pieces.rows.size:
+        return
+    chosen = ranked.top[pieces.rows]  # (pairs x k)
+    scaled = np.take_along_axis(edition.phrases.scaled[pieces.cols], chosen, axis=1)
+    raw = np.take_along_axis(edition.phrases.raw[pieces.cols], chosen, axis=1)
+    texts = edition.phrases.texts
+    seen: set[tuple[int, int, str]] = set()  # a phrase written twice is one reason
+    for pair, rank in zip(*np.nonzero((scaled >= REASON_SHARE) & (raw >= weights.min_relevance)), strict=True):
+        reason = (int(pieces.rows[pair]), int(rank), f"interest:{texts[pieces.cols[pair]]}")
+        if reason not in seen:
+            seen.add(reason)
+            yield reason
+
+
+def _liked_reasons(prepared: _Prepared, ranked: _Ranked) -> Iterator[_Reason]:
+    if ranked.liked is None:
+        return
+    similar = np.take_along_axis(ranked.liked, ranked.top[prepared.liked.readers], axis=1) >= REASON_SHARE
+    for position, rank in zip(*np.nonzero(similar), strict=True):
+        yield int(prepared.liked.readers[position]), int(rank), "liked"
 
 
 def _top_columns(score: np.ndarray, allowed: np.ndarray, k: int) -> np.ndarray:
@@ -367,22 +573,28 @@ def _in_edition(edition: EditionVectors, id_sets: list[frozenset[int]]) -> tuple
     return np.concatenate(rows_out), np.concatenate(cols_out)
 
 
-def _liked_pieces(edition: EditionVectors, batch: Sequence[ReaderInfo]) -> tuple[np.ndarray, list[str]]:
-    """(row, text) of every liked text: those passed in, plus this edition's own text of a liked
-    paper that is in the edition, unless already passed in."""
-    liked_texts = [reader.liked_texts for reader in batch]
-    rows, texts = _flat_lookup_texts(liked_texts)
-    liked_rows, liked_cols = _in_edition(edition, [reader.liked for reader in batch])
-    if liked_rows.size:
+def _text_pieces(
+    edition: EditionVectors, text_lists: list[tuple[str, ...]], in_edition: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(reader row, piece row) of every voted paper's text: those passed in, plus this edition's
+    own text of a voted paper that is in the edition, unless already passed in."""
+    rows, texts = _flat_lookup_texts(text_lists)
+    voted_rows, voted_cols = in_edition
+    if voted_rows.size:
         extra_rows: list[int] = []
-        order = np.lexsort((liked_cols, liked_rows))  # deterministic: by reader, then column
-        for row, col in zip(liked_rows[order].tolist(), liked_cols[order].tolist(), strict=True):
+        order = np.lexsort((voted_cols, voted_rows))  # deterministic: by reader, then column
+        for row, col in zip(voted_rows[order].tolist(), voted_cols[order].tolist(), strict=True):
             text = edition.papers[col].text
-            if text and text not in liked_texts[row]:
+            if text and text not in text_lists[row]:
                 texts.append(text)
                 extra_rows.append(row)
         rows = np.concatenate([rows, np.asarray(extra_rows, dtype=np.int64)])
-    return rows, texts
+    if not texts:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    cols = edition.phrases.lookup(texts)
+    known = cols >= 0  # a text that is just the batch separator means nothing
+    return rows[known], cols[known]
 
 
 def _flat_lookup_texts(values: list[tuple[str, ...]]) -> tuple[np.ndarray, list[str]]:
