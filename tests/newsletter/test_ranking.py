@@ -19,6 +19,7 @@ from newsletter.ranking import (
     Weights,
     clear_cache,
     profile_text,
+    rank_readers,
     score_papers,
     split_interests,
 )
@@ -710,3 +711,47 @@ def test_a_clear_match_beats_a_viral_paper():
     ranked = score_papers(papers, [ReaderInfo(id=7, interests="protein folding", count=3)])
     assert ranked[7] == [2, 1, 3]
     assert score_papers(papers, [ReaderInfo(id=8, count=3)])[8] == [1, 3, 2], "no interests: popularity"
+
+
+# --- reasons and mutes -------------------------------------------------------------------------
+
+
+def pick(reader: ReaderInfo, papers=PAPERS, **kwargs):
+    return rank_readers(papers, [reader], **kwargs)[reader.id]
+
+
+def test_each_chosen_paper_says_why():
+    papers = [*with_pinned(GNN), PaperInfo(301, "Planning with PDDL domains", 1, authors=("J{\\\"o}rg Hoffmann",))]
+    chosen = pick(ReaderInfo(1, "protein folding, speech", followed_authors=("Jörg Hoffmann",), count=5), papers)
+    why = dict(zip(chosen.paper_ids, chosen.reasons, strict=True))
+    assert chosen.paper_ids[0] == GNN and why[GNN] == ("pick",)
+    assert why[PROTEIN] == ("interest:protein folding",)
+    assert why[SPEECH] == ("interest:speech",)
+    assert why[301] == ('author:J{\\"o}rg Hoffmann',)  # the name as the paper has it
+    assert why[chosen.paper_ids[-1]] == ("trending",)
+    assert not chosen.unmatched
+    assert pick(ReaderInfo(2, "protein folding", count=9)).paper_ids == rank(ReaderInfo(2, "protein folding", count=9))
+
+
+def test_a_paper_like_a_liked_one_says_so():
+    chosen = pick(ReaderInfo(1, count=3, liked=frozenset({5001}), liked_texts=(STRUCTURE_PAPER,)))
+    assert chosen.paper_ids[0] == PROTEIN and chosen.reasons[0] == ("liked",)
+
+
+def test_a_reader_whose_interests_match_nothing_gets_the_top_papers_and_is_told():
+    chosen = pick(ReaderInfo(1, "quantum gravity", count=3))
+    assert chosen.paper_ids == BY_POPULARITY[:3]
+    assert chosen.reasons == [("trending",)] * 3 and chosen.unmatched
+    assert not pick(ReaderInfo(2, count=3)).unmatched  # nothing expressed: nothing to be told
+    skipped = pick(ReaderInfo(3, "quantum gravity", skip_if_no_match=True))
+    assert skipped.paper_ids == [] and not skipped.unmatched
+
+
+def test_muted_words_and_phrases_never_appear():
+    everything = set(rank(ReaderInfo(1, count=50)))
+    assert PROTEIN not in rank(ReaderInfo(1, "protein folding", count=50, muted=("Protein",)))
+    no_lm = set(rank(ReaderInfo(2, count=50, muted=("language models",))))
+    assert everything - no_lm == {RLHF, DPO}  # both say "language model(s)"; SPEECH only "vocabulary"
+    # A muted phrase hides a paper even when an editor pinned it or a followed author wrote it.
+    assert ROBOT not in rank(ReaderInfo(3, followed_authors=("Jonas Berg",), muted=("robots",)), with_pinned(ROBOT))
+    assert set(rank(ReaderInfo(4, count=50, muted=("zzzq unknown",)))) == everything
