@@ -223,6 +223,7 @@ def _plan_on_database(papers: list[dict], n: int) -> tuple[float, float, str]:
 
     from newsletter.models import Edition
     from newsletter.planning import insert_deliveries, plan_deliveries
+    from newsletter.ranking import Pick
     from papers.ingest import upsert_records
     from papers.models import Paper
     from papers.sources import arxiv, hf_api
@@ -246,7 +247,8 @@ def _plan_on_database(papers: list[dict], n: int) -> tuple[float, float, str]:
     log(f"plan: {len(subscriber_ids):,} subscribers created in {time.perf_counter() - started:.1f} s (not counted)")
 
     started = time.perf_counter()
-    insert_deliveries(plain, [(pk, day, paper_ids[:10]) for pk in subscriber_ids])
+    ten = Pick(paper_ids[:10], [("trending",)] * 10)
+    insert_deliveries(plain, [(pk, day, ten) for pk in subscriber_ids])
     baseline_s = time.perf_counter() - started
     log(f"plan: baseline, {n:,} rows stored without reads or ranking, {baseline_s:.2f} s")
     started = time.perf_counter()

@@ -5,7 +5,7 @@ and 25 reader profiles with hand-written grades (2 = must read, 1 = relevant); h
 labelled is in ``bench/data/RELEVANCE.md``. On the bench database, the fixtures go through the real
 ingest (``papers.services.ingest``), each profile becomes a Subscriber, and the papers become an
 Edition, ranked the way ``send_digest --dry-run`` and the planner rank it:
-``score_papers(planning.paper_infos(edition), planning.reader_infos(ids), weights=planning.weights())``.
+``planning.rank(planning.paper_infos(edition), ids)`` (what ``plan_deliveries`` stores).
 
 Reported: P@3, R@10 and nDCG@10 averaged over the profiles, for
 - Paperboy with popularity absent (every paper the same upvotes; only the 42 HF papers have upvotes
@@ -189,12 +189,11 @@ def paperboy(edition: Any, subscriber_ids: list[int], *, popularity: bool) -> di
     """Subscriber id -> paper ids, ranked by the planner's own path. Without ``popularity`` every
     paper gets the same upvotes (0), so the popularity term is the same for all of them."""
     from newsletter import planning
-    from newsletter.ranking import score_papers
 
     papers = planning.paper_infos(edition)
     if not popularity:
         papers = [dataclasses.replace(paper, upvotes=0) for paper in papers]
-    return score_papers(papers, planning.reader_infos(subscriber_ids), weights=planning.weights())
+    return {reader: pick.paper_ids for reader, pick in planning.rank(papers, subscriber_ids).items()}
 
 
 def tfidf(texts: list[str], ids: list[int], queries: list[str]) -> list[list[int]]:
@@ -351,7 +350,7 @@ def _results(quick, database, profiles, eligible, table, lift, n_papers, n_later
             baseline=tf_ndcg,
             target=f"≥ tf-idf + {NDCG_MARGIN}",
             met=None if quick else pb_ndcg >= tf_ndcg + NDCG_MARGIN,
-            notes=f"{where}; ranked by planning.paper_infos/reader_infos + score_papers(planning.weights()) with "
+            notes=f"{where}; ranked by planning.rank (the planner's own path) with "
             "every paper's upvotes equal (only the 42 HF papers have any); baseline: tf-idf cosine "
             '(TfidfVectorizer(stop_words="english") on title+abstract, query = interest phrases); '
             f"below tf-idf on {len(below)} of {n}: {', '.join(below) or 'none'}",

@@ -18,7 +18,7 @@ from django.utils import timezone
 from common.db import id_list, insert_rows
 from newsletter import services
 from newsletter.models import Delivery, Edition, Feedback
-from newsletter.ranking import PaperInfo, ReaderInfo, Weights, paper_text, score_papers
+from newsletter.ranking import PaperInfo, Pick, ReaderInfo, Weights, paper_text, rank_readers
 from papers import taxonomy
 from papers.models import DailyEntry, Paper
 from subscribers.models import Subscriber
@@ -115,7 +115,10 @@ def reader_infos(subscriber_ids: list[int]) -> list[ReaderInfo]:
         Subscriber.objects.filter(pk__in=ids)
         # As text, parsed here only when not empty: Django would parse 2 JSON values per reader.
         .annotate(categories_text=Cast("categories", TextField()), authors_text=Cast("followed_authors", TextField()))
-        .values_list("pk", "interests", "categories_text", "authors_text", "papers_per_digest", "skip_if_no_match")
+        .annotate(muted_text=Cast("muted_topics", TextField()))
+        .values_list(
+            "pk", "interests", "categories_text", "authors_text", "muted_text", "papers_per_digest", "skip_if_no_match"
+        )
     )
     return [
         ReaderInfo(
@@ -130,8 +133,9 @@ def reader_infos(subscriber_ids: list[int]) -> list[ReaderInfo]:
             disliked=frozenset(disliked[pk]) if pk in disliked else none,
             liked_texts=tuple(texts[paper] for paper in sorted(liked[pk]) if paper in texts) if pk in liked else (),
             disliked_texts=tuple(texts[p] for p in sorted(disliked[pk]) if p in texts) if pk in disliked else (),
+            muted=listed(muted),
         )
-        for pk, interests, categories, authors, count, skip in rows
+        for pk, interests, categories, authors, muted, count, skip in rows
     ]
 
 
@@ -139,10 +143,16 @@ def weights() -> Weights:
     return Weights(popularity=settings.RANKING_POPULARITY_WEIGHT, relevance=settings.RANKING_RELEVANCE_WEIGHT)
 
 
-def insert_deliveries(edition: Edition, picks: list[tuple[int, dt.date, list[int]]]) -> None:
-    """One Delivery row per (subscriber id, local date, chosen paper ids), skipping any that
-    would break a unique constraint (planned already). A reader with no papers is 'skipped'.
-    (COPY on PostgreSQL: common.db.insert_rows.)"""
+def rank(papers: list[PaperInfo], subscriber_ids: list[int]) -> dict[int, Pick]:
+    """Subscriber id -> their Pick for an edition's ``paper_infos``: what the planner stores (and
+    what ``send_digest --dry-run`` and the relevance benchmark rank with)."""
+    return rank_readers(papers, reader_infos(subscriber_ids), weights=weights())
+
+
+def insert_deliveries(edition: Edition, picks: list[tuple[int, dt.date, Pick]]) -> None:
+    """One Delivery row per (subscriber id, local date, their Pick: papers with reasons),
+    skipping any that would break a unique constraint (planned already). A reader with no papers
+    is 'skipped'. (COPY on PostgreSQL: common.db.insert_rows.)"""
     status = {True: Delivery.Status.PENDING, False: Delivery.Status.SKIPPED}
     with transaction.atomic():
         if connection.vendor == "postgresql":
@@ -152,9 +162,18 @@ def insert_deliveries(edition: Edition, picks: list[tuple[int, dt.date, list[int
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
         insert_rows(
             Delivery,
-            ("edition_id", "kind", "subscriber_id", "local_date", "paper_ids", "status"),
+            ("edition_id", "kind", "subscriber_id", "local_date", "paper_ids", "reasons", "unmatched", "status"),
             [
-                (edition.pk, edition.kind, subscriber_id, local_date, chosen, status[bool(chosen)])
+                (
+                    edition.pk,
+                    edition.kind,
+                    subscriber_id,
+                    local_date,
+                    chosen.paper_ids,
+                    [list(codes) for codes in chosen.reasons],
+                    chosen.unmatched,
+                    status[bool(chosen.paper_ids)],
+                )
                 for subscriber_id, local_date, chosen in picks
             ],
             skip_conflicts=True,
@@ -174,7 +193,7 @@ def plan_deliveries(
     for start in range(0, len(readers), PLAN_BATCH):
         batch = readers[start : start + PLAN_BATCH]
         local_dates = dict(batch)
-        picks = score_papers(papers, reader_infos(list(local_dates)), weights=weights())
+        picks = rank(papers, list(local_dates))
         rows = [(subscriber_id, local_dates[subscriber_id], chosen) for subscriber_id, chosen in picks.items()]
         insert_deliveries(edition, rows)
         planned += len(rows)

@@ -13,7 +13,7 @@ from common.text import plural
 from newsletter import planning
 from newsletter.digest_email import build_message
 from newsletter.models import Delivery, Edition
-from newsletter.ranking import score_papers
+from newsletter.ranking import Pick
 from newsletter.rendering import paper_views, render_edition
 from subscribers.models import Subscriber
 
@@ -37,16 +37,16 @@ def preview_delivery(edition: Edition, subscriber: Subscriber) -> tuple[Delivery
     row = Delivery.objects.filter(edition=edition, subscriber=subscriber).first()
     if row is not None:
         return row, f"their delivery row ({row.status})"
-    ranked = score_papers(
-        planning.paper_infos(edition), planning.reader_infos([subscriber.pk]), weights=planning.weights()
-    )
+    ranked = planning.rank(planning.paper_infos(edition), [subscriber.pk]).get(subscriber.pk, Pick([], []))
     transient = Delivery(
         pk=0,
         edition=edition,
         subscriber=subscriber,
         kind=edition.kind,
         local_date=timezone.now().astimezone(zoneinfo.ZoneInfo(subscriber.time_zone)).date(),
-        paper_ids=ranked.get(subscriber.pk, []),
+        paper_ids=ranked.paper_ids,
+        reasons=[list(codes) for codes in ranked.reasons],
+        unmatched=ranked.unmatched,
     )
     return transient, "ranked for them now (not planned yet; nothing was saved)"
 

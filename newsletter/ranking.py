@@ -429,7 +429,7 @@ def _explain(
     weights: Weights,
 ) -> dict[int, Pick]:
     """Each reader's Pick: per chosen paper, why (see the module docstring)."""
-    codes: dict[tuple[int, int], list[str]] = {}
+    codes: dict[int, dict[int, list[str]]] = {}  # reader row -> rank -> codes
     if ranked.top.shape[1]:
         for row, rank, code in chain(
             _pick_reasons(edition, ranked),
@@ -437,13 +437,17 @@ def _explain(
             _interest_reasons(edition, prepared, ranked, weights),
             _liked_reasons(prepared, ranked),
         ):
-            codes.setdefault((row, rank), []).append(code)
-    unmatched = prepared.profiled & ~ranked.matched & (ranked.lengths > 0)
+            codes.setdefault(row, {}).setdefault(rank, []).append(code)
+    unmatched = (prepared.profiled & ~ranked.matched & (ranked.lengths > 0)).tolist()
     picks: dict[int, Pick] = {}
     for row, reader_id in enumerate(prepared.reader_ids):
         chosen = ids[reader_id]
-        reasons = [tuple(codes.get((row, rank), _TRENDING)) for rank in range(len(chosen))]
-        picks[reader_id] = Pick(chosen, reasons, bool(unmatched[row]))
+        mine = codes.get(row)
+        if mine is None:  # most readers of a big list: nothing personal matched
+            reasons = [_TRENDING] * len(chosen)
+        else:
+            reasons = [tuple(mine[rank]) if rank in mine else _TRENDING for rank in range(len(chosen))]
+        picks[reader_id] = Pick(chosen, reasons, unmatched[row])
     return picks
 
 

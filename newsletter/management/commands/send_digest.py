@@ -14,7 +14,6 @@ from tqdm import tqdm
 from newsletter import planning, sending, services
 from newsletter.digest_email import send_test
 from newsletter.models import Delivery, Edition
-from newsletter.ranking import score_papers
 
 
 class Command(BaseCommand):
@@ -72,8 +71,8 @@ class Command(BaseCommand):
         edition = services.edition_prepare(kind=kind, day=day)
         readers = planning.all_readers(edition)
         papers = planning.paper_infos(edition)
-        picks = score_papers(papers, planning.reader_infos([pk for pk, _ in readers]), weights=planning.weights())
-        empty = sum(1 for chosen in picks.values() if not chosen)
+        picks = planning.rank(papers, [pk for pk, _ in readers])
+        empty = sum(1 for chosen in picks.values() if not chosen.paper_ids)
         self.stdout.write(
             f"{edition} (dry run): {len(papers)} papers, {len(picks)} readers would be planned, "
             f"{len(picks) - empty} would get a digest, {empty} skipped (nothing matched); nothing stored or sent"
