@@ -167,7 +167,11 @@ def test_mute_works_on_the_stored_list_not_a_stale_copy():
     [
         (0, "  ", "There is no word or phrase to mute."),
         (0, "x", "“x” is too short: a muted topic needs at least 2 characters."),
-        (MAX_TOPICS, "full", "You already mute 20 topics, the most there can be: unmute one in your preferences first."),
+        (
+            MAX_TOPICS,
+            "full",
+            "You already mute 20 topics, the most there can be: unmute one in your preferences first.",
+        ),
     ],
 )
 def test_mute_refuses_what_cannot_be_muted(muted, topic, message):
