@@ -77,9 +77,11 @@ def _feedback_page(
     candidates = []
     if state in ("muted", "unmuted", "mute_failed") or (state == "voted" and vote == "less"):
         muted = {topic_key(topic) for topic in subscriber.muted_topics}
+        just_muted = topic_key(context["topic"]) if state == "muted" else None  # its undo is above
         candidates = [
             {"topic": topic, "muted": topic_key(topic) in muted}
             for topic in mute_candidates(paper.title, paper.ai_keywords or (), paper.abstract)
+            if topic_key(topic) != just_muted
         ]
     back_url, back_label = way_back(subscriber, paper.pk)
     context = {

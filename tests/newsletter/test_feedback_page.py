@@ -100,20 +100,23 @@ def test_less_offers_to_mute_the_papers_topics_and_one_click_mutes_with_an_undo(
     assert muted.status_code == 200
     assert "Muted “coding agents”" in muted.text
     assert "Papers that mention “coding agents” will not appear in your digests." in muted.text
-    assert "“coding agents” is muted" in muted.text and "Mute “terminal tasks”?" in muted.text
+    assert "Mute “terminal tasks”?" in muted.text and "Mute “coding agents”?" not in muted.text
+    assert "“coding agents” is muted" not in muted.text, "the phrase just muted has its Undo above"
     reader.refresh_from_db()
     assert reader.muted_topics == ["coding agents"]
+    other = client.post(action_url("feedback_mute", reader, paper), {"topic": "terminal tasks"})
+    assert "“coding agents” is muted" in other.text, "one muted before: shown as muted, with Unmute"
 
     again = client.post(action_url("feedback_mute", reader, paper), {"topic": "Coding Agents"})
     assert again.status_code == 200
     reader.refresh_from_db()
-    assert reader.muted_topics == ["coding agents"], "muting twice keeps one"
+    assert reader.muted_topics == ["coding agents", "terminal tasks"], "muting twice keeps one"
 
     unmuted = client.post(action_url("feedback_unmute", reader, paper), {"topic": "coding agents"})
     assert "“coding agents” is no longer muted" in unmuted.text
     assert "Mute “coding agents”?" in unmuted.text
     reader.refresh_from_db()
-    assert reader.muted_topics == []
+    assert reader.muted_topics == ["terminal tasks"]
 
 
 def test_a_mute_that_cannot_be_done_says_why(client, paper):
