@@ -60,6 +60,12 @@ VOTES = {"more": Feedback.Vote.MORE, "less": Feedback.Vote.LESS}
 VOTE_NAMES: dict[int | None, str] = {Feedback.Vote.MORE: "more", Feedback.Vote.LESS: "less", None: "none"}
 
 
+def _keywords(paper: Paper) -> list[str]:
+    """The paper's HF keywords; an editor may have typed any JSON into them in admin."""
+    keywords = paper.ai_keywords if isinstance(paper.ai_keywords, list) else []
+    return [keyword for keyword in keywords if isinstance(keyword, str)]
+
+
 def _feedback_page(
     request: HttpRequest,
     subscriber: Subscriber,
@@ -80,7 +86,7 @@ def _feedback_page(
         just_muted = topic_key(context["topic"]) if state == "muted" else None  # its undo is above
         candidates = [
             {"topic": topic, "muted": topic_key(topic) in muted}
-            for topic in mute_candidates(paper.title, paper.ai_keywords or (), paper.abstract)
+            for topic in mute_candidates(paper.title, _keywords(paper), paper.abstract)
             if topic_key(topic) != just_muted
         ]
     back_url, back_label = way_back(subscriber, paper.pk)

@@ -119,6 +119,14 @@ def test_less_offers_to_mute_the_papers_topics_and_one_click_mutes_with_an_undo(
     assert reader.muted_topics == ["terminal tasks"]
 
 
+def test_keywords_an_editor_mistyped_do_not_break_the_page(client, reader):
+    paper = PaperFactory(title="Agents that browse", ai_keywords=[3, None, {"a": 1}, "web agents"])
+    assert "Mute “web agents”?" in client.post(vote_url(reader, paper, "less")).text
+    paper.ai_keywords = {"not": "a list"}
+    paper.save()
+    assert "Mute “agents”?" in client.post(vote_url(reader, paper, "less")).text
+
+
 def test_a_mute_that_cannot_be_done_says_why(client, paper):
     full = SubscriberFactory(muted_topics=[f"topic {n}" for n in range(20)])
     refused = client.post(action_url("feedback_mute", full, paper), {"topic": "coding agents"})

@@ -16,7 +16,7 @@ from newsletter import planning, services
 from newsletter.models import Delivery, Feedback
 from newsletter.ranking import score_papers
 from newsletter.steering import PICK_LIMIT
-from subscribers.tokens import Purpose, make_token
+from subscribers.tokens import Purpose, make_token, read_token
 from tests.factories import DailyEntryFactory, PaperFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db
@@ -62,9 +62,10 @@ def test_one_click_picks_a_paper_and_undo_takes_it_back(client):
     reader = SubscriberFactory(interests="")
     papers = [DailyEntryFactory(day=DAY, upvotes=10 + n).paper for n in range(4)]
 
-    response = client.post(pick_url(reader, papers[0]), {"action": "pick"})
+    token = make_token(reader, Purpose.PREFERENCES)
+    response = client.post(reverse("newsletter:pick_paper", args=[token, papers[0].pk]), {"action": "pick"})
     assert response.status_code == 302
-    assert response["Location"] == picks_url(reader) + f"#paper-{papers[0].pk}"
+    assert response["Location"] == reverse("newsletter:pick_papers", args=[token]) + f"#paper-{papers[0].pk}"
     assert liked(reader) == {papers[0].pk}
     client.post(pick_url(reader, papers[1]), {"action": "pick"})
     client.post(pick_url(reader, papers[1]), {"action": "pick"})  # a double click is one pick
@@ -134,9 +135,10 @@ def test_no_papers_yet_says_so(client):
 def test_the_confirmed_page_and_the_preference_center_lead_here(client):
     reader = SubscriberFactory(status="pending")
     confirmed = client.post(reverse("subscribers:confirm", args=[make_token(reader, Purpose.CONFIRM)])).text
-    assert f'href="{picks_url(reader)}">Pick papers you like</a>' in confirmed
     preferences = client.get(reverse("subscribers:preferences", args=[make_token(reader, Purpose.PREFERENCES)])).text
-    assert f'href="{picks_url(reader)}">Pick papers you like</a>' in preferences
+    for page in (confirmed, preferences):
+        (token,) = re.findall(r'href="/picks/([^/"]+)/">Pick papers you like</a>', page)
+        assert read_token(token, Purpose.PREFERENCES) == reader
 
 
 # --- The point of it: a personalized first digest -------------------------------------------------
