@@ -1,19 +1,29 @@
 from __future__ import annotations
 
+from typing import Any
+
 from csp.decorators import csp_update
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.html import format_html
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
+from newsletter import steering
 from newsletter.digest_email import build_message
-from newsletter.links import read_view_token, web_view_links
+from newsletter.links import read_view_token, way_back, web_view_links
 from newsletter.models import Delivery, Edition, Feedback
 from newsletter.rendering import rendered_edition, withdrawn_papers
+from newsletter.steering import mute_candidates
 from papers.models import Paper, PaperAuthor
+from subscribers import services as subscriber_services
 from subscribers.models import Subscriber
-from subscribers.tokens import Purpose, TokenInvalid, read_token
+from subscribers.muting import normalized_topic, topic_key
+from subscribers.tokens import Purpose
+from subscribers.views import with_token
 
 
 # The email's own inline styles; still no scripts. (django-csp 4.0 types a view as taking only the request.)
@@ -46,20 +56,129 @@ def archive_edition(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "newsletter/archive_edition.html", {"edition": edition, "papers": ordered})
 
 
+VOTES = {"more": Feedback.Vote.MORE, "less": Feedback.Vote.LESS}
+VOTE_NAMES: dict[int | None, str] = {Feedback.Vote.MORE: "more", Feedback.Vote.LESS: "less", None: "none"}
+
+
+def _keywords(paper: Paper) -> list[str]:
+    """The paper's HF keywords; an editor may have typed any JSON into them in admin."""
+    keywords = paper.ai_keywords if isinstance(paper.ai_keywords, list) else []
+    return [keyword for keyword in keywords if isinstance(keyword, str)]
+
+
+def _feedback_page(
+    request: HttpRequest,
+    subscriber: Subscriber,
+    token: str,
+    paper: Paper,
+    state: str,
+    *,
+    vote: str = "",
+    status: int = 200,
+    **context: Any,
+) -> HttpResponse:
+    """The "more / less like this" page in one of its states: ask, voted, undone, muted, unmuted,
+    mute_failed, broken. After "less like this", and on the pages muting leads to, it offers to
+    mute the paper's topics."""
+    candidates = []
+    if state in ("muted", "unmuted", "mute_failed") or (state == "voted" and vote == "less"):
+        muted = {topic_key(topic) for topic in subscriber.muted_topics}
+        just_muted = topic_key(context["topic"]) if state == "muted" else None  # its undo is above
+        candidates = [
+            {"topic": topic, "muted": topic_key(topic) in muted}
+            for topic in mute_candidates(paper.title, _keywords(paper), paper.abstract)
+            if topic_key(topic) != just_muted
+        ]
+    back_url, back_label = way_back(subscriber, paper.pk)
+    context = {
+        **context,
+        "token": token,
+        "paper": paper,
+        "state": state,
+        "vote": vote,
+        "candidates": candidates,
+        "back_url": back_url,
+        "back_label": back_label,
+    }
+    return render(request, "newsletter/feedback.html", context, status=status)
+
+
 @require_http_methods(["GET", "POST"])
-def feedback(request: HttpRequest, token: str, paper_id: int, vote: str) -> HttpResponse:
-    """A "more / less like this" link: GET asks (scanners vote for nobody), POST records."""
-    if vote not in ("more", "less"):
+@with_token(Purpose.FEEDBACK)
+def feedback(request: HttpRequest, subscriber: Subscriber, token: str, paper_id: int, vote: str) -> HttpResponse:
+    """A "more / less like this" link: GET asks (scanners vote for nobody), POST records and
+    offers an undo (and, after "less", to mute the paper's topic)."""
+    if vote not in VOTES:
         raise Http404
-    try:
-        subscriber: Subscriber = read_token(token, Purpose.FEEDBACK)
-    except TokenInvalid:
-        return render(request, "subscribers/link_invalid.html", status=400)
     paper = get_object_or_404(Paper, pk=paper_id)
-    value = Feedback.Vote.MORE if vote == "more" else Feedback.Vote.LESS
-    recorded = False
-    if request.method == "POST":
-        Feedback.objects.update_or_create(subscriber=subscriber, paper=paper, defaults={"vote": value})
-        recorded = True
-    context = {"paper": paper, "vote": vote, "recorded": recorded}
-    return render(request, "newsletter/feedback.html", context)
+    if request.method == "GET":
+        return _feedback_page(request, subscriber, token, paper, "ask", vote=vote)
+    earlier = steering.feedback_vote(subscriber=subscriber, paper=paper, vote=VOTES[vote])
+    return _feedback_page(request, subscriber, token, paper, "voted", vote=vote, earlier=VOTE_NAMES[earlier])
+
+
+@require_POST
+@with_token(Purpose.FEEDBACK)
+def feedback_undo(request: HttpRequest, subscriber: Subscriber, token: str, paper_id: int) -> HttpResponse:
+    """Undo a vote: the paper's vote back to what it was before (``restore``: more, less or none)."""
+    paper = get_object_or_404(Paper, pk=paper_id)
+    restore = request.POST.get("restore", "")
+    by_name = {name: vote for vote, name in VOTE_NAMES.items()}
+    if restore not in by_name:
+        return _feedback_page(request, subscriber, token, paper, "broken", status=400)
+    steering.feedback_restore(subscriber=subscriber, paper=paper, vote=by_name[restore])
+    return _feedback_page(request, subscriber, token, paper, "undone", restored=restore)
+
+
+@require_POST
+@with_token(Purpose.FEEDBACK)
+def feedback_mute(request: HttpRequest, subscriber: Subscriber, token: str, paper_id: int, action: str) -> HttpResponse:
+    """One click from a "less like this" page: mute a phrase (or, as its undo, unmute it)."""
+    paper = get_object_or_404(Paper, pk=paper_id)
+    topic = normalized_topic(request.POST.get("topic", ""))
+    if not topic:
+        return _feedback_page(request, subscriber, token, paper, "broken", status=400)
+    if action == "unmute":
+        subscriber_services.subscriber_unmute(subscriber=subscriber, topic=topic)
+        return _feedback_page(request, subscriber, token, paper, "unmuted", topic=topic)
+    try:
+        subscriber_services.subscriber_mute(subscriber=subscriber, topic=topic)
+    except ValidationError as error:
+        return _feedback_page(request, subscriber, token, paper, "mute_failed", errors=error.messages, status=400)
+    return _feedback_page(request, subscriber, token, paper, "muted", topic=topic)
+
+
+# --- Cold start: "pick papers you like" -----------------------------------------------------------
+
+
+@require_http_methods(["GET"])
+@with_token(Purpose.PREFERENCES)
+def pick_papers(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
+    """The last days' most upvoted papers, one "I like this" button each (no login, no JavaScript)."""
+    papers = steering.papers_to_pick()
+    liked = set(
+        subscriber.feedback.filter(paper__in=papers, vote=Feedback.Vote.MORE).values_list("paper_id", flat=True)
+    )
+    context = {
+        "subscriber": subscriber,
+        "token": token,
+        "papers": [(paper, paper.pk in liked) for paper in papers],
+        "picked": len(liked),
+    }
+    return render(request, "newsletter/pick_papers.html", context)
+
+
+@require_POST
+@with_token(Purpose.PREFERENCES)
+def pick_paper(request: HttpRequest, subscriber: Subscriber, token: str, paper_id: int) -> HttpResponse:
+    """ "I like this" (records a "more like this" vote) or its undo; back to the list, at the paper."""
+    paper = steering.pickable(paper_id)
+    if paper is None:
+        raise Http404("No such paper")
+    if request.POST.get("action") == "unpick":
+        if steering.pick_remove(subscriber=subscriber, paper=paper):
+            messages.success(request, f"Unpicked “{paper.title}”.")
+    else:
+        steering.feedback_vote(subscriber=subscriber, paper=paper, vote=Feedback.Vote.MORE)
+        messages.success(request, f"Picked “{paper.title}”.")
+    return redirect(reverse("newsletter:pick_papers", args=[token]) + f"#paper-{paper.pk}")

@@ -31,7 +31,7 @@ from subscribers.csv_io import (
     reject_line_breaks,
     run_import,
 )
-from subscribers.forms import CategoriesField, require_mailbox
+from subscribers.forms import CategoriesField, MutedTopicsField, require_mailbox
 from subscribers.models import Subscriber, Suppression, email_hash, email_hashes, normalize_email
 
 Status = Subscriber.Status
@@ -47,6 +47,10 @@ class SubscriberAdminForm(forms.ModelForm[Subscriber]):
             "Only papers in these categories (Ctrl- or Cmd-click to pick several); none: all. "
             "Papers of unknown category (some Hugging Face picks) are included either way."
         ),
+    )
+    muted_topics = MutedTopicsField(
+        label="Muted topics",
+        help_text="Comma-separated; papers that mention one (whole words, any case) never reach this reader.",
     )
 
     class Meta:

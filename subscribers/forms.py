@@ -10,6 +10,7 @@ from django.forms.boundfield import BoundWidget
 from papers import taxonomy
 from subscribers.mailbox import InvalidAddress, mailbox_key
 from subscribers.models import Subscriber, available_time_zones
+from subscribers.muting import MAX_LENGTH, MAX_TOPICS, clean_muted_topics
 
 MAX_FOLLOWED_AUTHORS = 50
 HOURS = [(hour, f"{hour:02d}:00") for hour in range(24)]
@@ -93,6 +94,25 @@ class ListField(forms.CharField):
         return list(dict.fromkeys(item for item in items if item))
 
 
+class MutedTopicsField(ListField):
+    """Muted topics typed as text, comma-separated (or one per line); subscribers/muting.py's rules,
+    with an error per phrase that breaks them. Repeats (in any case) are dropped quietly."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("label", "Never show me papers about")
+        kwargs.setdefault(
+            "help_text",
+            f"Words or phrases, comma-separated (up to {MAX_TOPICS}, {MAX_LENGTH} characters each): "
+            "a paper that mentions one, as whole words in any case, never makes your digest.",
+        )
+        kwargs.setdefault("widget", forms.TextInput(attrs={"placeholder": "LLM agents, autonomous driving"}))
+        super().__init__(commas=True, **kwargs)
+
+    def clean(self, value: Any) -> list[str]:
+        return clean_muted_topics(super().clean(value))
+
+
 class CategoriesField(forms.MultipleChoiceField):
     """arXiv categories, picked from the taxonomy (``papers.taxonomy``), grouped. A submitted value
     may also name several, separated by commas, semicolons or spaces (a typed list, or a JSON list in
@@ -152,6 +172,7 @@ class PreferencesForm(forms.ModelForm[Subscriber]):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Papers by these people always make your digest. One name per line.",
     )
+    muted_topics = MutedTopicsField()
 
     class Meta:
         model = Subscriber

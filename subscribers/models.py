@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from papers.taxonomy import validate_categories
 from subscribers.mailbox import KEY_MAX_LENGTH, mailbox_key, mailbox_key_or_lower
+from subscribers.muting import validate_muted_topics
 
 
 def normalize_email(value: str) -> str:
@@ -148,6 +149,7 @@ class Subscriber(models.Model):
         "interests",
         "categories",
         "followed_authors",
+        "muted_topics",
         "skip_if_no_match",
     )
 
@@ -190,6 +192,8 @@ class Subscriber(models.Model):
     # Current arXiv categories (papers.taxonomy); a paper of unknown category passes the filter too.
     categories = models.JSONField("arXiv categories", default=list, blank=True, validators=[validate_categories])
     followed_authors = models.JSONField(default=list, blank=True)
+    # Phrases the reader never wants papers about (subscribers/muting.py has the rules).
+    muted_topics = models.JSONField(default=list, blank=True, validators=[validate_muted_topics])
     skip_if_no_match = models.BooleanField(
         "skip the email when nothing matches my interests",
         default=False,

@@ -9,12 +9,14 @@ import re
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Field, QuerySet
 from django.utils import timezone
 
 from common.db import column
 from subscribers.models import Subscriber, Suppression, email_hashes, ip_hash, normalize_email
+from subscribers.muting import MAX_TOPICS, clean_muted_topics, normalized_topic, topic_key
 
 logger = logging.getLogger(__name__)
 Status = Subscriber.Status
@@ -244,6 +246,40 @@ def subscriber_resume(*, subscriber: Subscriber) -> bool:
 
 
 @transaction.atomic
+def subscriber_mute(*, subscriber: Subscriber, topic: str) -> bool:
+    """Add one phrase to the reader's muted topics (subscribers/muting.py). True when it was added;
+    False when it was muted already (in any case). ``ValidationError`` with a message for the
+    reader when the phrase is not one that can be muted or the list is full."""
+    if not normalized_topic(topic):
+        raise ValidationError("There is no word or phrase to mute.")
+    locked = Subscriber.objects.select_for_update().get(pk=subscriber.pk)  # two tabs must not lose a phrase
+    keys = {topic_key(muted) for muted in locked.muted_topics}
+    if topic_key(topic) in keys:
+        subscriber.muted_topics = locked.muted_topics
+        return False
+    if len(keys) >= MAX_TOPICS:
+        raise ValidationError(
+            f"You already mute {MAX_TOPICS} topics, the most there can be: unmute one in your preferences first."
+        )
+    locked.muted_topics = subscriber.muted_topics = clean_muted_topics([*locked.muted_topics, topic])
+    locked.save(update_fields=["muted_topics"])
+    return True
+
+
+@transaction.atomic
+def subscriber_unmute(*, subscriber: Subscriber, topic: str) -> bool:
+    """Take a phrase (in any case) off the reader's muted topics. True when it was there."""
+    locked = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+    kept = [muted for muted in locked.muted_topics if topic_key(muted) != topic_key(topic)]
+    subscriber.muted_topics = kept
+    if kept == locked.muted_topics:
+        return False
+    locked.muted_topics = kept
+    locked.save(update_fields=["muted_topics"])
+    return True
+
+
+@transaction.atomic
 def subscriber_suppress(*, subscriber: Subscriber, reason: str) -> None:
     """Bounced, complained or suppressed by an editor: never mailed again, never re-added silently.
     The suppression is the mailbox's, so every form of the address is refused from now on."""
@@ -293,6 +329,7 @@ def subscriber_export(*, subscriber: Subscriber) -> dict[str, Any]:
             "interests": subscriber.interests,
             "categories": subscriber.categories,
             "followed_authors": subscriber.followed_authors,
+            "muted_topics": subscriber.muted_topics,
             "skip_if_no_match": subscriber.skip_if_no_match,
         },
     }
