@@ -31,7 +31,15 @@ def build_message(
     """``shown_links``: (links, feedback stem) to show instead of the reader's personal ones."""
     links, feedback = shown_links or personal_links(delivery, subscriber)
     wants_html = subscriber.email_format == Subscriber.Format.HTML
-    digest = render_digest(rendered, delivery.paper_ids, links=links, feedback_url=feedback, html=wants_html)
+    digest = render_digest(
+        rendered,
+        delivery.paper_ids,
+        links=links,
+        feedback_url=feedback,
+        html=wants_html,
+        reasons=delivery.reasons,
+        unmatched=delivery.unmatched,
+    )
     message = email_class()(
         digest.subject,
         digest.text,
@@ -54,7 +62,9 @@ def build_message(
 
 
 def send_test(edition: Edition, address: str) -> None:
-    """A test of ``edition`` to any address: the top papers, links that lead nowhere personal."""
+    """A test of ``edition`` to any address: the top papers, links that lead nowhere personal.
+    It is nobody's digest, so its why lines are those of a reader with no interests: the editor's
+    picks, and the rest trending."""
     rendered = render_edition(edition, paper_views(edition, withdrawn_papers(edition)))
     site = settings.SITE_URL
     links = {
@@ -62,7 +72,10 @@ def send_test(edition: Edition, address: str) -> None:
         "preferences_url": site + reverse("subscribers:subscribe"),
         "unsubscribe_url": site + reverse("subscribers:subscribe"),
     }
-    digest = render_digest(rendered, edition.paper_ids[:10], links=links, feedback_url=f"{site}/#")
+    paper_ids = edition.paper_ids[:10]
+    pinned = set(edition.pinned_ids)
+    reasons = [["pick"] if pk in pinned else ["trending"] for pk in paper_ids]
+    digest = render_digest(rendered, paper_ids, links=links, feedback_url=f"{site}/#", reasons=reasons)
     message = EmailMultiAlternatives(f"[TEST] {digest.subject}", digest.text, settings.DEFAULT_FROM_EMAIL, [address])
     message.attach_alternative(digest.html, "text/html")
     message.send()

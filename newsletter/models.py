@@ -97,6 +97,13 @@ class Delivery(models.Model):
     local_date = models.DateField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     paper_ids = models.JSONField(default=list, blank=True)
+    # Why each paper was chosen, written by the planner: one list of reason codes per paper of
+    # paper_ids, same order ("interest:<phrase>", "author:<name>", "liked", "pick", "trending";
+    # rendering.why_line words them). Older rows have none: their papers show no why line.
+    reasons = models.JSONField(default=list, blank=True)
+    # The reader has interests, nothing matched them, and they did not choose to skip: the
+    # digest is the edition's top papers, and says so.
+    unmatched = models.BooleanField(default=False)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     message_id = models.CharField(max_length=255, blank=True)

@@ -54,19 +54,21 @@ def preview_delivery(edition: Edition, subscriber: Subscriber) -> tuple[Delivery
 def preview_for(edition: Edition, subscriber: Subscriber) -> Preview:
     row, source = preview_delivery(edition, subscriber)
     rendered = render_edition(edition, paper_views(edition))  # fresh: a draft's papers change
+    # Papers deleted since planning are left out by the rendering: the rest is shown rather than fail.
     missing = [pk for pk in row.paper_ids if pk not in rendered.paper_text]
-    if missing:  # papers deleted since planning: show the rest rather than fail
-        row.paper_ids = [pk for pk in row.paper_ids if pk in rendered.paper_text]
-    preview = Preview(build_message(row, subscriber, rendered), source, has_papers=bool(row.paper_ids))
+    shown = len(row.paper_ids) - len(missing)
+    preview = Preview(build_message(row, subscriber, rendered), source, has_papers=shown > 0)
     if subscriber.frequency != edition.kind:
         preview.notes.append(f"{subscriber.email} takes {subscriber.get_frequency_display().lower()} digests.")
     if subscriber.status != Subscriber.Status.ACTIVE:
         status = subscriber.get_status_display().lower()
         preview.notes.append(f"{subscriber.email} is {status}: no digest goes to them.")
-    if not row.paper_ids:
+    if not shown:
         preview.notes.append(
             "Nothing for this reader: no email would be sent (they skip digests when nothing matches)."
         )
+    if row.unmatched:
+        preview.notes.append("Nothing matched their interests: they get the top papers, and the digest says so.")
     if missing:
         preview.notes.append(f"Left out {plural(len(missing), 'deleted paper')} of their delivery.")
     return preview

@@ -3,7 +3,10 @@ per reader only strings are joined and personal links substituted — no templat
 
 The templates are ``emails/digest-subject.txt``, ``digest-body.txt``/``.html`` (the frame) and
 ``digest-paper.txt``/``.html`` (one paper). Personal values enter the shared renderings as
-markers (``@@UNSUBSCRIBE_URL@@``...) that no escaped text can contain."""
+markers (``@@UNSUBSCRIBE_URL@@``...) that no escaped text can contain. What differs between
+readers beyond links — each paper's why line, the "nothing matched" notice, the subject and
+preheader (newsletter/personal.py) — is cut out of the shared renderings as a marker too, and
+filled per reader from strings."""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from django.utils.text import Truncator
 
 from common.emails import render_plain, render_subject
 from newsletter.models import Edition
+from newsletter.personal import TITLE_CHARS, is_personal, one_line, personal_subject, shorten, why_line
 from papers.models import DailyEntry, Paper, PaperAuthor
 
 _inliner = css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False)
@@ -36,11 +40,25 @@ LINK_MARKERS = {
 PREHEADER_MARKER = "@@PREHEADER@@"
 POSITION_MARKER = "@@N@@"
 FEEDBACK_MARKERS = {"more": "@@MORE@@", "less": "@@LESS@@"}
+WHY_MARKER = "@@WHY@@"  # a paper's why line (in HTML: the whole paragraph, or nothing)
+PIN_MARKER = "@@PIN@@"  # the "Editor's pick" badge, left out when the why line says it
+NOTICE_MARKER = "@@NOTICE@@"  # "nothing matched your interests", or nothing
 SUMMARY_CHARS = 320
+PREHEADER_TITLES = 3
+WORDED_PER_EDITION = 5_000  # distinct reason lists whose filled-in why lines an edition keeps
 _MARKER = re.compile(
     "("
     + "|".join(
-        re.escape(m) for m in [*LINK_MARKERS.values(), *FEEDBACK_MARKERS.values(), PREHEADER_MARKER, POSITION_MARKER]
+        re.escape(m)
+        for m in [
+            *LINK_MARKERS.values(),
+            *FEEDBACK_MARKERS.values(),
+            PREHEADER_MARKER,
+            POSITION_MARKER,
+            WHY_MARKER,
+            PIN_MARKER,
+            NOTICE_MARKER,
+        ]
     )
     + ")"
 )
@@ -66,7 +84,17 @@ class RenderedEdition:
     text_tail: str
     paper_html: dict[int, str]
     paper_text: dict[int, str]
-    preheaders: dict[int, str]
+    preheaders: dict[int, str]  # each paper's title, shortened and escaped
+    titles: dict[int, str] = field(default_factory=dict)  # each paper's title, plain
+    weekly: bool = False
+    custom_subject: bool = False  # the editor wrote the subject
+    why_open: str = ""  # the why paragraph around its text, inlined styles and all
+    why_close: str = ""
+    pin_html: str = ""
+    notice_html: str = ""  # with link markers in it
+    notice_text: str = ""
+    # Reason codes -> (text part's line, HTML part's paragraph, whether it says "editor's pick").
+    worded: dict[tuple[str, ...], tuple[str, str, bool]] = field(default_factory=dict, repr=False, compare=False)
     # Each rendering above cut at its markers, once, on first use (see render_digest).
     pieces: dict[tuple[str, int], list[str]] = field(default_factory=dict, repr=False, compare=False)
 
@@ -91,6 +119,7 @@ def _paper_context(view: PaperView, position: object) -> dict[str, Any]:
         "summary": summary,
         "note": view.note,
         "pinned": view.pinned,
+        "why": WHY_MARKER,
         "link": paper.hf_url or paper.abs_url or paper.project_url or settings.SITE_URL,
         "pdf": paper.pdf_url or paper.abs_url,
         "more_url": FEEDBACK_MARKERS["more"],
@@ -114,6 +143,11 @@ def render_edition(edition: Edition, views: Iterable[PaperView]) -> RenderedEdit
         {**common, **links, "preheader": PREHEADER_MARKER, "papers_html": blocks},
     )
     inlined = _inliner.inline(document)
+    # Cut after inlining, so what is filled back per reader carries its inlined styles.
+    inlined, why = _cut_out(inlined, "WHY", WHY_MARKER)
+    why_open, _, why_close = why.partition(WHY_MARKER)
+    inlined, pin_html = _cut_out(inlined, "PIN", PIN_MARKER)
+    inlined, notice_html = _cut_out(inlined, "NOTICE", NOTICE_MARKER)
     paper_html = {int(pk): block for pk, block in _BLOCK.findall(inlined)}
     first = _BLOCK.search(inlined)
     last = list(_BLOCK.finditer(inlined))[-1] if paper_html else None
@@ -123,13 +157,39 @@ def render_edition(edition: Edition, views: Iterable[PaperView]) -> RenderedEdit
         html_head, _, html_tail = inlined.partition(PAPERS_MARKER)
 
     text = render_plain("emails/digest-body.txt", {**common, **links, "papers_text": PAPERS_MARKER})
+    text, notice_text = _cut_out(text, "NOTICE", NOTICE_MARKER)
     text_head, _, text_tail = text.partition(PAPERS_MARKER)
     paper_text: dict[int, str] = {
         view.paper.pk: render_plain("emails/digest-paper.txt", _paper_context(view, POSITION_MARKER)) for view in views
     }
     subject = render_subject("emails/digest-subject.txt", common)
-    preheaders: dict[int, str] = {view.paper.pk: escape(Truncator(view.paper.title).chars(110)) for view in views}
-    return RenderedEdition(subject, html_head, html_tail, text_head, text_tail, paper_html, paper_text, preheaders)
+    titles = {view.paper.pk: one_line(view.paper.title) for view in views}
+    return RenderedEdition(
+        subject,
+        html_head,
+        html_tail,
+        text_head,
+        text_tail,
+        paper_html,
+        paper_text,
+        preheaders={pk: escape(shorten(title, TITLE_CHARS)) for pk, title in titles.items()},
+        titles=titles,
+        weekly=edition.kind == Edition.Kind.WEEKLY,
+        custom_subject=bool(edition.subject.strip()),
+        why_open=why_open,
+        why_close=why_close,
+        pin_html=pin_html,
+        notice_html=notice_html,
+        notice_text=notice_text,
+    )
+
+
+def _cut_out(document: str, name: str, marker: str) -> tuple[str, str]:
+    """``document`` with each ``<!--name-->…<!--/name-->`` region replaced by ``marker``, and the
+    first region's content (every region of a name holds the same)."""
+    region = re.compile(f"<!--{name}-->(.*?)<!--/{name}-->", re.DOTALL)
+    found = region.search(document)
+    return region.sub(marker, document), found.group(1) if found else ""
 
 
 def _pieces(rendered: RenderedEdition, key: tuple[str, int], part: str) -> list[str]:
@@ -144,6 +204,61 @@ def _fill(pieces: list[str], values: dict[str, str]) -> str:
     return "".join([values.get(piece, piece) for piece in pieces])
 
 
+def _codes(reasons: list[object], index: int) -> tuple[str, ...]:
+    """The reason codes of the paper at ``index``: none past the end of the list (old rows, short
+    lists), and only strings (the stored JSON is not trusted to have the planner's shape)."""
+    entry = reasons[index] if index < len(reasons) else None
+    if not isinstance(entry, list):
+        return ()
+    return tuple(code for code in entry if isinstance(code, str))
+
+
+def _why(rendered: RenderedEdition, codes: tuple[str, ...]) -> tuple[str, str, bool]:
+    """The why line of ``codes`` as both parts show it, worded once per edition and reason list."""
+    found = rendered.worded.get(codes)
+    if found is None:
+        line = why_line(codes, weekly=rendered.weekly)
+        found = ("", "", False)
+        if line:
+            found = (
+                f"\n   Why: {line}",
+                f"{rendered.why_open}{html_escape(line)}{rendered.why_close}",
+                "pick" in codes,
+            )
+        if len(rendered.worded) < WORDED_PER_EDITION:
+            rendered.worded[codes] = found
+    return found
+
+
+def _subject(rendered: RenderedEdition, papers: list[tuple[int, tuple[str, ...]]], unmatched: bool) -> tuple[str, int]:
+    """The reader's subject, and which of their papers it names (-1: none).
+
+    The title of the first paper chosen for the reader themselves (an interest, an author, a like;
+    not an editor's pin, which every reader gets) and how many more there are. The edition's own
+    subject instead when nothing was chosen for them (no interests; "nothing matched", which must
+    not read as personal; rows planned before reasons existed), and whenever the editor wrote a
+    subject: an editor who words a day's subject ("Special issue: ...") means every reader to see it."""
+    if rendered.custom_subject or unmatched:
+        return rendered.subject, -1
+    for index, (pid, codes) in enumerate(papers):
+        if is_personal(codes):
+            return personal_subject(rendered.titles[pid], len(papers) - 1), index
+    return rendered.subject, -1
+
+
+def _preheader(
+    rendered: RenderedEdition, papers: list[tuple[int, tuple[str, ...]]], named: int, unmatched: bool
+) -> str:
+    """The hidden preview text (escaped): the next titles after the one the subject names."""
+    titles = " · ".join(
+        [rendered.preheaders[pid] for index, (pid, _) in enumerate(papers) if index != named][:PREHEADER_TITLES]
+    )
+    if unmatched:
+        period = "this week" if rendered.weekly else "today"
+        return f"Nothing matched your interests {period}. Top papers: {titles}"
+    return f"Also for you: {titles}" if named >= 0 and titles else titles
+
+
 def render_digest(
     rendered: RenderedEdition,
     paper_ids: list[int],
@@ -151,34 +266,55 @@ def render_digest(
     links: dict[str, str],
     feedback_url: str,
     html: bool = True,
+    reasons: object = (),
+    unmatched: bool = False,
 ) -> Digest:
     """One reader's digest: their papers in their order, their links. ``feedback_url`` is a
-    prefix; ``<prefix><paper id>/more/`` and ``/less/`` record votes. Only strings are joined:
-    each shared rendering is cut at its markers once, and every reader's values fill the cuts.
-    Papers withdrawn since planning (not in ``rendered``) are left out."""
-    paper_ids = [pid for pid in paper_ids if pid in rendered.paper_text]
+    prefix; ``<prefix><paper id>/more/`` and ``/less/`` record votes. ``reasons``: the reason codes
+    of each paper of ``paper_ids`` (Delivery.reasons); ``unmatched``: say that nothing matched.
+    Only strings are joined: each shared rendering is cut at its markers once, and every reader's
+    values fill the cuts. Papers withdrawn since planning (not in ``rendered``) are left out."""
+    listed = reasons if isinstance(reasons, list) else []
+    papers = [(pid, _codes(listed, index)) for index, pid in enumerate(paper_ids) if pid in rendered.paper_text]
+    subject, named = _subject(rendered, papers, unmatched)
     more, less = FEEDBACK_MARKERS["more"], FEEDBACK_MARKERS["less"]
     text_links = {LINK_MARKERS[name]: url for name, url in links.items() if name in LINK_MARKERS}
-    text = [_fill(_pieces(rendered, ("text_head", 0), rendered.text_head), text_links)]
-    for position, pid in enumerate(paper_ids, start=1):
+    head = dict(text_links)
+    head[NOTICE_MARKER] = (
+        _fill(_pieces(rendered, ("notice_text", 0), rendered.notice_text), text_links) if unmatched else ""
+    )
+    text = [_fill(_pieces(rendered, ("text_head", 0), rendered.text_head), head)]
+    pids = [pid for pid, _ in papers]
+    whys = [_why(rendered, codes) for _, codes in papers]
+    for position, (pid, why) in enumerate(zip(pids, whys, strict=True), start=1):
         values = {
             POSITION_MARKER: str(position),
             more: f"{feedback_url}{pid}/more/",
             less: f"{feedback_url}{pid}/less/",
+            WHY_MARKER: why[0],
         }
         text.append(_fill(_pieces(rendered, ("text", pid), rendered.paper_text[pid]), values))
     text.append(_fill(_pieces(rendered, ("text_tail", 0), rendered.text_tail), text_links))
     body_html = ""
     if html:
         html_links = {marker: html_escape(url) for marker, url in text_links.items()}
-        html_links[PREHEADER_MARKER] = rendered.preheaders[paper_ids[0]] if paper_ids else ""
-        parts = [_fill(_pieces(rendered, ("html_head", 0), rendered.html_head), html_links)]
-        for pid in paper_ids:
-            values = {more: html_escape(f"{feedback_url}{pid}/more/"), less: html_escape(f"{feedback_url}{pid}/less/")}
+        head = dict(html_links)
+        head[PREHEADER_MARKER] = _preheader(rendered, papers, named, unmatched)
+        head[NOTICE_MARKER] = (
+            _fill(_pieces(rendered, ("notice_html", 0), rendered.notice_html), html_links) if unmatched else ""
+        )
+        parts = [_fill(_pieces(rendered, ("html_head", 0), rendered.html_head), head)]
+        for pid, (_, paragraph, says_pick) in zip(pids, whys, strict=True):
+            values = {
+                more: html_escape(f"{feedback_url}{pid}/more/"),
+                less: html_escape(f"{feedback_url}{pid}/less/"),
+                WHY_MARKER: paragraph,
+                PIN_MARKER: "" if says_pick else rendered.pin_html,
+            }
             parts.append(_fill(_pieces(rendered, ("html", pid), rendered.paper_html[pid]), values))
         parts.append(_fill(_pieces(rendered, ("html_tail", 0), rendered.html_tail), html_links))
         body_html = "".join(parts)
-    return Digest(subject=rendered.subject, text="".join(text).strip() + "\n", html=body_html)
+    return Digest(subject=subject, text="".join(text).strip() + "\n", html=body_html)
 
 
 def withdrawn_papers(edition: Edition) -> dict[int, str]:

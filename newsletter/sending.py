@@ -46,7 +46,7 @@ class ChunkOutcome:
 
 # What sending reads of a claimed row and its subscriber (anything else would cost a query per row).
 CLAIMED_FIELDS = [
-    *("edition_id", "subscriber_id", "kind", "paper_ids", "attempts", "claim", "status"),
+    *("edition_id", "subscriber_id", "kind", "paper_ids", "reasons", "unmatched", "attempts", "claim", "status"),
     *(f"subscriber__{name}" for name in ("email", "email_format", "public_id", "link_key", "status")),
 ]
 

@@ -232,13 +232,15 @@ class EditionAdmin(admin.ModelAdmin[Edition]):
             '<div style="font:13px/1.5 sans-serif;background:#fff3cd;color:#333;padding:8px 12px;'
             'border-bottom:1px solid #e0c36a" id="admin-preview-banner">'
             "Admin preview of <strong>{}</strong> for <strong>{}</strong> — {}.{} "
-            '<a href="{}">Plain text</a> · <a href="{}">Back to the edition</a></div>',
+            '<a href="{}">Plain text</a> · <a href="{}">Back to the edition</a><br>'
+            'Subject: <span id="preview-subject">{}</span></div>',
             edition,
             subscriber.email,
             source,
             format_html_join("", " {}", ((note,) for note in notes)),
             links["text_url"],
             links["edition_url"],
+            preview.message.subject,
         )
         # The email exactly as sent, with only the banner added after <body>.
         document = _BODY_TAG.sub(lambda match: match.group(0) + banner, html, count=1)

@@ -5,8 +5,10 @@ Nothing may be wider than the screen: the confirmation email's fallback link (un
 the first "-" its signature happens to have, if any) once widened its card to 836 px on a 390 px
 phone (652 to 944 px here, from token to token). The content is the worst a real email carries: the real
 confirmation and preference links, titles with a 45-letter word and a URL, abstracts with an
-unbroken URL, long author names, an editor's note and intro with links, a long postal address.
-Text keeps its contrast in both colour schemes. Screenshots land in test-output/browser/email-*.png.
+unbroken URL, long author names, an editor's note and intro with links, a long postal address,
+"why this paper" lines with a reader's longest phrases and a followed author's long name, and the
+"nothing matched your interests" notice. Text keeps its contrast in both colour schemes.
+Screenshots land in test-output/browser/email-*.png.
 
 A new email kind (a new ``templates/emails/<name>-subject.txt``, a new edition kind, a new
 transactional email in ``subscribers.tasks.SENDABLE``) fails ``test_every_email_kind_has_a_case``
@@ -66,12 +68,17 @@ POSTAL_ADDRESS = "Paperboy Newsletter GmbH, Friedrich-Wilhelm-Universitätsstra�
 # --- Building each email through the code that sends it ---------------------------------------
 
 
+LONG_PHRASE = f"{LONG_WORD} in low-dose chest computed tomography screening for early lung disease"
+
+
 @dataclass(frozen=True)
 class Built:
     subject: str
     html: str
     text: str
     unbreakable: list[str]  # long strings without a break opportunity the email must show whole
+    shown: tuple[str, ...] = ()  # text both parts must show (why lines, a notice)
+    selectors: tuple[tuple[str, int], ...] = ()  # elements the browser must show: (".why", 4) is "4 of them"
 
 
 @dataclass(frozen=True)
@@ -136,16 +143,16 @@ def digest(kind: str) -> Callable[[Any], Built]:
         ctx.settings.POSTAL_ADDRESS = POSTAL_ADDRESS
         days = [DAY] if kind == Edition.Kind.DAILY else [DAY - dt.timedelta(days=n) for n in range(2)]
         papers = [
-            PaperFactory(
+            PaperFactory.create(
                 title=f"{LONG_WORD} detection from chest X-rays with self-supervised vision transformers",
                 abstract=ABSTRACT,
                 github_url=CODE_URL,
                 comments=12,
                 author_names=AUTHORS,
             ),
-            PaperFactory(title=f"Agents on {UNBROKEN_URL}", abstract=ABSTRACT, author_names=AUTHORS[1:3]),
-            PaperFactory(title="A short title", abstract="Short.", arxiv_id=None, author_names=[AUTHORS[0]]),
-            PaperFactory(ai_summary=f"{LONG_WORD * 2} {CODE_URL}", author_names=[]),
+            PaperFactory.create(title=f"Agents on {UNBROKEN_URL}", abstract=ABSTRACT, author_names=AUTHORS[1:3]),
+            PaperFactory.create(title="A short title", abstract="Short.", arxiv_id=None, author_names=[AUTHORS[0]]),
+            PaperFactory.create(ai_summary=f"{LONG_WORD * 2} {CODE_URL}", author_names=[]),
         ]
         for n, paper in enumerate(papers):
             DailyEntryFactory(
@@ -167,10 +174,46 @@ def digest(kind: str) -> Callable[[Any], Built]:
         assert planning.plan_deliveries(edition, [(subscriber.pk, DAY)]) == 1
         row = Delivery.objects.select_related("edition", "subscriber").get(edition=edition)
         assert len(row.paper_ids) == len(papers)
+        # What the planner writes (issue 12): the daily reader's own reasons; the weekly reader's
+        # interests matched nothing, so they get the top papers and the notice.
+        if kind == Edition.Kind.DAILY:
+            by_paper = {
+                papers[0].pk: ["interest:chest X-rays", "interest:self-supervised learning", f"author:{AUTHORS[0]}"],
+                papers[1].pk: ["pick", "liked"],
+                papers[2].pk: [f"interest:{LONG_PHRASE}"],
+                papers[3].pk: ["trending"],
+            }
+        else:
+            by_paper = {paper.pk: ["pick"] if n == 1 else ["trending"] for n, paper in enumerate(papers)}
+            row.unmatched = True
+        row.reasons = [by_paper[pk] for pk in row.paper_ids]
+        row.save(update_fields=["reasons", "unmatched"])
         # What the sending loop builds (newsletter/sending.py).
         message = digest_email.build_message(row, row.subscriber, rendering.rendered_edition(edition))
         html, text = parts(message)
-        return Built(str(message.subject), html, text, unbreakable=[LONG_WORD, UNBROKEN_URL])
+        if kind == Edition.Kind.DAILY:
+            shown: tuple[str, ...] = (
+                "Matches your interests: chest X-rays, self-supervised learning · by Maximilian "
+                "Wolfeschlegelsteinhausenbergerdorff, whom you follow",
+                "Editor's pick · similar to a paper you liked",
+                f"Matches your interest: {LONG_WORD} in low-dose…",  # cut at 60 characters
+                "Trending today",
+            )
+            notice: tuple[tuple[str, int], ...] = ()
+        else:
+            shown = (
+                "Nothing matched your interests this week, so here are the week's top papers.",
+                "Trending this week",
+            )
+            notice = ((".notice", 1),)
+        return Built(
+            str(message.subject),
+            html,
+            text,
+            unbreakable=[LONG_WORD, UNBROKEN_URL],
+            shown=shown,
+            selectors=((".why", len(papers)), *notice),
+        )
 
     return build
 
@@ -179,7 +222,13 @@ CASES = [
     Case("confirm", "confirm", confirmation, "Confirm your"),
     Case("welcome", "welcome", welcome, "Welcome to"),
     Case("already-subscribed", "already-subscribed", already_subscribed, "already subscribed"),
-    Case("digest-daily", "digest", digest(Edition.Kind.DAILY), "Trending papers for"),
+    # The personal subject: the first paper chosen for the reader (the pinned one they also liked).
+    Case(
+        "digest-daily",
+        "digest",
+        digest(Edition.Kind.DAILY),
+        f"Agents on {UNBROKEN_URL[:49]}… — and 3 more papers for you",
+    ),
     Case("digest-weekly", "digest", digest(Edition.Kind.WEEKLY), "The week in"),
 ]
 
@@ -212,6 +261,9 @@ def test_email_fits_a_phone_and_a_desktop_in_light_and_dark(case: Case, ctx, bro
     visible = html_module.unescape(re.sub(r"<[^>]+>", "", built.html))
     for long in built.unbreakable:
         assert long in visible, f"{long!r} is not shown in the email"
+    for words in built.shown:
+        assert words in visible, f"{words!r} is not in the HTML part"
+        assert words in " ".join(built.text.split()), f"{words!r} is not in the text part"
 
     # The text part: every link to our site the HTML part has is there whole, at the end of its own
     # line, where a mail client makes it clickable; a long link may run past the screen there.
@@ -231,6 +283,9 @@ def test_email_fits_a_phone_and_a_desktop_in_light_and_dark(case: Case, ctx, bro
                 page.set_content(built.html)
                 page.screenshot(path=SCREENSHOTS / f"email-{case.id}-{width}-{scheme}.png", full_page=True)
                 found = page.evaluate(MEASURE)
+                for selector, count in built.selectors:
+                    shown = [element.is_visible() for element in page.locator(selector).all()]
+                    assert shown == [True] * count, f"{case.id} at {width} px, {scheme}: {selector} {shown}"
             finally:
                 context.close()
             where = f"{case.id} at {width} px, {scheme}"
