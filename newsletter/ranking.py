@@ -42,7 +42,8 @@ Selection per reader:
    category (case-sensitive arXiv names; the planner maps aliases to one name) and papers of
    unknown category (no categories at all: Hugging Face lists papers without them); papers by a
    followed author are allowed regardless of categories. Never allowed, whatever else holds:
-   papers in ``sent`` or ``disliked``, and papers containing a ``muted`` phrase (all its words, in
+   papers in ``sent``, ``liked`` (read already: voted on or picked on the site) or ``disliked``,
+   and papers containing a ``muted`` phrase (all its words, in
    order, as stems: muting "LLM agents" hides "LLM agent ..." but not every paper saying "agents").
 2. Skip rule: a reader with ``skip_if_no_match`` who *expressed interests* - non-empty interests,
    a liked text, or a followed author - gets ``[]`` (no email) unless at least one allowed paper
@@ -292,6 +293,7 @@ class _Prepared:
     categories: tuple[np.ndarray, np.ndarray]
     sent: tuple[np.ndarray, np.ndarray]
     disliked_cols: tuple[np.ndarray, np.ndarray]
+    liked_cols: tuple[np.ndarray, np.ndarray]
     muted: list[tuple[int, str]]
 
 
@@ -325,6 +327,7 @@ def _prepare(edition: EditionVectors, batch: Sequence[ReaderInfo]) -> _Prepared:
         categories=_flat_lookup(category_lists, edition.category_index),
         sent=_in_edition(edition, [reader.sent for reader in batch]),
         disliked_cols=disliked_in,
+        liked_cols=liked_in,
         muted=muted,
     )
 
@@ -355,6 +358,7 @@ def _rank(edition: EditionVectors, batch: _Prepared, weights: Weights) -> _Ranke
         allowed |= followed
     allowed[batch.sent] = False
     allowed[batch.disliked_cols] = False
+    allowed[batch.liked_cols] = False  # liked: the reader has read it (picked it on the site, or voted)
     for row, phrase in batch.muted:
         allowed[row] &= ~edition.muted_papers(phrase)
 

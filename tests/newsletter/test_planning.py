@@ -273,3 +273,35 @@ def test_aliases_match_and_stored_values_that_are_no_category_are_ignored():
     sent = dict(Delivery.objects.values_list("subscriber_id", "paper_ids"))
     assert sent[systems.pk] == [control.paper_id]
     assert set(sent[stale.pk]) == {control.paper_id, galaxies.paper_id}
+
+
+# --- reasons, mutes and votes (issue 12) -------------------------------------------------------
+
+
+def test_planned_rows_store_why_each_paper_was_chosen():
+    """Through COPY: the reasons line up with paper_ids; a reader whose interests matched nothing
+    is flagged; muted topics and disliked papers' texts are read from the database."""
+    from newsletter.models import Feedback
+
+    protein = DailyEntryFactory(day=DAY, paper=PaperFactory(title="Protein folding with transformers"), upvotes=3)
+    robots = DailyEntryFactory(day=DAY, paper=PaperFactory(title="Robots that sort laundry"), upvotes=50)
+    viral = DailyEntryFactory(day=DAY, paper=PaperFactory(title="Scaling laws for everything"), upvotes=900)
+    old = PaperFactory(title="Robots in warehouses: grasping boxes")
+    edition = services.edition_publish(kind="daily", day=DAY)
+    keen = reader(interests="protein folding", papers_per_digest=2)
+    lost = reader(interests="medieval tapestry conservation", papers_per_digest=2)
+    muted = reader(interests="protein folding", muted_topics=["protein"], papers_per_digest=3)
+    voter = reader(papers_per_digest=3)
+    Feedback.objects.create(subscriber=voter, paper=old, vote=Feedback.Vote.LESS)
+
+    planning.plan_deliveries(edition, [(r.pk, DAY) for r in (keen, lost, muted, voter)])
+
+    rows = {row.subscriber_id: row for row in Delivery.objects.all()}
+    assert rows[keen.pk].paper_ids == [protein.paper_id, viral.paper_id]
+    assert rows[keen.pk].reasons == [["interest:protein folding"], ["trending"]]
+    assert not rows[keen.pk].unmatched
+    assert rows[lost.pk].paper_ids == [viral.paper_id, robots.paper_id]
+    assert rows[lost.pk].reasons == [["trending"], ["trending"]] and rows[lost.pk].unmatched
+    assert protein.paper_id not in rows[muted.pk].paper_ids
+    # The disliked warehouse-robots paper (of no edition) pushes the laundry robots below the rest (popularity alone puts them second).
+    assert rows[voter.pk].paper_ids[-1] == robots.paper_id
