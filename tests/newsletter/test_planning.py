@@ -303,5 +303,6 @@ def test_planned_rows_store_why_each_paper_was_chosen():
     assert rows[lost.pk].paper_ids == [viral.paper_id, robots.paper_id]
     assert rows[lost.pk].reasons == [["trending"], ["trending"]] and rows[lost.pk].unmatched
     assert protein.paper_id not in rows[muted.pk].paper_ids
-    # The disliked warehouse-robots paper (of no edition) pushes the laundry robots below the rest (popularity alone puts them second).
+    # The disliked warehouse-robots paper (of no edition) pushes the laundry robots from second
+    # (by popularity alone) to last.
     assert rows[voter.pk].paper_ids[-1] == robots.paper_id
