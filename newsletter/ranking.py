@@ -421,7 +421,7 @@ def _fair_share(
     score[unique // score.shape[1], unique % score.shape[1]] += weights.relevance
 
 
-_TRENDING = ("trending",)
+_TRENDING: tuple[str, ...] = ("trending",)
 
 
 def _explain(
