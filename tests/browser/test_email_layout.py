@@ -185,7 +185,7 @@ def digest(kind: str) -> Callable[[Any], Built]:
             }
         else:
             by_paper = {paper.pk: ["pick"] if n == 1 else ["trending"] for n, paper in enumerate(papers)}
-            row.unmatched = True
+        row.unmatched = kind != Edition.Kind.DAILY  # whatever the planner made of this reader's interests
         row.reasons = [by_paper[pk] for pk in row.paper_ids]
         row.save(update_fields=["reasons", "unmatched"])
         # What the sending loop builds (newsletter/sending.py).
