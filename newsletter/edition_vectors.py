@@ -36,6 +36,10 @@ SCALE_FLOOR = 0.2
 # Words every abstract uses: they say nothing about what a reader wants. They still match, at
 # this fraction of their tf-idf weight, so "language models" keeps meaning something.
 GENERIC_WEIGHT = 0.3
+# A paper's match with a reader's phrases is the p-norm of its scaled matches with each: the best
+# one, plus a little for each further phrase it matches (p = 2, 3, 4, 8 gave nDCG@10 0.778, 0.783,
+# 0.786, 0.786 on the relevance bench).
+PHRASE_NORM = 4.0
 GENERIC_WORDS = frozenset(
     [
         "model",
@@ -327,6 +331,8 @@ class PieceCache:
         self.characters = 0
         self.raw = np.zeros((0, self.edition.n))
         self.scaled = np.zeros((0, self.edition.n))
+        self.scaled_powered = np.zeros((0, self.edition.n))
+        self.best_col = np.zeros(0, dtype=np.int64)  # each piece's best paper (first of equals)
 
     @property
     def size(self) -> int:
@@ -344,8 +350,11 @@ class PieceCache:
         raw = self.edition.similarity(pieces)
         best = raw.max(axis=1, keepdims=True) if raw.shape[1] else np.zeros((len(pieces), 1))
         scaled = raw / np.maximum(best, SCALE_FLOOR)
-        self.raw = np.concatenate([self.raw, raw]) if self.raw.shape[0] else raw
-        self.scaled = np.concatenate([self.scaled, scaled]) if self.scaled.shape[0] else scaled
+        self.raw = np.concatenate([self.raw, raw])
+        self.scaled = np.concatenate([self.scaled, scaled])
+        self.scaled_powered = np.concatenate([self.scaled_powered, scaled**PHRASE_NORM])
+        best_col = raw.argmax(axis=1) if raw.shape[1] else np.zeros(len(pieces), dtype=np.int64)
+        self.best_col = np.concatenate([self.best_col, best_col])
 
     def lookup(self, pieces: list[str]) -> np.ndarray:
         """Row of each piece (any text; liked texts are used verbatim)."""
