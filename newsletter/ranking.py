@@ -436,7 +436,7 @@ def _interests(
     top = cache.best_col[pieces.cols]
     fine = allowed[pieces.rows, top]
     if penalty is not None:
-        penalized: np.ndarray = penalty.any(axis=1)
+        penalized = np.any(penalty, axis=1)
         fine &= ~penalized[pieces.rows]
     real = fine & (cache.raw[pieces.cols, top] >= weights.min_relevance)
     matched[pieces.rows[real]] = True
