@@ -199,6 +199,9 @@ def run() -> list[str]:
     from papers import embeddings
     from papers.models import Paper
 
+    if embeddings.missing_packages():
+        raise SystemExit(f"bench relevance_embeddings needs the embeddings extra: {embeddings.INSTALL_HINT}")
+
     pk = relevance.ingest_fixtures(doc)
     profiles = doc["profiles"]
     labels = [{pk[a]: grade for a, grade in profile["labels"].items()} for profile in profiles]

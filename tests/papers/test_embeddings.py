@@ -20,6 +20,7 @@ from papers.models import Paper
 from papers.sources.base import PaperRecord
 from tests.conftest import FIXTURES, ROOT, clean_env, run_python
 from tests.factories import PaperFactory
+from tests.test_settings import settings_error, settings_for
 
 HF_DAY = FIXTURES / "hf_api" / "daily_papers_date_2025-09-15.json"  # 12 real papers
 INSTALLED = not embeddings.missing_packages()
@@ -93,6 +94,13 @@ def test_on_an_ingest_that_stores_papers_queues_the_task_once(settings, django_c
         rerun = services.ingest("hf", path=HF_DAY)
     assert rerun.unchanged == 12
     assert again == []  # nothing stored or changed: nothing to embed
+
+
+def test_the_setting_reads_a_boolean_and_refuses_anything_else(tmp_path):
+    assert settings_for({"PAPERBOY_VAR_DIR": str(tmp_path)}, "RANKING_EMBEDDINGS") == {"RANKING_EMBEDDINGS": False}
+    on = settings_for({"PAPERBOY_VAR_DIR": str(tmp_path), "RANKING_EMBEDDINGS": "true"}, "RANKING_EMBEDDINGS")
+    assert on == {"RANKING_EMBEDDINGS": True}
+    assert "RANKING_EMBEDDINGS" in settings_error({"PAPERBOY_VAR_DIR": str(tmp_path), "RANKING_EMBEDDINGS": "maybe"})
 
 
 # --- On without the extra ---------------------------------------------------------------------------
