@@ -277,6 +277,9 @@ DIGEST_CUTOFF_HOUR = env.int("DIGEST_CUTOFF_HOUR", default=22)
 # Ranking weights (popularity vs. relevance to the reader's interests).
 RANKING_POPULARITY_WEIGHT = env.float("RANKING_POPULARITY_WEIGHT", default=0.2)
 RANKING_RELEVANCE_WEIGHT = env.float("RANKING_RELEVANCE_WEIGHT", default=0.8)
+# Semantic similarity, an optional extra (requirements-embeddings.txt): papers get an all-MiniLM-L6-v2
+# embedding after ingest (papers/embeddings.py). Off: nothing is computed and torch is never imported.
+RANKING_EMBEDDINGS = env.bool("RANKING_EMBEDDINGS", default=False)
 # Sending: deliveries per chunk task, attempts per message, and the pause threshold.
 DIGEST_CHUNK_SIZE = env.int("DIGEST_CHUNK_SIZE", default=200)
 DIGEST_MAX_ATTEMPTS = env.int("DIGEST_MAX_ATTEMPTS", default=5)

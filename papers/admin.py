@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from common.text import plural
-from papers import tasks
+from papers import embeddings, tasks
 from papers.models import Author, DailyEntry, IngestRun, Paper, PaperAuthor
 from papers.text import canonical_arxiv_id
 
@@ -72,6 +72,9 @@ class PaperAdmin(admin.ModelAdmin[Paper]):
         if change:
             edited = [name for name in form.changed_data if name in Paper.EDITABLE_FIELDS]
             obj.overridden_fields = sorted({*obj.overridden_fields, *edited})
+            if set(edited).intersection(embeddings.TEXT_FIELDS):
+                obj.embedding = None  # computed from the old text: the task computes it again
+                embeddings.queue_embeddings()
         super().save_model(request, obj, form, change)
 
     def save_formset(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from django.db import DatabaseError
 from django.utils import timezone
 
+from papers import embeddings
 from papers.ingest_plan import Change, Numbered, Planner
 from papers.ingest_write import ensure_authors, write_batch, write_each
 from papers.models import Author, IngestRun
@@ -143,6 +144,8 @@ def run_ingest(
     else:
         status = IngestRun.Status.SUCCEEDED
     _finish(run, status, outcome=outcome, errors=errors)
+    if outcome.created or outcome.updated:
+        embeddings.queue_embeddings()
     return run
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from django.db import DatabaseError, transaction
 
 from common.db import insert_rows
+from papers.embeddings import TEXT_FIELDS
 from papers.ingest_plan import Change, author_names
 from papers.models import Author, DailyEntry, Paper, PaperAuthor, default_entry_status
 from papers.sources.base import PaperRecord
@@ -65,9 +66,11 @@ def _write_papers(changes: list[Change]) -> None:
         if change.fields:
             by_fields[change.fields].append(change.paper)
     for fields, papers in by_fields.items():
-        Paper.objects.bulk_create(
-            papers, update_conflicts=True, unique_fields=["pk"], update_fields=[*fields, "title_key", "updated_at"]
-        )
+        stale = bool(set(fields).intersection(TEXT_FIELDS))  # the embedding was computed from the old text
+        for paper in papers if stale else ():
+            paper.embedding = None
+        written = [*fields, "title_key", "updated_at", *(["embedding"] if stale else [])]
+        Paper.objects.bulk_create(papers, update_conflicts=True, unique_fields=["pk"], update_fields=written)
 
 
 def _write_author_links(changes: list[Change], authors: dict[str, Author]) -> None:

@@ -77,6 +77,8 @@ class Paper(models.Model):
     submitter = models.CharField(max_length=200, blank=True)
     organization = models.CharField(max_length=200, blank=True)
     overridden_fields = models.JSONField(default=list, blank=True, editable=False)
+    # all-MiniLM-L6-v2 of the paper's text, 384 float32 (papers/embeddings.py); empty until computed.
+    embedding = models.BinaryField(null=True, blank=True, editable=False)
     first_seen = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

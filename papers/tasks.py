@@ -8,7 +8,7 @@ import logging
 from celery import shared_task
 from django.db import transaction
 
-from papers import services
+from papers import embeddings, services
 from papers.models import IngestRun
 
 logger = logging.getLogger(__name__)
@@ -55,3 +55,11 @@ def enrich_arxiv_categories(after_run: int | None = None) -> int | None:
         return None
     logger.info("%s (run %s)", run.summary, run.pk)
     return run.pk
+
+
+@shared_task(name="papers.embed_papers")
+def embed_papers() -> int:
+    """Embed the papers that have no embedding yet (RANKING_EMBEDDINGS; queued after each ingest)."""
+    count = embeddings.embed_papers()
+    logger.info("embeddings: %s papers embedded", count)
+    return count
