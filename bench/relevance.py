@@ -196,6 +196,26 @@ def paperboy(edition: Any, subscriber_ids: list[int], *, popularity: bool) -> di
     return {reader: pick.paper_ids for reader, pick in planning.rank(papers, subscriber_ids).items()}
 
 
+def with_embeddings(edition: Any, subscriber_ids: list[int]) -> dict[int, list[int]] | None:
+    """Paperboy with the optional semantic similarity (RANKING_EMBEDDINGS) when its extra is
+    installed: the papers are embedded as after an ingest, then ranked as above. None without it."""
+    from django.test import override_settings
+
+    from newsletter.ranking import clear_cache
+    from papers import embeddings
+
+    if embeddings.missing_packages():
+        log(f"paperboy+embeddings: not measured, the extra is not installed ({embeddings.INSTALL_HINT})")
+        return None
+    embedded = embeddings.embed_papers()
+    log(f"paperboy+embeddings: {embedded} papers embedded")
+    clear_cache()
+    with override_settings(RANKING_EMBEDDINGS=True):
+        ranked = paperboy(edition, subscriber_ids, popularity=False)
+    clear_cache()
+    return ranked
+
+
 def tfidf(texts: list[str], ids: list[int], queries: list[str]) -> list[list[int]]:
     """Per query: paper ids by tf-idf cosine, best first, ties in the given order."""
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -255,6 +275,9 @@ def run(*, quick: bool) -> list[Result]:
         "paperboy": paperboy(edition, readers, popularity=False),
         "paperboy+upvotes": paperboy(edition, readers, popularity=True),
     }
+    semantic = with_embeddings(edition, readers)
+    if semantic is not None:
+        runs["paperboy+embeddings"] = semantic
     tfidf_ranked = tfidf(texts, order, [_split_interests(profile["interests"]) for profile in profiles])
     popular = by_popularity(infos)
     ranked: dict[str, list[list[int]]] = {name: [picks[r] for r in readers] for name, picks in runs.items()}
@@ -341,7 +364,25 @@ def _results(quick, database, profiles, eligible, table, lift, n_papers, n_later
         f"paperboy nDCG@10 {pb_ndcg:.3f} vs tf-idf {tf_ndcg:.3f} (target +{NDCG_MARGIN}); "
         f"feedback lift {lift_value:+.3f} (target +{LIFT_TARGET}); below tf-idf: {', '.join(below) or 'none'}"
     )
+    semantic = []
+    if "paperboy+embeddings" in table:
+        semantic_ndcg = avg("paperboy+embeddings", "ndcg")
+        semantic.append(
+            Result(
+                "relevance",
+                "paperboy nDCG@10 with embeddings (optional extra)",
+                semantic_ndcg,
+                "nDCG@10",
+                baseline=tf_ndcg,
+                target=f"≥ tf-idf + {NDCG_MARGIN}",
+                met=None if quick else semantic_ndcg >= tf_ndcg + NDCG_MARGIN,
+                notes=f"RANKING_EMBEDDINGS on (all-MiniLM-L6-v2, requirements-embeddings.txt), popularity absent: "
+                f"P@3 {avg('paperboy+embeddings', 'p3'):.2f}, R@10 {avg('paperboy+embeddings', 'r10'):.2f}; "
+                "baseline: tf-idf",
+            )
+        )
     return [
+        *semantic,
         Result(
             "relevance",
             "paperboy nDCG@10, popularity absent",

@@ -66,6 +66,7 @@ def paper_infos(edition: Edition) -> list[PaperInfo]:
     ):
         authors[paper_id].append(name)
     pinned = set(edition.pinned_ids)
+    semantic = settings.RANKING_EMBEDDINGS
     return [
         PaperInfo(
             id=pk,
@@ -74,10 +75,15 @@ def paper_infos(edition: Edition) -> list[PaperInfo]:
             categories=taxonomy.paper_keys(papers[pk].categories),
             authors=tuple(authors[pk]),
             pinned=pk in pinned,
+            embedding=_embedding(papers[pk]) if semantic else None,
         )
         for pk in edition.paper_ids
         if pk in papers
     ]
+
+
+def _embedding(paper: Paper) -> bytes | None:
+    return None if paper.embedding is None else bytes(paper.embedding)
 
 
 def reader_infos(subscriber_ids: list[int]) -> list[ReaderInfo]:
@@ -146,7 +152,12 @@ def weights() -> Weights:
 def rank(papers: list[PaperInfo], subscriber_ids: list[int]) -> dict[int, Pick]:
     """Subscriber id -> their Pick for an edition's ``paper_infos``: what the planner stores (and
     what ``send_digest --dry-run`` and the relevance benchmark rank with)."""
-    return rank_readers(papers, reader_infos(subscriber_ids), weights=weights())
+    embed = None
+    if settings.RANKING_EMBEDDINGS:
+        from papers.embeddings import embed_texts  # imports torch: only when asked for
+
+        embed = embed_texts
+    return rank_readers(papers, reader_infos(subscriber_ids), weights=weights(), embed=embed)
 
 
 def insert_deliveries(edition: Edition, picks: list[tuple[int, dt.date, Pick]]) -> None:

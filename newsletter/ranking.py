@@ -17,6 +17,12 @@ match in the edition (but by no less than SCALE_FLOOR): every interest's best pa
 "medicine, clinical question answering, healthcare" gets a paper for each interest instead of
 three about question answering. A piece shared by many readers is analysed once per edition.
 
+Semantic similarity (optional, ``RANKING_EMBEDDINGS``): when the papers carry an ``embedding`` and
+an ``embed`` function is passed, each interest phrase is also embedded (once per edition) and its
+scaled match becomes ``0.5 * scaled tf-idf + 0.5 * scaled embedding cosine`` (EMBEDDING_SHARE), so
+"finance" also finds "financial markets"; an embedding cosine of at least EMBEDDING_MATCH counts
+as a match. Papers without an embedding keep their tf-idf match.
+
 For reader r and paper p (all terms vectorized over readers x papers)::
 
     interest(r, p) = min((sum over r's phrases of scaled(phrase, p) ** 4) ** (1/4), 2)
@@ -59,8 +65,8 @@ Selection per reader:
 
 Reasons (``rank_readers``), per chosen paper, a tuple of codes: ``"pick"`` (pinned),
 ``"author:<name as on the paper>"``, ``"interest:<phrase as the reader wrote it>"`` (each phrase
-whose scaled match is at least REASON_SHARE and whose raw cosine is at least min_relevance),
-``"liked"`` (scaled similarity to a liked paper at least REASON_SHARE), else ``"trending"``.
+matching the paper at least REASON_SHARE as well as its best paper, with a raw cosine of at least
+min_relevance), ``"liked"`` (scaled similarity to a liked paper at least REASON_SHARE), else ``"trending"``.
 
 Scale: readers are processed in batches of ``batch_size``; per batch the work is a few numpy
 operations on (profile pieces x papers) and (batch x papers) arrays and one stable argsort; nothing
@@ -104,11 +110,14 @@ __all__ = [
     "split_interests",
 ]
 
+# Optional semantic similarity: texts -> (len(texts) x d) unit-length float32 rows, the same model
+# the papers' ``embedding`` came from (``papers.embeddings.embed_texts``).
+Embed = Callable[[list[str]], np.ndarray]
 MAX_COUNT = 50  # papers per digest, upper bound (the lower bound is 1)
 # Two papers this similar (tf-idf cosine) count as fully alike for "more / less like this": a
 # liked paper's neighbours move up by up to the ``liked`` weight, a disliked one's move down.
 SIMILAR_PAPER = 0.2
-REASON_SHARE = 0.5  # a piece "explains" a paper when its scaled match is at least this
+REASON_SHARE = 0.5  # a phrase "explains" a paper that matches it at least half as well as its best one
 INTEREST_CAP = 2.0  # however many of a reader's phrases a paper matches, at most twice one full match
 _FLATTEN_LIMIT = 64  # id sets up to this size are matched against the edition as arrays
 
@@ -121,6 +130,7 @@ class PaperInfo:
     categories: tuple[str, ...] = ()
     authors: tuple[str, ...] = ()
     pinned: bool = False
+    embedding: bytes | None = None  # optional: unit-length float32 values (papers.embeddings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,10 +196,11 @@ def score_papers(
     *,
     weights: Weights = Weights(),
     batch_size: int = 20_000,
+    embed: Embed | None = None,
 ) -> dict[int, list[int]]:
     """reader id -> chosen paper ids in order (best first); [] means skip this reader's email."""
     result: dict[int, list[int]] = {}
-    _run(papers, readers, weights, batch_size, result, None)
+    _run(papers, readers, weights, batch_size, embed, result, None)
     return result
 
 
@@ -199,11 +210,12 @@ def rank_readers(
     *,
     weights: Weights = Weights(),
     batch_size: int = 20_000,
+    embed: Embed | None = None,
 ) -> dict[int, Pick]:
     """reader id -> their Pick (paper ids with reasons); an empty Pick means skip the email."""
     ids: dict[int, list[int]] = {}
     picks: dict[int, Pick] = {}
-    _run(papers, readers, weights, batch_size, ids, picks)
+    _run(papers, readers, weights, batch_size, embed, ids, picks)
     return picks
 
 
@@ -212,6 +224,7 @@ def _run(
     readers: Sequence[ReaderInfo],
     weights: Weights,
     batch_size: int,
+    embed: Embed | None,
     result: dict[int, list[int]],
     picks: dict[int, Pick] | None,
 ) -> None:
@@ -231,6 +244,9 @@ def _run(
     gc.disable()
     try:
         with edition.lock:  # the piece cache is shared between calls
+            if embed is not edition.embed:  # cached pieces were compared with or without meaning
+                edition.embed = embed
+                edition.phrases.reset()
             for start in range(0, len(readers), batch_size):
                 if edition.phrases.full():
                     edition.phrases.reset()
@@ -526,7 +542,8 @@ def _interest_reasons(
     raw = np.take_along_axis(edition.phrases.raw[pieces.cols], chosen, axis=1)
     texts = edition.phrases.texts
     seen: set[tuple[int, int, str]] = set()  # a phrase written twice is one reason
-    for pair, rank in zip(*np.nonzero((scaled >= REASON_SHARE) & (raw >= weights.min_relevance)), strict=True):
+    share = REASON_SHARE * edition.phrases.scaled[pieces.cols].max(axis=1, keepdims=True)  # of the phrase's best
+    for pair, rank in zip(*np.nonzero((scaled >= share) & (raw >= weights.min_relevance)), strict=True):
         reason = (int(pieces.rows[pair]), int(rank), f"interest:{texts[pieces.cols[pair]]}")
         if reason not in seen:
             seen.add(reason)

@@ -6,6 +6,7 @@ import dataclasses
 import gc
 import random
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -764,3 +765,50 @@ def test_muted_words_and_phrases_never_appear():
     # A muted phrase hides a paper even when an editor pinned it or a followed author wrote it.
     assert ROBOT not in rank(ReaderInfo(3, followed_authors=("Jonas Berg",), muted=("robots",)), with_pinned(ROBOT))
     assert set(rank(ReaderInfo(4, count=50, muted=("zzzq unknown",)))) == everything
+
+
+# --- semantic similarity (optional) -------------------------------------------------------------
+
+# A stand-in for the embedding model (which needs the 1.1 GB extra): words of one concept point the
+# same way, so "money" is near a paper about financial markets that never says "money".
+CONCEPTS = {"money": 0, "financial": 0, "markets": 0, "stock": 0, "protein": 1, "folding": 1, "amino": 1}
+
+
+def toy_embed(texts: list[str]) -> np.ndarray:
+    vectors = np.full((len(texts), 3), 1e-3, dtype=np.float32)  # dimension 2: everything else
+    for row, text in enumerate(texts):
+        for word in text.lower().replace(".", " ").split():
+            vectors[row, CONCEPTS.get(word, 2)] += 1.0
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def embedded(papers: list[PaperInfo]) -> list[PaperInfo]:
+    vectors = toy_embed([paper.text for paper in papers])
+    return [
+        dataclasses.replace(paper, embedding=vector.astype("<f4").tobytes())
+        for paper, vector in zip(papers, vectors, strict=True)
+    ]
+
+
+MARKETS = PaperInfo(501, "Forecasting stock returns in financial markets with transformers", 5)
+
+
+def test_embeddings_find_what_shares_no_word_with_the_interest():
+    papers = embedded([*PAPERS, MARKETS])
+    reader = ReaderInfo(1, "money", count=3)
+    without = rank_readers(papers, [reader])[1]
+    assert without.unmatched and MARKETS.id not in without.paper_ids
+    with_meaning = rank_readers(papers, [reader], embed=toy_embed)[1]
+    assert with_meaning.paper_ids[0] == MARKETS.id and with_meaning.reasons[0] == ("interest:money",)
+    assert not with_meaning.unmatched
+    # The same papers ranked without meaning again: the cached phrases start afresh.
+    assert rank_readers(papers, [reader])[1] == without
+    clear_cache()
+
+
+def test_papers_without_an_embedding_keep_their_tfidf_match():
+    papers = [*embedded(PAPERS), MARKETS]  # the markets paper has no embedding
+    assert MARKETS.id not in rank(ReaderInfo(1, "money", count=3), papers, embed=toy_embed)
+    assert rank(ReaderInfo(2, "financial markets", count=3), papers, embed=toy_embed)[0] == MARKETS.id
+    assert rank(ReaderInfo(3, "protein folding"), papers, embed=toy_embed)[0] == PROTEIN
+    clear_cache()

