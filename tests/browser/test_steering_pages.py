@@ -14,7 +14,7 @@ from newsletter import services
 from newsletter.models import Delivery, Feedback
 from subscribers.models import Subscriber
 from subscribers.tokens import Purpose, make_token
-from tests.conftest import ROOT
+from tests.conftest import ROOT, contrast
 from tests.factories import DailyEntryFactory, DeliveryFactory, PaperFactory, SubscriberFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -23,28 +23,6 @@ VIEWPORTS = [(390, 844), (1280, 900)]
 SCHEMES = ["light", "dark"]
 DAY = dt.date(2026, 6, 10)
 LONG_WORD = "Pneumonoultramicroscopicsilicovolcanoconiosis"
-
-
-def contrast(page, selector: str) -> float:
-    """The WCAG contrast ratio of an element's text against the background it is drawn on."""
-    return page.evaluate(
-        """(selector) => {
-            const parse = (c) => c.match(/[\\d.]+/g).slice(0, 4).map(Number);
-            const element = document.querySelector(selector);
-            let node = element, background = null;
-            while (node && !background) {
-                const value = parse(getComputedStyle(node).backgroundColor);
-                if (value.length < 4 || value[3] > 0) background = value;
-                node = node.parentElement;
-            }
-            background = background || [255, 255, 255];
-            const linear = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
-            const lum = ([r, g, b]) => 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
-            const [a, b] = [lum(parse(getComputedStyle(element).color)), lum(background)];
-            return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
-        }""",
-        selector,
-    )
 
 
 def check_layout(page, name: str, readable: list[str]) -> None:

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from papers.models import DailyEntry, IngestRun, Paper
 from tests.factories import DailyEntryFactory, PaperFactory
+from tests.papers.conftest import paper_change_data
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = reverse("admin:papers_dailyentry_changelist")
@@ -73,19 +74,7 @@ def test_editor_note_and_edits_mark_overrides(admin_client):
     paper = PaperFactory(title="Original title", upvotes=3)
     url = reverse("admin:papers_paper_change", args=[paper.pk])
     form = admin_client.get(url).context["adminform"].form
-    data = {name: value for name, value in form.initial.items() if value is not None}
-    data.update(
-        {
-            "title": "Edited title",
-            # As a browser posts them: JSON fields with callable defaults carry a hidden initial value.
-            "categories": "[]",
-            "initial-categories": "[]",
-            "ai_keywords": "[]",
-            "initial-ai_keywords": "[]",
-            "author_links-TOTAL_FORMS": "0",
-            "author_links-INITIAL_FORMS": "0",
-        }
-    )
+    data = paper_change_data(form, title="Edited title")
     response = admin_client.post(url, data)
     assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
     paper.refresh_from_db()

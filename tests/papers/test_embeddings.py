@@ -19,6 +19,7 @@ from papers.models import Paper
 from papers.sources.base import PaperRecord
 from tests.conftest import FIXTURES, ROOT, clean_env, run_python
 from tests.factories import PaperFactory
+from tests.papers.conftest import paper_change_data
 from tests.test_settings import settings_error, settings_for
 
 HF_DAY = FIXTURES / "hf_api" / "daily_papers_date_2025-09-15.json"  # 12 real papers
@@ -200,18 +201,7 @@ def test_an_editors_change_to_the_abstract_clears_the_embedding(admin_client, se
     paper.save()
     url = f"/admin/papers/paper/{paper.pk}/change/"
     form = admin_client.get(url).context["adminform"].form
-    data = {name: value for name, value in form.initial.items() if value is not None}
-    data.update(
-        {
-            "abstract": "An abstract the editor rewrote.",
-            "categories": "[]",
-            "initial-categories": "[]",
-            "ai_keywords": "[]",
-            "initial-ai_keywords": "[]",
-            "author_links-TOTAL_FORMS": "0",
-            "author_links-INITIAL_FORMS": "0",
-        }
-    )
+    data = paper_change_data(form, abstract="An abstract the editor rewrote.")
     response = admin_client.post(url, data)
     assert response.status_code == 302
     paper.refresh_from_db()

@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from subscribers.models import Subscriber
-from tests.conftest import ROOT
+from tests.conftest import ROOT, contrast
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SCREENSHOTS = ROOT / "test-output" / "browser"
@@ -108,28 +108,6 @@ def test_signup_confirm_preferences_unsubscribe(reader_page, live_server, settin
 
     assert problems == []
     assert len(list(SCREENSHOTS.glob("*.png"))) >= 7
-
-
-def contrast(page, selector: str) -> float:
-    """The WCAG contrast ratio of an element's text against the background it is drawn on."""
-    return page.evaluate(
-        """(selector) => {
-            const parse = (c) => c.match(/[\\d.]+/g).slice(0, 4).map(Number);
-            const element = document.querySelector(selector);
-            let node = element, background = null;
-            while (node && !background) {
-                const value = parse(getComputedStyle(node).backgroundColor);
-                if (value.length < 4 || value[3] > 0) background = value;
-                node = node.parentElement;
-            }
-            background = background || [255, 255, 255];
-            const linear = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
-            const lum = ([r, g, b]) => 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
-            const [a, b] = [lum(parse(getComputedStyle(element).color)), lum(background)];
-            return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
-        }""",
-        selector,
-    )
 
 
 def test_the_category_picker_on_a_phone_in_dark_mode_without_javascript(browser, live_server):
