@@ -313,16 +313,28 @@ class EditionVectors:
         one-word phrase hides every paper with that word. Cached per phrase."""
         hidden = self.muted.get(phrase)
         if hidden is None:
-            tokens = self.analyzer.tokens(phrase)
-            needed = tokens if len(tokens) == 1 else [f"{a} {b}" for a, b in pairwise(tokens)]
+            needed = _phrase_terms(self.analyzer.tokens(phrase))
             columns = [self.vocabulary.get(term, -1) for term in needed]
-            if not tokens or min(columns) < 0:
+            if not needed or min(columns) < 0:
                 hidden = np.zeros(self.n, dtype=bool)
             else:
                 hidden = np.asarray(self.paper_terms[:, columns].sum(axis=1)).ravel() == len(columns)
             if len(self.muted) < 100_000:
                 self.muted[phrase] = hidden
         return hidden
+
+
+def _phrase_terms(tokens: list[str]) -> list[str]:
+    """The terms a text must have to mention a phrase: its one word, or each pair of its words in order."""
+    return tokens if len(tokens) == 1 else [f"{a} {b}" for a, b in pairwise(tokens)]
+
+
+def mentions(text: str, phrases: Sequence[str]) -> bool:
+    """Whether ``text`` mentions one of ``phrases`` the way a muted phrase hides a paper from the
+    ranking (``EditionVectors.muted_papers``): all of its words, in order, as stems."""
+    analyzer = Analyzer()
+    terms = set(analyzer.terms(text))
+    return any((needed := _phrase_terms(analyzer.tokens(phrase))) and terms.issuperset(needed) for phrase in phrases)
 
 
 def weigh_terms(counts: sp.csr_matrix, idf: np.ndarray) -> None:

@@ -12,7 +12,9 @@ from django.db import transaction
 from django.db.models import Max, Prefetch
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from newsletter.edition_vectors import mentions
 from newsletter.models import Feedback
+from newsletter.ranking import paper_text
 from papers.models import DailyEntry, Paper, PaperAuthor
 from subscribers.models import Subscriber
 from subscribers.muting import MAX_LENGTH, MIN_LENGTH, normalized_topic, topic_key
@@ -158,6 +160,13 @@ def papers_to_pick(*, days: int = PICK_DAYS, limit: int = PICK_LIMIT) -> list[Pa
     # django-stubs 5.2 rejects any Prefetch on a manager made by as_manager() (typeddjango/django-stubs#3263).
     papers = Paper.objects.prefetch_related(authors).in_bulk(ids)  # type: ignore[arg-type]
     return [papers[pk] for pk in ids if pk in papers]
+
+
+def is_muted(paper: Paper, muted: list[str]) -> bool:
+    """Whether a muted phrase hides ``paper`` (the ranking's rule, on the text it ranks)."""
+    keywords = paper.ai_keywords if isinstance(paper.ai_keywords, list) else []
+    text = paper_text(paper.title, paper.abstract, paper.ai_summary, [k for k in keywords if isinstance(k, str)])
+    return bool(muted) and mentions(text, muted)
 
 
 def pickable(paper_id: int) -> Paper | None:

@@ -22,7 +22,7 @@ from papers.models import Paper, PaperAuthor
 from subscribers import services as subscriber_services
 from subscribers.models import Subscriber
 from subscribers.muting import normalized_topic, topic_key
-from subscribers.tokens import Purpose
+from subscribers.tokens import Purpose, make_token
 from subscribers.views import with_token
 
 
@@ -90,7 +90,9 @@ def _feedback_page(
             if topic_key(topic) != just_muted
         ]
     back_url, back_label = way_back(subscriber, paper.pk)
+    preferences = reverse("subscribers:preferences", args=[make_token(subscriber, Purpose.PREFERENCES)])
     context = {
+        "preferences_url": preferences,
         **context,
         "token": token,
         "paper": paper,
@@ -114,13 +116,25 @@ def feedback(request: HttpRequest, subscriber: Subscriber, token: str, paper_id:
     if request.method == "GET":
         return _feedback_page(request, subscriber, token, paper, "ask", vote=vote)
     earlier = steering.feedback_vote(subscriber=subscriber, paper=paper, vote=VOTES[vote])
-    return _feedback_page(request, subscriber, token, paper, "voted", vote=vote, earlier=VOTE_NAMES[earlier])
+    # Undo takes this vote back: to the other vote if there was one, else to none (also when
+    # the same vote was pressed again: undoing must never leave it in place).
+    restore = "none" if earlier == VOTES[vote] else VOTE_NAMES[earlier]
+    return _feedback_page(request, subscriber, token, paper, "voted", vote=vote, earlier=restore)
 
 
-@require_POST
+def _back_to_vote(subscriber: Subscriber, token: str, paper_id: int) -> HttpResponse:
+    """A GET of an undo or mute address (a reopened tab, a bookmark): the vote page of the paper,
+    asking again, rather than a bare 405."""
+    current = Feedback.objects.filter(subscriber=subscriber, paper_id=paper_id).values_list("vote", flat=True).first()
+    return redirect("newsletter:feedback", token=token, paper_id=paper_id, vote="more" if current == 1 else "less")
+
+
+@require_http_methods(["GET", "POST"])
 @with_token(Purpose.FEEDBACK)
 def feedback_undo(request: HttpRequest, subscriber: Subscriber, token: str, paper_id: int) -> HttpResponse:
     """Undo a vote: the paper's vote back to what it was before (``restore``: more, less or none)."""
+    if request.method == "GET":
+        return _back_to_vote(subscriber, token, paper_id)
     paper = get_object_or_404(Paper, pk=paper_id)
     restore = request.POST.get("restore", "")
     by_name = {name: vote for vote, name in VOTE_NAMES.items()}
@@ -130,10 +144,12 @@ def feedback_undo(request: HttpRequest, subscriber: Subscriber, token: str, pape
     return _feedback_page(request, subscriber, token, paper, "undone", restored=restore)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @with_token(Purpose.FEEDBACK)
 def feedback_mute(request: HttpRequest, subscriber: Subscriber, token: str, paper_id: int, action: str) -> HttpResponse:
     """One click from a "less like this" page: mute a phrase (or, as its undo, unmute it)."""
+    if request.method == "GET":
+        return _back_to_vote(subscriber, token, paper_id)
     paper = get_object_or_404(Paper, pk=paper_id)
     topic = normalized_topic(request.POST.get("topic", ""))
     if not topic:
@@ -155,7 +171,8 @@ def feedback_mute(request: HttpRequest, subscriber: Subscriber, token: str, pape
 @with_token(Purpose.PREFERENCES)
 def pick_papers(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
     """The last days' most upvoted papers, one "I like this" button each (no login, no JavaScript)."""
-    papers = steering.papers_to_pick()
+    # Papers the reader muted are not offered (the ranking would never send them either).
+    papers = [paper for paper in steering.papers_to_pick() if not steering.is_muted(paper, subscriber.muted_topics)]
     liked = set(
         subscriber.feedback.filter(paper__in=papers, vote=Feedback.Vote.MORE).values_list("paper_id", flat=True)
     )

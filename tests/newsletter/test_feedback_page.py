@@ -87,7 +87,8 @@ def test_a_broken_undo_changes_nothing(client, reader, paper):
     broken = client.post(action_url("feedback_undo", reader, paper), {"restore": "maybe"})
     assert broken.status_code == 400 and "Nothing changed" in broken.text
     assert votes(reader) == {paper.pk: -1}
-    assert client.get(action_url("feedback_undo", reader, paper)).status_code == 405, "undo is a POST"
+    assert client.get(action_url("feedback_undo", reader, paper)).status_code == 302, "a GET only leads back"
+    assert votes(reader) == {paper.pk: -1}
 
 
 def test_less_offers_to_mute_the_papers_topics_and_one_click_mutes_with_an_undo(client, reader, paper):
@@ -218,3 +219,28 @@ def test_without_a_sent_digest_the_way_back_is_the_editions_archive_page(client,
 
     page = client.post(vote_url(reader, PaperFactory(), "more")).text
     assert back_link(page) == reverse("newsletter:archive") and "← All digests" in page
+
+
+def test_the_same_vote_twice_then_undo_leaves_no_vote(client, reader, paper):
+    """Pressing "less like this" again (a second visit) and then Undo takes the vote back; it
+    must never restore the vote it undoes."""
+    client.post(vote_url(reader, paper, "less"))
+    again = client.post(vote_url(reader, paper, "less"))
+    assert 'name="restore" value="none"' in again.text
+    client.post(action_url("feedback_undo", reader, paper), {"restore": "none"})
+    assert votes(reader) == {}
+
+
+def test_opening_an_undo_or_mute_address_again_leads_to_the_vote_page(client, reader, paper):
+    client.post(vote_url(reader, paper, "more"))
+    for name in ("feedback_undo", "feedback_mute", "feedback_unmute"):
+        answer = client.get(action_url(name, reader, paper))
+        assert (answer.status_code, answer["Location"]) == (302, vote_url(reader, paper, "more")), name
+    assert votes(reader) == {paper.pk: Feedback.Vote.MORE}, "a GET changes nothing"
+
+
+def test_the_pages_after_a_vote_and_a_mute_link_to_the_preferences(client, reader, paper):
+    preferences = reverse("subscribers:preferences", args=[make_token(reader, Purpose.PREFERENCES)])
+    assert f'href="{preferences}"' in client.post(vote_url(reader, paper, "less")).text
+    muted = client.post(action_url("feedback_mute", reader, paper), {"topic": "coding agents"})
+    assert f'href="{preferences}"' in muted.text

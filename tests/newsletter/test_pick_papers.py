@@ -188,3 +188,14 @@ def test_an_empty_interest_reader_who_picks_three_papers_gets_a_first_digest_bui
     assert planning.plan_deliveries(edition, [(picker.pk, DAY), (newcomer.pk, DAY)]) == 2
     digests = dict(Delivery.objects.filter(edition=edition).values_list("subscriber_id", "paper_ids"))
     assert digests == {picker.pk: ranked[picker.pk], newcomer.pk: ranked[newcomer.pk]}
+
+
+def test_papers_the_reader_muted_are_not_offered(client):
+    """The ranking would never send them; the page does not offer them either (same rule: all the
+    phrase's words in order, as stems)."""
+    agents = DailyEntryFactory(day=DAY, upvotes=90, paper__title="Verifier-guided web agents for long tasks").paper
+    protein = DailyEntryFactory(day=DAY, upvotes=10, paper__title="Protein folding at scale").paper
+    reader = SubscriberFactory(muted_topics=["web agent"])
+    shown = listed_ids(client.get(picks_url(reader)).text)
+    assert protein.pk in shown and agents.pk not in shown
+    assert agents.pk in listed_ids(client.get(picks_url(SubscriberFactory())).text)
