@@ -3,10 +3,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import F, Prefetch, Window
+from django.db.models import F, Prefetch, Window, prefetch_related_objects
 from django.db.models.functions import RowNumber
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 
 from papers.models import DailyEntry, DailyEntryQuerySet, Paper, PaperAuthor
 from subscribers.forms import SignupForm
@@ -51,3 +51,84 @@ def paper_detail(request: HttpRequest, arxiv_id: str) -> HttpResponse:
     paper = get_object_or_404(papers, arxiv_id=arxiv_id)
     days = paper.entries.approved().order_by("-day").values_list("day", flat=True)
     return render(request, "papers/paper_detail.html", {"paper": paper, "days": days})
+
+
+# --- Weekly and monthly views (like the Hugging Face page's tabs) --------------------------------
+
+
+def _period_entries(start: dt.date, end: dt.date) -> list[DailyEntry]:
+    """Each paper listed between ``start`` and ``end`` once, as its best day (most upvotes, then
+    the latest day) showed it; most upvoted first. A month is at most a few thousand entries."""
+    nth = Window(RowNumber(), partition_by=F("paper_id"), order_by=F("position").asc())
+    links = PaperAuthor.objects.select_related("author").alias(nth=nth).filter(nth__lte=LISTED_AUTHORS)
+    entries = (
+        DailyEntry.objects.listed()
+        .filter(day__gte=start, day__lte=end)
+        .select_related("paper")
+        .order_by("-upvotes", "-day", "pk")
+    )
+    best: dict[int, DailyEntry] = {}
+    for entry in entries:
+        best.setdefault(entry.paper_id, entry)
+    chosen = list(best.values())
+    # The first LISTED_AUTHORS authors of the chosen papers only, as the day page loads them.
+    prefetch_related_objects(chosen, Prefetch("paper__author_links", queryset=links))
+    return chosen
+
+
+def _period_context(start: dt.date, end: dt.date, step: str) -> dict[str, Any]:
+    listed = DailyEntry.objects.listed()
+    has_before = listed.filter(day__lt=start).exists()
+    has_after = listed.filter(day__gt=end).exists()
+    previous_start = _shift(start, step, -1)
+    next_start = _shift(start, step, 1)
+    return {
+        "start": start,
+        "end": end,
+        "entries": _period_entries(start, end),
+        "previous": _period_args(previous_start, step) if has_before else None,
+        "next": _period_args(next_start, step) if has_after else None,
+    }
+
+
+def _shift(start: dt.date, step: str, by: int) -> dt.date:
+    if step == "week":
+        return start + dt.timedelta(weeks=by)
+    month = start.month - 1 + by
+    return dt.date(start.year + month // 12, month % 12 + 1, 1)
+
+
+def _period_args(start: dt.date, step: str) -> dict[str, Any]:
+    if step == "week":
+        year, week, _ = start.isocalendar()
+        return {"url": f"/papers/week/{year}-W{week:02d}/", "label": f"Week {week}, {year}"}
+    return {"url": f"/papers/month/{start.year}-{start.month:02d}/", "label": start.strftime("%B %Y")}
+
+
+def week_listing(request: HttpRequest, year: str, week: str) -> HttpResponse:
+    """``/papers/week/2026-W34/``: ISO week 34 of 2026 (Monday to Sunday)."""
+    try:
+        start = dt.date.fromisocalendar(int(year), int(week), 1)
+    except ValueError as error:  # W00, W54 in a 52-week year
+        raise Http404("No such week") from error
+    context = _period_context(start, start + dt.timedelta(days=6), "week")
+    context["heading"] = f"Week {int(week)}, {int(year)}"
+    return render(request, "papers/period.html", context)
+
+
+def month_listing(request: HttpRequest, year: str, month: str) -> HttpResponse:
+    """``/papers/month/2026-08/``."""
+    if not 1 <= int(month) <= 12:
+        raise Http404("No such month")
+    start = dt.date(int(year), int(month), 1)
+    end = _shift(start, "month", 1) - dt.timedelta(days=1)
+    context = _period_context(start, end, "month")
+    context["heading"] = start.strftime("%B %Y")
+    return render(request, "papers/period.html", context)
+
+
+def this_period(request: HttpRequest, step: str) -> HttpResponse:
+    """ "This week" / "this month": the period of the latest listed day (the newest papers there are)."""
+    latest = DailyEntry.objects.latest_day() or dt.date.today()
+    start = latest - dt.timedelta(days=latest.weekday()) if step == "week" else latest.replace(day=1)
+    return redirect(_period_args(start, step)["url"])

@@ -1,0 +1,65 @@
+"""Weekly and monthly views (issue 13, started): each paper once at its best day's upvotes, most
+upvoted first, previous/next only where there are papers, "this week/month" at the newest papers,
+and the site's navigation and feed autodiscovery on every page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+from tests.factories import DailyEntryFactory, PaperFactory
+
+pytestmark = pytest.mark.django_db
+MONDAY = dt.date(2026, 8, 17)  # ISO week 34 of 2026
+
+
+def titles(page: str) -> list[str]:
+    return re.findall(r'<h3>(?:<span class="badge">Pinned</span> )?<a href="[^"]+">([^<]+)</a></h3>', page)
+
+
+def test_a_week_lists_each_paper_once_at_its_best_upvotes(client):
+    twice = PaperFactory(title="Listed on two days")
+    DailyEntryFactory(day=MONDAY, paper=twice, upvotes=30)
+    DailyEntryFactory(day=MONDAY + dt.timedelta(days=2), paper=twice, upvotes=120)
+    DailyEntryFactory(day=MONDAY + dt.timedelta(days=6), paper__title="Sunday paper", upvotes=50)
+    DailyEntryFactory(day=MONDAY + dt.timedelta(days=7), paper__title="Next week", upvotes=999)
+    DailyEntryFactory(day=MONDAY, paper__title="Hidden one", upvotes=500, status="hidden")
+    page = client.get("/papers/week/2026-W34/")
+    assert page.status_code == 200
+    assert titles(page.text) == ["Listed on two days", "Sunday paper"]
+    assert "▲ 120" in page.text and "▲ 30" not in page.text
+    assert 'rel="next" href="/papers/week/2026-W35/"' in page.text and 'rel="prev"' not in page.text
+    assert "Week 34, 2026" in page.text
+
+
+def test_a_month_and_its_neighbours(client):
+    DailyEntryFactory(day=dt.date(2026, 7, 31), paper__title="July paper", upvotes=5)
+    DailyEntryFactory(day=dt.date(2026, 8, 1), paper__title="First of August", upvotes=7)
+    DailyEntryFactory(day=dt.date(2026, 8, 31), paper__title="Last of August", upvotes=9)
+    page = client.get("/papers/month/2026-08/")
+    assert titles(page.text) == ["Last of August", "First of August"]
+    assert 'rel="prev" href="/papers/month/2026-07/"' in page.text and 'rel="next"' not in page.text
+    december = client.get("/papers/month/2025-12/")
+    assert december.status_code == 200 and 'rel="next" href="/papers/month/2026-01/"' in december.text
+
+
+@pytest.mark.parametrize("url", ["/papers/week/2026-W54/", "/papers/week/2026-W00/", "/papers/month/2026-13/"])
+def test_periods_that_do_not_exist_are_404(client, url):
+    assert client.get(url).status_code == 404
+
+
+def test_this_week_and_this_month_open_the_newest_papers_period(client):
+    DailyEntryFactory(day=MONDAY + dt.timedelta(days=3), upvotes=1)
+    assert client.get("/papers/week/")["Location"] == "/papers/week/2026-W34/"
+    assert client.get("/papers/month/")["Location"] == "/papers/month/2026-08/"
+
+
+def test_every_page_has_the_navigation_and_feed_autodiscovery(client):
+    DailyEntryFactory(day=MONDAY, upvotes=1)
+    for url in ("/", "/papers/2026-08-17/", "/papers/week/2026-W34/", "/digests/"):
+        page = client.get(url).text
+        for link in ('href="/papers/week/"', 'href="/papers/month/"', 'href="/digests/"'):
+            assert link in page, (url, link)
+        assert re.search(r'<link rel="alternate" type="application/atom\+xml"[^>]+href="/feed/atom/"', page), url
