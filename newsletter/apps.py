@@ -7,6 +7,6 @@ class NewsletterConfig(AppConfig):
     def ready(self) -> None:
         from anymail import signals
 
-        from newsletter import tracking  # also registers the system check newsletter.E001
+        from newsletter import checks, tracking  # noqa: F401 (registers newsletter.W001 and E001)
 
         signals.tracking.connect(tracking.handle_tracking_event, dispatch_uid="newsletter.tracking")

@@ -17,6 +17,7 @@ PRODUCTION_MINIMUM = {
     "DJANGO_ENV": "production",
     "SECRET_KEY": "k" + secrets.token_urlsafe(60),
     "ALLOWED_HOSTS": "papers.example.org",
+    "POSTAL_ADDRESS": "Paperboy, 1 Example Street, 12345 City, Country",  # else check --deploy warns
 }
 
 
