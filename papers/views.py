@@ -7,6 +7,7 @@ from django.db.models import F, Prefetch, Window, prefetch_related_objects
 from django.db.models.functions import RowNumber
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 
 from papers.models import DailyEntry, DailyEntryQuerySet, Paper, PaperAuthor
 from subscribers.forms import SignupForm
@@ -40,8 +41,37 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html", context)
 
 
+# How a day page may be sorted (``?sort=``), with the links' labels.
+SORTS = {
+    "upvotes": "Most upvoted",
+    "newest": "Newest",
+    "trending": "Trending",
+}
+
+
+def _sorted(entries: DailyEntryQuerySet, sort: str, now: dt.datetime) -> list[DailyEntry] | DailyEntryQuerySet:
+    """``upvotes``: the listing order (pinned first). ``newest``: the latest published first.
+    ``trending``: upvotes per hour since the entry was listed here (at least one hour, so a paper
+    listed a minute ago with 3 upvotes does not outrank one with 300 over a day)."""
+    if sort == "newest":
+        return sorted(entries, key=lambda e: (-(e.paper.published or dt.date.min).toordinal(), -e.upvotes, e.pk))
+
+    def per_hour(entry: DailyEntry) -> float:
+        return entry.upvotes / max((now - entry.created_at).total_seconds() / 3600, 1.0)
+
+    if sort == "trending":
+        return sorted(entries, key=lambda e: (-per_hour(e), -e.upvotes, e.pk))
+    return entries
+
+
 def day_listing(request: HttpRequest, day: dt.date) -> HttpResponse:
-    return render(request, "papers/day.html", _day_context(day))
+    sort = request.GET.get("sort", "upvotes")
+    sort = sort if sort in SORTS else "upvotes"
+    context = _day_context(day)
+    if context["day"] is not None:
+        context["entries"] = _sorted(context["entries"], sort, timezone.now())
+    context["sorts"] = [(key, label, key == sort) for key, label in SORTS.items()]
+    return render(request, "papers/day.html", context)
 
 
 def paper_detail(request: HttpRequest, arxiv_id: str) -> HttpResponse:

@@ -63,3 +63,23 @@ def test_every_page_has_the_navigation_and_feed_autodiscovery(client):
         for link in ('href="/papers/week/"', 'href="/papers/month/"', 'href="/digests/"'):
             assert link in page, (url, link)
         assert re.search(r'<link rel="alternate" type="application/atom\+xml"[^>]+href="/feed/atom/"', page), url
+
+
+def test_a_day_sorts_by_upvotes_newest_or_trending(client):
+    from django.utils import timezone
+
+    day = dt.date(2026, 8, 21)
+    now = timezone.now()
+    old_hit = DailyEntryFactory(day=day, upvotes=300, paper__title="Old hit", paper__published=dt.date(2026, 8, 10))
+    fresh = DailyEntryFactory(day=day, upvotes=40, paper__title="Fresh", paper__published=dt.date(2026, 8, 1))
+    middle = DailyEntryFactory(day=day, upvotes=100, paper__title="Middle", paper__published=dt.date(2026, 8, 20))
+    type(old_hit).objects.filter(pk=old_hit.pk).update(created_at=now - dt.timedelta(hours=100))  # 3 an hour
+    type(old_hit).objects.filter(pk=middle.pk).update(created_at=now - dt.timedelta(hours=20))  # 5 an hour
+    type(old_hit).objects.filter(pk=fresh.pk).update(created_at=now - dt.timedelta(hours=2))  # 20 an hour
+    url = "/papers/2026-08-21/"
+    assert titles(client.get(url).text) == ["Old hit", "Middle", "Fresh"]
+    assert titles(client.get(url + "?sort=newest").text) == ["Middle", "Old hit", "Fresh"]
+    trending = client.get(url + "?sort=trending").text
+    assert titles(trending) == ["Fresh", "Middle", "Old hit"]
+    assert '<a href="?sort=trending" aria-current="page">Trending</a>' in trending
+    assert titles(client.get(url + "?sort=%3Cscript%3E").text) == ["Old hit", "Middle", "Fresh"], "unknown: default"
