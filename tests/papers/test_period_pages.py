@@ -83,3 +83,21 @@ def test_a_day_sorts_by_upvotes_newest_or_trending(client):
     assert titles(trending) == ["Fresh", "Middle", "Old hit"]
     assert '<a href="?sort=trending" aria-current="page">Trending</a>' in trending
     assert titles(client.get(url + "?sort=%3Cscript%3E").text) == ["Old hit", "Middle", "Fresh"], "unknown: default"
+
+
+def test_a_paper_page_shows_its_people_keywords_and_discussion(client):
+    paper = PaperFactory(
+        title="A discussed paper",
+        organization="Example Lab",
+        submitter="ada",
+        comments=7,
+        github_url="https://github.com/example/repo",
+        github_stars=42,
+        ai_keywords=["sparse attention", "<b>long context</b>"],
+    )
+    DailyEntryFactory(day=MONDAY, paper=paper)
+    page = client.get(paper.get_absolute_url()).text
+    assert "Example Lab · submitted by ada" in page
+    assert f'<a href="{paper.hf_url}#community">7 comments on Hugging Face</a>' in page
+    assert "GitHub ★ 42" in page and "Keywords: sparse attention, &lt;b&gt;long context&lt;/b&gt;" in page
+    assert 'href="/papers/2026-08-17/"' in page, "the days it was listed"
