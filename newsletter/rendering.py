@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from urllib.parse import urlencode
 from dataclasses import dataclass, field
 from html import escape as html_escape
 from typing import Any
@@ -120,11 +121,17 @@ def _paper_context(view: PaperView, position: object) -> dict[str, Any]:
         "note": view.note,
         "pinned": view.pinned,
         "why": WHY_MARKER,
-        "link": paper.hf_url or paper.abs_url or paper.project_url or settings.SITE_URL,
+        "link": paper.hf_url or paper.abs_url or paper.project_url or title_search(paper.title),
         "pdf": paper.pdf_url or paper.abs_url,
         "more_url": FEEDBACK_MARKERS["more"],
         "less_url": FEEDBACK_MARKERS["less"],
     }
+
+
+def title_search(title: str) -> str:
+    """arXiv's search for a paper's title: the link of a paper we know no page of (a pasted text
+    dump), where the reader can find it; the site itself does not list such a paper."""
+    return "https://arxiv.org/search/?" + urlencode({"query": title, "searchtype": "title"})
 
 
 def render_edition(edition: Edition, views: Iterable[PaperView]) -> RenderedEdition:

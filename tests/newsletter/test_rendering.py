@@ -186,3 +186,17 @@ def test_a_forwarded_view_link_hands_over_nothing_and_dies_with_the_link_key(cli
     row.subscriber.link_key = "rotated"  # erasure or an editor's rotation kills every link, this one too
     row.subscriber.save()
     assert client.get(view_url).status_code == 400
+
+
+def test_a_paper_without_an_arxiv_id_links_to_a_search_for_its_title_not_the_home_page():
+    """A pasted text-dump paper has no page here (the site does not list it): its link is arXiv's
+    title search, where the reader can find it."""
+    paper = PaperFactory(title="Curriculum by compression & more", arxiv_id=None, project_url="", pdf_url="")
+    DailyEntryFactory(day=DAY, paper=paper, upvotes=5)
+    edition = services.edition_publish(kind="daily", day=DAY)
+    (row,) = planned(edition)
+    message = digest_email.build_message(row, row.subscriber, rendering.rendered_edition(edition))
+    search = "https://arxiv.org/search/?query=Curriculum+by+compression+%26+more&searchtype=title"
+    assert f"Read: {search}" in message.body
+    assert f'href="{search.replace("&", "&amp;")}"' in message.alternatives[0][0]
+    assert "Read: http://127.0.0.1:8000\n" not in message.body
