@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import urlencode
 from dataclasses import dataclass, field
 from html import escape as html_escape
 from typing import Any
+from urllib.parse import urlencode
 
 import css_inline
 from cachetools import TTLCache
