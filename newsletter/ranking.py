@@ -179,8 +179,8 @@ def split_interests(interests: str) -> list[str]:
 
 
 def profile_text(interests: str, liked_texts: Iterable[str]) -> str:
-    """A reader's profile as one text (interest phrases and liked texts, one per line): what the
-    ranking compares with the papers. Handy for debugging and for explaining a ranking."""
+    """A reader's profile pieces as one text (interest phrases and liked texts, one per line),
+    each of which the ranking compares with the papers on its own. Handy for debugging."""
     return "\n".join([*split_interests(interests), *(text for text in liked_texts if text)])
 
 
@@ -280,19 +280,6 @@ class _Pieces:
         readers, starts, owner = np.unique(rows, return_index=True, return_inverse=True)
         slot = np.arange(len(rows)) - starts[owner]
         return cls(rows, cols, readers, owner, slot)
-
-    def max_and_sum(self, gathered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(readers with pieces x papers) max and sum of each reader's rows of ``gathered``
-        (``table[self.cols]``), one slot at a time."""
-        first = self.slot == 0
-        best, total = gathered[first], gathered[first]  # two copies (boolean indexing copies)
-        for slot in range(1, int(self.slot.max(initial=0)) + 1):
-            pairs = self.slot == slot
-            owners = self.owner[pairs]
-            rows = gathered[pairs]
-            best[owners] = np.maximum(best[owners], rows)
-            total[owners] += rows
-        return best, total
 
     def reduce(self, table: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
         """(readers with pieces x papers): ``ufunc`` over each reader's rows of ``table``, one
