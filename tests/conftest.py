@@ -446,3 +446,25 @@ def contrast(page, selector: str) -> float:
         }""",
         selector,
     )
+
+
+BROWSER_VIEWPORTS = [(390, 844), (1280, 900)]  # a phone and a desktop
+BROWSER_SCHEMES = ["light", "dark"]
+
+
+def check_layout(page, name: str, readable: list[str], *, visible: tuple[str, ...] = ()) -> None:
+    """At every width and scheme: a screenshot (test-output/browser/<name>-<width>-<scheme>.png),
+    no sideways scrolling, readable text (``readable``), and the ``visible`` elements shown."""
+    screenshots = ROOT / "test-output" / "browser"
+    screenshots.mkdir(parents=True, exist_ok=True)
+    for width, height in BROWSER_VIEWPORTS:
+        for scheme in BROWSER_SCHEMES:
+            page.set_viewport_size({"width": width, "height": height})
+            page.emulate_media(color_scheme=scheme)
+            page.screenshot(path=screenshots / f"{name}-{width}-{scheme}.png", full_page=True)
+            widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+            assert widths[0] <= widths[1] == width, f"{name} scrolls sideways at {width} px {scheme}: {widths}"
+            for selector in readable:
+                assert contrast(page, selector) >= 4.5, f"{name} {selector} at {width} px {scheme}"
+            for selector in visible:
+                assert page.locator(selector).last.is_visible(), f"{name} {selector} at {width} px {scheme}"

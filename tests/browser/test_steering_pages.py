@@ -14,28 +14,13 @@ from newsletter import services
 from newsletter.models import Delivery, Feedback
 from subscribers.models import Subscriber
 from subscribers.tokens import Purpose, make_token
-from tests.conftest import ROOT, contrast
+from tests.conftest import ROOT, check_layout
 from tests.factories import DailyEntryFactory, DeliveryFactory, PaperFactory, SubscriberFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SCREENSHOTS = ROOT / "test-output" / "browser"
-VIEWPORTS = [(390, 844), (1280, 900)]
-SCHEMES = ["light", "dark"]
 DAY = dt.date(2026, 6, 10)
 LONG_WORD = "Pneumonoultramicroscopicsilicovolcanoconiosis"
-
-
-def check_layout(page, name: str, readable: list[str]) -> None:
-    """At every width and scheme: a screenshot, no sideways scrolling, readable text."""
-    for width, height in VIEWPORTS:
-        for scheme in SCHEMES:
-            page.set_viewport_size({"width": width, "height": height})
-            page.emulate_media(color_scheme=scheme)
-            page.screenshot(path=SCREENSHOTS / f"steer-{name}-{width}-{scheme}.png", full_page=True)
-            widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
-            assert widths[0] <= widths[1] == width, f"{name} scrolls sideways at {width} px {scheme}: {widths}"
-            for selector in readable:
-                assert contrast(page, selector) >= 4.5, f"{name} {selector} at {width} px {scheme}"
 
 
 @pytest.fixture
@@ -68,7 +53,7 @@ def test_less_like_this_then_mute_with_undo_and_back_to_the_digest(steering_page
 
     page.goto(live_server.url + reverse("newsletter:feedback", args=[token, paper.pk, "less"]))
     assert page.locator("h1").inner_text() == "Fewer papers like this?"
-    check_layout(page, "less-ask", ["h1", ".paper-title", ".help"])
+    check_layout(page, "steer-less-ask", ["h1", ".paper-title", ".help"])
     assert not Feedback.objects.exists(), "opening the page votes for nobody"
 
     page.get_by_role("button", name="Yes, less like this").click()
@@ -78,7 +63,7 @@ def test_less_like_this_then_mute_with_undo_and_back_to_the_digest(steering_page
         "Mute “scientific software engineering”?",
         "Mute “coding agents”?",
     ]
-    check_layout(page, "less-voted", ["h1", ".outcome", ".mute-offer .help", ".way-back a"])
+    check_layout(page, "steer-less-voted", ["h1", ".outcome", ".mute-offer .help", ".way-back a"])
     assert Feedback.objects.get().vote == Feedback.Vote.LESS
 
     page.get_by_role("button", name="Mute “coding agents”?").click()
@@ -86,7 +71,7 @@ def test_less_like_this_then_mute_with_undo_and_back_to_the_digest(steering_page
     reader.refresh_from_db()
     assert reader.muted_topics == ["coding agents"]
     assert page.locator(".mute-options button").all_inner_texts() == ["Mute “scientific software engineering”?"]
-    check_layout(page, "muted", ["h1", ".outcome", ".mute-options button"])
+    check_layout(page, "steer-muted", ["h1", ".outcome", ".mute-options button"])
 
     page.locator("form", has=page.locator("input[name=topic][value='coding agents']")).first.get_by_role(
         "button", name="Undo"
@@ -110,13 +95,13 @@ def test_more_like_this_undone(steering_page, live_server):
     page.get_by_role("button", name="Yes, more like this").click()
     page.wait_for_selector("text=Your next digest will have more papers like “Protein structure prediction")
     assert page.locator(".mute-offer").count() == 0
-    check_layout(page, "more-voted", ["h1", ".outcome", ".way-back a"])
+    check_layout(page, "steer-more-voted", ["h1", ".outcome", ".way-back a"])
     assert Feedback.objects.filter(subscriber=reader, paper=paper, vote=1).exists()
 
     page.get_by_role("button", name="Undo").click()
     page.wait_for_selector("h1:text('Undone')")
     assert "withdrawn" in page.locator(".outcome").inner_text()
-    check_layout(page, "more-undone", ["h1", ".outcome"])
+    check_layout(page, "steer-more-undone", ["h1", ".outcome"])
     assert not Feedback.objects.exists()
     assert page.get_by_role("link", name="All digests").count() == 1, "no digest yet: the archive"
 
@@ -140,14 +125,14 @@ def test_pick_papers_without_javascript(browser, live_server):
         page.goto(live_server.url + reverse("newsletter:pick_papers", args=[make_token(reader, Purpose.PREFERENCES)]))
         assert page.locator("h1").inner_text() == "Pick papers you like"
         assert page.locator(".pick-count").inner_text() == "None picked yet."
-        check_layout(page, "picks-empty", ["h1", ".pick-title a", ".pick .meta", ".pick-count"])
+        check_layout(page, "steer-picks-empty", ["h1", ".pick-title a", ".pick .meta", ".pick-count"])
 
         for paper in papers[:3]:
             page.locator(f"#paper-{paper.pk}").get_by_role("button", name="I like this").click()
             page.wait_for_selector(f"#paper-{paper.pk} .picked-mark")
         assert page.locator(".pick-count").inner_text() == "3 picked: your next digest will be built around them."
         assert page.locator(".pick.picked").count() == 3
-        check_layout(page, "picks-three", ["h1", ".pick-count", ".pick.picked .picked-mark", ".messages li"])
+        check_layout(page, "steer-picks-three", ["h1", ".pick-count", ".pick.picked .picked-mark", ".messages li"])
         assert set(Feedback.objects.filter(subscriber=reader, vote=1).values_list("paper_id", flat=True)) == {
             paper.pk for paper in papers[:3]
         }
@@ -170,7 +155,7 @@ def test_the_confirmed_page_leads_to_the_picks(steering_page, live_server):
     page.goto(live_server.url + reverse("subscribers:confirm", args=[make_token(reader, Purpose.CONFIRM)]))
     page.get_by_role("button", name="Confirm my subscription").click()
     page.wait_for_selector("text=You're subscribed")
-    check_layout(page, "confirmed", ["h1", "h2", ".actions .button"])
+    check_layout(page, "steer-confirmed", ["h1", "h2", ".actions .button"])
     page.get_by_role("link", name="Pick papers you like").click()
     page.wait_for_selector("h1:text('Pick papers you like')")
     assert page.locator(".pick-title").inner_text() == "A paper to pick"
@@ -190,7 +175,9 @@ def test_muted_topics_in_the_preference_center(steering_page, live_server):
         "“x” is too short: a muted topic needs at least 2 characters.",
         f"“{'y' * 60}…” is too long: at most 60 characters per muted topic.",
     ]
-    check_layout(page, "preferences-muted-error", [".field-muted_topics label", ".field-muted_topics .form-error"])
+    check_layout(
+        page, "steer-preferences-muted-error", [".field-muted_topics label", ".field-muted_topics .form-error"]
+    )
     reader.refresh_from_db()
     assert reader.muted_topics == ["crypto"]
 
