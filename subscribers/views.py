@@ -106,10 +106,16 @@ def with_token(purpose: Purpose) -> Callable[[TokenView[P]], URLView]:
 @with_token(Purpose.CONFIRM)
 def confirm(request: HttpRequest, subscriber: Subscriber, token: str) -> HttpResponse:
     """GET shows a button; only the POST confirms, so mail scanners that open links confirm nobody."""
+    just_confirmed = False
     if request.method == "POST":
-        services.subscriber_confirm(subscriber=subscriber, ip=client_ip(request))
+        just_confirmed = services.subscriber_confirm(subscriber=subscriber, ip=client_ip(request))
         subscriber.refresh_from_db()
-    context = {"subscriber": subscriber, "preferences_token": make_token(subscriber, Purpose.PREFERENCES)}
+    context = {
+        "subscriber": subscriber,
+        "preferences_token": make_token(subscriber, Purpose.PREFERENCES),
+        # A second visit (or click) must not promise another welcome email: only one was sent.
+        "just_confirmed": just_confirmed,
+    }
     if subscriber.status in services.SUBSCRIBED:
         return render(request, "subscribers/confirmed.html", context)
     if subscriber.status in services.CONFIRMABLE:

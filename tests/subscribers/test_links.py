@@ -54,8 +54,11 @@ def test_confirm_link_shows_a_button_and_only_post_confirms(client, on_commit):
     assert "/preferences/" in welcome.body
 
     again = on_commit(client.post, link)
-    assert again.status_code == 200 and "You're subscribed" in again.text
+    assert again.status_code == 200 and "You're already subscribed" in again.text
+    assert "on its way" not in again.text, "a second confirmation sends no second welcome, so promises none"
     assert len(mail.outbox) == 1, "confirming twice is harmless"
+    revisit = client.get(link)
+    assert "You're already subscribed" in revisit.text and "on its way" not in revisit.text
 
 
 def test_expired_confirmation_offers_a_new_link(client, on_commit, monkeypatch):
