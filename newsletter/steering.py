@@ -164,9 +164,11 @@ def papers_to_pick(*, days: int = PICK_DAYS, limit: int = PICK_LIMIT) -> list[Pa
 
 def is_muted(paper: Paper, muted: list[str]) -> bool:
     """Whether a muted phrase hides ``paper`` (the ranking's rule, on the text it ranks)."""
+    if not muted:  # most readers mute nothing: skip building the text
+        return False
     keywords = paper.ai_keywords if isinstance(paper.ai_keywords, list) else []
     text = paper_text(paper.title, paper.abstract, paper.ai_summary, [k for k in keywords if isinstance(k, str)])
-    return bool(muted) and mentions(text, muted)
+    return mentions(text, muted)
 
 
 def pickable(paper_id: int) -> Paper | None:
