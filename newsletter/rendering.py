@@ -181,12 +181,16 @@ def _wrapped(text: str) -> str:
     ).removeprefix(indent)
 
 
-def listing_url(edition: Edition) -> str:
+def listing_path(edition: Edition) -> str:
     """The site's page of every paper of the edition's period: its day, or its (ISO) week."""
     if edition.kind == Edition.Kind.WEEKLY:
         year, week, _ = edition.period_start.isocalendar()
-        return settings.SITE_URL + reverse("week_listing", args=[str(year), f"{week:02d}"])
-    return settings.SITE_URL + reverse("day_listing", args=[edition.period_start])
+        return reverse("week_listing", args=[str(year), f"{week:02d}"])
+    return reverse("day_listing", args=[edition.period_start])
+
+
+def listing_url(edition: Edition) -> str:
+    return settings.SITE_URL + listing_path(edition)
 
 
 def title_search(title: str) -> str:

@@ -9,10 +9,11 @@ from email import message_from_bytes, policy
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from bench import email_quality
 from newsletter import digest_email, planning, rendering, services
-from newsletter.models import Delivery
+from newsletter.models import Delivery, Edition
 from papers.ingest import upsert_records
 from papers.models import DailyEntry
 from papers.sources.base import PaperRecord
@@ -335,3 +336,17 @@ def test_a_link_to_the_whole_list_on_the_site_and_the_postal_address_in_both_par
     assert client.get(path).status_code == 200, "the page exists"
     assert "Paperboy, 1 Example Street, Springfield" in html
     assert text.rstrip().endswith("Paperboy, 1 Example Street, Springfield")
+
+
+def test_the_editions_page_on_the_site_shows_what_the_digest_shows(settings, client):
+    one_paper_digest(settings, **RICH)
+    edition = Edition.objects.get()
+    page = client.get(reverse("newsletter:archive_edition", args=[edition.pk])).content.decode()
+    assert '1. <a href="/papers/2608.19880/">EnvHarness' in page
+    assert "Chengsong Huang, Zifeng Wang, Rujun Han et al. · Google · submitted by taesiri" in page
+    assert "▲ 163 upvotes · 1 comment · ★ 8 GitHub stars" in page
+    assert "EnvHarness reshapes static environments via plugins." in page
+    for url in ["https://arxiv.org/abs/2608.19880", "https://github.com/google-research/envharness", RICH["thumbnail_url"]]:
+        assert f'="{url}"' in page
+    assert 'alt="First page of the paper"' in page
+    assert '<a href="/papers/2026-05-04/">Every paper of the day →</a>' in page
