@@ -116,11 +116,7 @@ def _render(out_dir: Path, sizes: list[int]) -> None:
         shown = Paper.objects.in_bulk(row.paper_ids)
         info["digests"][n] = {
             # What the digest shows of each paper, to say which one a content rule fired on.
-            "shown": [
-                [shown[pk].title, rendering.paper_summary(shown[pk])]
-                for pk in row.paper_ids
-                if pk in shown
-            ],
+            "shown": [[shown[pk].title, rendering.paper_summary(shown[pk])] for pk in row.paper_ids if pk in shown],
             "papers": len(row.paper_ids),
             "html_bytes": len(html.encode("utf-8")),
             "text_bytes": len(message.body.encode("utf-8")),

@@ -46,5 +46,7 @@ def test_an_editions_page_fits_a_phone_and_a_desktop_in_light_and_dark(browser, 
     box = page.locator("img.thumb").bounding_box()
     assert box is not None and (round(box["width"]), round(box["height"])) == (120, 68)
     assert page.get_by_text("Google · submitted by taesiri").is_visible()
-    check_layout(page, "archive-edition", ["article.paper h3 a", ".meta", ".links a"], visible=("a[href='/papers/2026-08-21/']",))
+    check_layout(
+        page, "archive-edition", ["article.paper h3 a", ".meta", ".links a"], visible=("a[href='/papers/2026-08-21/']",)
+    )
     context.close()

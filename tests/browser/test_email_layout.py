@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html as html_module
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -294,61 +295,57 @@ def test_email_fits_a_phone_and_a_desktop_in_light_and_dark(case: Case, ctx, bro
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     failures = []
     # With images shown, and (for an email with images) blocked as a mail client blocks them.
-    for images in ["shown", "blocked"] if built.thumbnails else ["shown"]:
-        for width, height in VIEWPORTS:
-            for scheme in SCHEMES:
-                where = f"{case.id} at {width} px, {scheme}" + (", images blocked" if images == "blocked" else "")
-                context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
-                try:
-                    page = context.new_page()
-                    # Nothing remote but the thumbnails (the later route wins where both match).
-                    page.route("**/*", lambda route: route.abort())
-                    if images == "shown":
-                        page.route(f"{THUMBNAILS}**", lambda route: route.fulfill(body=thumbnail, content_type="image/png"))
-                    page.set_content(built.html)
-                    suffix = "-no-images" if images == "blocked" else ""
-                    page.screenshot(path=SCREENSHOTS / f"email-{case.id}-{width}-{scheme}{suffix}.png", full_page=True)
-                    found = page.evaluate(MEASURE)
-                    pictures = page.evaluate(THUMBNAIL_FACTS)
-                    for selector, count in built.selectors:
-                        shown = [element.is_visible() for element in page.locator(selector).all()]
-                        assert shown == [True] * count, f"{where}: {selector} {shown}"
-                finally:
-                    context.close()
-                assert found["dark"] == (scheme == "dark"), where
-                # The email's dark styles apply (they live in its <style>: css-inline keeps it).
-                assert (found["pageLuminance"] < 0.05) == (scheme == "dark"), f"{where}: page background"
-                if found["scrollWidth"] > width:
-                    failures.append(f"{where}: the page is {found['scrollWidth']} px wide (card {found['card']:.0f} px)")
-                problems = found["wide"] + found["spilled"] + found["faint"]
-                assert len(pictures) == built.thumbnails, f"{where}: {pictures}"
-                for picture in pictures:
-                    # The same fixed box whether the image arrived or not: nothing around it moves.
-                    assert (picture["width"], picture["height"]) == (120, 68), f"{where}: {picture}"
-                    assert picture["src"].startswith(THUMBNAILS) and "?" not in picture["src"], picture
-                    assert picture["alt"] == "First page of the paper", picture
-                    assert picture["loaded"] == (images == "shown"), f"{where}: {picture}"
-                    if images == "blocked" and picture["contrast"] < 4.5:
-                        problems.append(f"the thumbnail's alt text: contrast {picture['contrast']:.2f} < 4.5")
-                failures += [f"{where}: {problem}" for problem in problems[:8]]
-                if len(problems) > 8:
-                    failures.append(f"{where}: and {len(problems) - 8} more")
+    views = itertools.product(["shown", "blocked"] if built.thumbnails else ["shown"], VIEWPORTS, SCHEMES)
+    for images, (width, height), scheme in views:
+        where = f"{case.id} at {width} px, {scheme}" + (", images blocked" if images == "blocked" else "")
+        context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
+        try:
+            page = context.new_page()
+            # Nothing remote but the thumbnails (the later route wins where both match).
+            page.route("**/*", lambda route: route.abort())
+            if images == "shown":
+                page.route(f"{THUMBNAILS}**", lambda route: route.fulfill(body=thumbnail, content_type="image/png"))
+            page.set_content(built.html)
+            suffix = "-no-images" if images == "blocked" else ""
+            page.screenshot(path=SCREENSHOTS / f"email-{case.id}-{width}-{scheme}{suffix}.png", full_page=True)
+            found = page.evaluate(MEASURE)
+            for selector, count in built.selectors:
+                shown = [element.is_visible() for element in page.locator(selector).all()]
+                assert shown == [True] * count, f"{where}: {selector} {shown}"
+        finally:
+            context.close()
+        assert found["dark"] == (scheme == "dark"), where
+        # The email's dark styles apply (they live in its <style>: css-inline keeps it).
+        assert (found["pageLuminance"] < 0.05) == (scheme == "dark"), f"{where}: page background"
+        if found["scrollWidth"] > width:
+            failures.append(f"{where}: the page is {found['scrollWidth']} px wide (card {found['card']:.0f} px)")
+        problems = found["wide"] + found["spilled"] + found["faint"]
+        problems += thumbnail_problems(found["images"], built.thumbnails, loaded=images == "shown")
+        failures += [f"{where}: {problem}" for problem in problems[:8]]
+        if len(problems) > 8:
+            failures.append(f"{where}: and {len(problems) - 8} more")
     assert not failures, "\n".join(failures)
 
 
-# Each thumbnail's box, source, alt text, whether it arrived, and its alt text's contrast on its box.
-THUMBNAIL_FACTS = """() => [...document.images].map((img) => {
-  const rgb = (value) => (value.match(/[\\d.]+/g) || []).map(Number);
-  const lum = ([r, g, b]) => [r, g, b].map((c) => (c / 255 <= 0.03928 ? c / 255 / 12.92 : ((c / 255 + 0.055) / 1.055) ** 2.4))
-    .reduce((sum, c, i) => sum + c * [0.2126, 0.7152, 0.0722][i], 0);
-  const style = getComputedStyle(img);
-  const [fg, bg] = [lum(rgb(style.color)), lum(rgb(style.backgroundColor))];
-  const box = img.getBoundingClientRect();
-  return {
-    src: img.getAttribute("src"), alt: img.alt, width: Math.round(box.width), height: Math.round(box.height),
-    loaded: img.complete && img.naturalWidth > 0, contrast: (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05),
-  };
-})"""
+def thumbnail_problems(images: list[dict[str, Any]], expected: int, *, loaded: bool) -> list[str]:
+    """What is wrong with the email's images (measure_email.js): each a thumbnail from its https
+    origin, nothing added to its URL, in the same fixed box whether it arrived or not (nothing
+    around it moves), with its alt text, readable when the image is blocked."""
+    if len(images) != expected:
+        return [f"{len(images)} images, not {expected}: {images}"]
+    problems = []
+    for image in images:
+        if (image["width"], image["height"]) != (120, 68):
+            problems.append(f"a thumbnail of {image['width']}x{image['height']} px: {image}")
+        if not image["src"].startswith(THUMBNAILS) or "?" in image["src"]:
+            problems.append(f"an image from elsewhere: {image['src']}")
+        if image["alt"] != "First page of the paper":
+            problems.append(f"alt text {image['alt']!r}")
+        if image["loaded"] != loaded:
+            problems.append(f"{image['src']} {'did not arrive' if loaded else 'arrived though blocked'}")
+        if not loaded and image["contrast"] < 4.5:
+            problems.append(f"the thumbnail's alt text: contrast {image['contrast']:.2f} < 4.5")
+    return problems
 
 
 @pytest.fixture(scope="module")

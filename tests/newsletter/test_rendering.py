@@ -321,7 +321,10 @@ def test_a_thumbnail_not_on_https_is_not_shown(settings, url):
 
 @pytest.mark.parametrize(
     ("kind", "label", "path"),
-    [("daily", "Every paper of the day", "/papers/2026-05-04/"), ("weekly", "Every paper of the week", "/papers/week/2026-W19/")],
+    [
+        ("daily", "Every paper of the day", "/papers/2026-05-04/"),
+        ("weekly", "Every paper of the week", "/papers/week/2026-W19/"),
+    ],
 )
 def test_a_link_to_the_whole_list_on_the_site_and_the_postal_address_in_both_parts(settings, client, kind, label, path):
     settings.SITE_URL = "https://paperboy.example"
@@ -346,7 +349,11 @@ def test_the_editions_page_on_the_site_shows_what_the_digest_shows(settings, cli
     assert "Chengsong Huang, Zifeng Wang, Rujun Han et al. · Google · submitted by taesiri" in page
     assert "▲ 163 upvotes · 1 comment · ★ 8 GitHub stars" in page
     assert "EnvHarness reshapes static environments via plugins." in page
-    for url in ["https://arxiv.org/abs/2608.19880", "https://github.com/google-research/envharness", RICH["thumbnail_url"]]:
+    for url in [
+        "https://arxiv.org/abs/2608.19880",
+        "https://github.com/google-research/envharness",
+        RICH["thumbnail_url"],
+    ]:
         assert f'="{url}"' in page
     assert 'alt="First page of the paper"' in page
     assert '<a href="/papers/2026-05-04/">Every paper of the day →</a>' in page
