@@ -28,9 +28,9 @@ def first_sentences(text: str, budget: int = 300) -> str:
     sentence is longer, it is cut at a word boundary with an ellipsis.
 
     Written here rather than taken from a library: the sentence splitters on PyPI (pysbd, syntok)
-    are unmaintained since 2021-22 and cut "Eq. (3)" (both) or "approx. 12.5" (pysbd, at 16 ms an
-    abstract) wrongly; abstracts need
-    only the boundary rule above and a list of the abbreviations papers use."""
+    are unmaintained since 2021-22 and cut after "Eq." in "Eq. (3)" (both) or "approx." in
+    "approx. 12.5" (pysbd, at 16 ms an abstract); abstracts need only the boundary rule above and
+    a list of the abbreviations papers use."""
     text = " ".join(text.split())
     if len(text) <= budget:
         return text
