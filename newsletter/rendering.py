@@ -4,9 +4,10 @@ per reader only strings are joined and personal links substituted — no templat
 The templates are ``emails/digest-subject.txt``, ``digest-body.txt``/``.html`` (the frame) and
 ``digest-paper.txt``/``.html`` (one paper). Personal values enter the shared renderings as
 markers (``@@UNSUBSCRIBE_URL@@``...) that no escaped text can contain. What differs between
-readers beyond links — each paper's why line, the "nothing matched" notice, the subject and
-preheader (newsletter/personal.py) — is cut out of the shared renderings as a marker too, and
-filled per reader from strings."""
+readers beyond links — each paper's number and why line, the "nothing matched" notice, the
+subject and preheader (newsletter/personal.py) — is cut out of the shared renderings as a marker
+too, and filled per reader from strings. Everything else a paper shows (newsletter's
+``paper_facts``: byline, counts, summary, links, thumbnail) is in the shared rendering."""
 
 from __future__ import annotations
 
