@@ -29,6 +29,7 @@ DAY = dt.date(2026, 8, 21)
 FROM_EMAIL = "Paperboy <digest@paperboy.example>"
 SITE_URL = "https://paperboy.example"
 READER = "reader@university.example"
+POSTAL_ADDRESS = "Paperboy, 123 Example Street, Springfield, IL 62701, USA"  # the footer a real send has
 GMAIL_CLIP_BYTES = 102_000  # Gmail clips HTML over "102 KB"; 1 KB = 1000 bytes is the stricter reading
 SPAM_TARGET = 1.0
 
@@ -80,12 +81,10 @@ def _render(out_dir: Path, sizes: list[int]) -> None:
     from django.core.mail import EmailMessage
     from django.core.management import call_command
     from django.utils import timezone
-    from django.utils.text import Truncator
 
     from newsletter import digest_email, rendering
     from newsletter.models import Delivery
     from newsletter.planning import plan_deliveries
-    from newsletter.rendering import SUMMARY_CHARS
     from newsletter.services import edition_publish
     from papers.ingest import upsert_records
     from papers.models import DailyEntry, Paper
@@ -117,11 +116,7 @@ def _render(out_dir: Path, sizes: list[int]) -> None:
         shown = Paper.objects.in_bulk(row.paper_ids)
         info["digests"][n] = {
             # What the digest shows of each paper, to say which one a content rule fired on.
-            "shown": [
-                [shown[pk].title, Truncator(shown[pk].ai_summary or shown[pk].abstract).chars(SUMMARY_CHARS)]
-                for pk in row.paper_ids
-                if pk in shown
-            ],
+            "shown": [[shown[pk].title, rendering.paper_summary(shown[pk])] for pk in row.paper_ids if pk in shown],
             "papers": len(row.paper_ids),
             "html_bytes": len(html.encode("utf-8")),
             "text_bytes": len(message.body.encode("utf-8")),
@@ -214,6 +209,7 @@ def run(*, quick: bool) -> list[Result]:
             PAPERBOY_VAR_DIR=str(out / "var"),
             DEFAULT_FROM_EMAIL=FROM_EMAIL,
             SITE_URL=SITE_URL,
+            POSTAL_ADDRESS=POSTAL_ADDRESS,
             LOG_LEVEL="warning",
         )
         subprocess.run(
@@ -226,7 +222,7 @@ def run(*, quick: bool) -> list[Result]:
         plain_score, plain_rules = spam_score(spamassassin, (out / "plain.eml").read_bytes())
         results: list[Result] = []
         setup = (
-            f"From {FROM_EMAIL}, SITE_URL {SITE_URL} (set for the run); "
+            f"From {FROM_EMAIL}, SITE_URL {SITE_URL}, a POSTAL_ADDRESS (set for the run); "
             f"{info['real_papers']} real HF papers + {info['papers'] - info['real_papers']} generated"
         )
         for n in sizes:

@@ -4,33 +4,37 @@ per reader only strings are joined and personal links substituted — no templat
 The templates are ``emails/digest-subject.txt``, ``digest-body.txt``/``.html`` (the frame) and
 ``digest-paper.txt``/``.html`` (one paper). Personal values enter the shared renderings as
 markers (``@@UNSUBSCRIBE_URL@@``...) that no escaped text can contain. What differs between
-readers beyond links — each paper's why line, the "nothing matched" notice, the subject and
-preheader (newsletter/personal.py) — is cut out of the shared renderings as a marker too, and
-filled per reader from strings."""
+readers beyond links — each paper's number and why line, the "nothing matched" notice, the
+subject and preheader (newsletter/personal.py) — is cut out of the shared renderings as a marker
+too, and filled per reader from strings. Everything else a paper shows (newsletter's
+``paper_facts``: byline, counts, summary, links, thumbnail) is in the shared rendering."""
 
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from html import escape as html_escape
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import css_inline
 from cachetools import TTLCache
 from django.conf import settings
 from django.db.models import Prefetch
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.html import escape
-from django.utils.text import Truncator
 
 from common.emails import render_plain, render_subject
+from common.text import first_sentences
 from newsletter.models import Edition
 from newsletter.personal import TITLE_CHARS, is_personal, one_line, personal_subject, shorten, why_line
 from papers.models import DailyEntry, Paper, PaperAuthor
 
-_inliner = css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False)
+# minify_css: "color:#b4451f", not "color: #b4451f;", in every style attribute (bytes under the clip).
+_inliner = css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False, minify_css=True)
 
 PAPERS_MARKER = "@@PAPERS@@"
 LINK_MARKERS = {
@@ -44,8 +48,10 @@ FEEDBACK_MARKERS = {"more": "@@MORE@@", "less": "@@LESS@@"}
 WHY_MARKER = "@@WHY@@"  # a paper's why line (in HTML: the whole paragraph, or nothing)
 PIN_MARKER = "@@PIN@@"  # the "Editor's pick" badge, left out when the why line says it
 NOTICE_MARKER = "@@NOTICE@@"  # "nothing matched your interests", or nothing
-SUMMARY_CHARS = 320
+SUMMARY_CHARS = 300  # the summary's length budget: whole sentences up to it
 PREHEADER_TITLES = 3
+TEXT_WIDTH = 76  # the text part's lines (a long URL stays whole on its own line)
+TEXT_INDENT = 3
 WORDED_PER_EDITION = 5_000  # distinct reason lists whose filled-in why lines an edition keeps
 _MARKER = re.compile(
     "("
@@ -107,25 +113,85 @@ class Digest:
     html: str
 
 
-def _paper_context(view: PaperView, position: object) -> dict[str, Any]:
-    paper = view.paper
+def email_image(url: str) -> str:
+    """``url`` if an email may load it as it is: absolute https only (no http: image in a
+    secure mail client, no data: or other scheme); else "" and no image is shown."""
+    parts = urlsplit(url.strip())
+    return url.strip() if parts.scheme == "https" and parts.hostname else ""
+
+
+def paper_summary(paper: Paper) -> str:
+    """What a digest says of a paper: its AI summary when the source has one, else the abstract's
+    first sentences; either cut at a sentence boundary to SUMMARY_CHARS."""
+    return first_sentences(paper.ai_summary.strip() or paper.abstract, SUMMARY_CHARS)
+
+
+def paper_facts(paper: Paper, upvotes: int) -> dict[str, Any]:
+    """What a digest, and the edition's page on the site, show of a paper (plain values)."""
     names = paper.author_names
+    page = settings.SITE_URL + paper.get_absolute_url() if paper.arxiv_id else ""
+    pdf = paper.pdf_url or (f"https://arxiv.org/pdf/{paper.arxiv_id}" if paper.arxiv_id else "")
+    sources = [
+        ("arXiv", paper.abs_url),
+        ("PDF", pdf),
+        ("Hugging Face", paper.hf_url),
+        ("Code", paper.github_url),
+        ("Project page", paper.project_url),
+    ]
     authors = ", ".join(names[:3]) + (" et al." if len(names) > 3 else "")
-    summary = Truncator(paper.ai_summary or paper.abstract).chars(SUMMARY_CHARS)
+    submitter = f"submitted by {paper.submitter}" if paper.submitter else ""
     return {
         "paper": paper,
-        "position": position,
         "authors": authors,
-        "upvotes": view.upvotes,
-        "summary": summary,
+        "byline": " · ".join(part for part in (authors, paper.organization, submitter) if part),
+        "upvotes": upvotes,
+        "summary": paper_summary(paper),
+        "link": page or paper.project_url or title_search(paper.title),
+        "sources": [(label, url) for label, url in sources if url],
+        "thumbnail": email_image(paper.thumbnail_url),
+    }
+
+
+def _paper_context(view: PaperView, *, text: bool = False) -> dict[str, Any]:
+    context = {
+        **paper_facts(view.paper, view.upvotes),
+        "position": POSITION_MARKER,
         "note": view.note,
         "pinned": view.pinned,
         "why": WHY_MARKER,
-        "link": paper.hf_url or paper.abs_url or paper.project_url or title_search(paper.title),
-        "pdf": paper.pdf_url or paper.abs_url,
         "more_url": FEEDBACK_MARKERS["more"],
         "less_url": FEEDBACK_MARKERS["less"],
     }
+    if text:  # the text part's paragraphs, wrapped under the title (which stays one line)
+        context["byline"], context["summary"] = _wrapped(context["byline"]), _wrapped(context["summary"])
+        context["note"] = _wrapped(f"Editor's note: {view.note}") if view.note else ""
+    return context
+
+
+def _wrapped(text: str) -> str:
+    """``text`` on lines of at most TEXT_WIDTH characters, indented but for the first line (the
+    template indents that one); a word longer than a line (a URL) is kept whole."""
+    indent = " " * TEXT_INDENT
+    return textwrap.fill(
+        one_line(text),
+        TEXT_WIDTH,
+        initial_indent=indent,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    ).removeprefix(indent)
+
+
+def listing_path(edition: Edition) -> str:
+    """The site's page of every paper of the edition's period: its day, or its (ISO) week."""
+    if edition.kind == Edition.Kind.WEEKLY:
+        year, week, _ = edition.period_start.isocalendar()
+        return reverse("week_listing", args=[str(year), f"{week:02d}"])
+    return reverse("day_listing", args=[edition.period_start])
+
+
+def listing_url(edition: Edition) -> str:
+    return settings.SITE_URL + listing_path(edition)
 
 
 def title_search(title: str) -> str:
@@ -137,11 +203,17 @@ def title_search(title: str) -> str:
 def render_edition(edition: Edition, views: Iterable[PaperView]) -> RenderedEdition:
     """Everything readers of ``edition`` share, rendered once."""
     views = list(views)
-    common = {"SITE_NAME": settings.SITE_NAME, "edition": edition, "postal_address": settings.POSTAL_ADDRESS}
+    common = {
+        "SITE_NAME": settings.SITE_NAME,
+        "edition": edition,
+        "postal_address": settings.POSTAL_ADDRESS,
+        "listing_url": listing_url(edition),
+    }
     links = dict(LINK_MARKERS)
 
     blocks = "".join(
-        f"<!--P:{view.paper.pk}-->{render_to_string('emails/digest-paper.html', _paper_context(view, ''))}"
+        f"<!--P:{view.paper.pk}-->"
+        f"{render_to_string('emails/digest-paper.html', _paper_context(view))}"
         f"<!--/P:{view.paper.pk}-->"
         for view in views
     )
@@ -167,7 +239,7 @@ def render_edition(edition: Edition, views: Iterable[PaperView]) -> RenderedEdit
     text, notice_text = _cut_out(text, "NOTICE", NOTICE_MARKER)
     text_head, _, text_tail = text.partition(PAPERS_MARKER)
     paper_text: dict[int, str] = {
-        view.paper.pk: render_plain("emails/digest-paper.txt", _paper_context(view, POSITION_MARKER)) for view in views
+        view.paper.pk: render_plain("emails/digest-paper.txt", _paper_context(view, text=True)) for view in views
     }
     subject = render_subject("emails/digest-subject.txt", common)
     titles = {view.paper.pk: one_line(view.paper.title) for view in views}
@@ -311,8 +383,9 @@ def render_digest(
             _fill(_pieces(rendered, ("notice_html", 0), rendered.notice_html), html_links) if unmatched else ""
         )
         parts = [_fill(_pieces(rendered, ("html_head", 0), rendered.html_head), head)]
-        for pid, (_, paragraph, says_pick) in zip(pids, whys, strict=True):
+        for position, (pid, (_, paragraph, says_pick)) in enumerate(zip(pids, whys, strict=True), start=1):
             values = {
+                POSITION_MARKER: str(position),
                 more: html_escape(f"{feedback_url}{pid}/more/"),
                 less: html_escape(f"{feedback_url}{pid}/less/"),
                 WHY_MARKER: paragraph,

@@ -5,7 +5,6 @@ from typing import Any
 from csp.decorators import csp_update
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,9 +15,9 @@ from newsletter import steering
 from newsletter.digest_email import build_message
 from newsletter.links import read_view_token, way_back, web_view_links
 from newsletter.models import Delivery, Edition, Feedback
-from newsletter.rendering import rendered_edition, withdrawn_papers
+from newsletter.rendering import listing_path, paper_facts, paper_views, rendered_edition, withdrawn_papers
 from newsletter.steering import mute_candidates
-from papers.models import Paper, PaperAuthor
+from papers.models import Paper
 from subscribers import services as subscriber_services
 from subscribers.models import Subscriber
 from subscribers.muting import normalized_topic, topic_key
@@ -47,13 +46,15 @@ def archive(request: HttpRequest) -> HttpResponse:
 
 
 def archive_edition(request: HttpRequest, pk: int) -> HttpResponse:
+    """The edition as its digest shows it (the same facts of each paper), without the personal parts."""
     edition = get_object_or_404(Edition.objects.published(), pk=pk)
-    authors = Prefetch("author_links", queryset=PaperAuthor.objects.select_related("author"))
-    # django-stubs 5.2 rejects any Prefetch on a manager made by as_manager() (typeddjango/django-stubs#3263).
-    papers = Paper.objects.prefetch_related(authors).in_bulk(edition.paper_ids)  # type: ignore[arg-type]
     withdrawn = withdrawn_papers(edition)  # hidden or deleted since publishing: not shown publicly
-    ordered = [papers[pk] for pk in edition.paper_ids if pk in papers and pk not in withdrawn]
-    return render(request, "newsletter/archive_edition.html", {"edition": edition, "papers": ordered})
+    papers = [{**paper_facts(view.paper, view.upvotes), "note": view.note} for view in paper_views(edition, withdrawn)]
+    return render(
+        request,
+        "newsletter/archive_edition.html",
+        {"edition": edition, "papers": papers, "listing_url": listing_path(edition)},
+    )
 
 
 VOTES = {"more": Feedback.Vote.MORE, "less": Feedback.Vote.LESS}

@@ -1,6 +1,7 @@
 // What tests/browser/test_email_layout.py measures of an email open in the page: every visible
 // element inside the viewport's width, none whose content spills out of its box, and the text of
-// each element readable on the background behind it (WCAG 2 contrast).
+// each element readable on the background behind it (WCAG 2 contrast); and each image's box,
+// source, alt text, whether it arrived, and its alt text's contrast on its own background.
 () => {
   const width = document.documentElement.clientWidth;
   const dark = matchMedia("(prefers-color-scheme: dark)").matches;
@@ -50,7 +51,23 @@
   }
   // Only the innermost wide elements: their ancestors are wide because of them.
   const innermost = wide.filter((el) => !wide.some((other) => other !== el && el.contains(other)));
+  const contrastOf = (style, behind) => {
+    const [fg, bg] = [luminance(rgba(style.color)), luminance(behind)];
+    return (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+  };
+  const images = [...document.images].map((img) => {
+    const box = img.getBoundingClientRect();
+    return {
+      src: img.getAttribute("src"),
+      alt: img.alt,
+      width: Math.round(box.width),
+      height: Math.round(box.height),
+      loaded: img.complete && img.naturalWidth > 0,
+      contrast: contrastOf(getComputedStyle(img), background(img)),
+    };
+  });
   return {
+    images,
     width,
     dark,
     scrollWidth: document.documentElement.scrollWidth,

@@ -8,6 +8,9 @@ confirmation and preference links, titles with a 45-letter word and a URL, abstr
 unbroken URL, long author names, an editor's note and intro with links, a long postal address,
 "why this paper" lines with a reader's longest phrases and a followed author's long name, and the
 "nothing matched your interests" notice. Text keeps its contrast in both colour schemes.
+The digests carry thumbnails from the source's https origin (served here from a local PNG, as the
+browser has no internet): shown, and blocked as a mail client blocks remote images, where the
+card must keep its layout and the alt text shows in the thumbnail's box.
 Screenshots land in test-output/browser/email-*.png.
 
 A new email kind (a new ``templates/emails/<name>-subject.txt``, a new edition kind, a new
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html as html_module
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,6 +66,7 @@ ABSTRACT = (
     f"Data and code are available at {CODE_URL} and {UNBROKEN_URL}. "
     f"{'Results show that scale alone does not close the gap. ' * 6}"
 )
+THUMBNAILS = "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/"
 POSTAL_ADDRESS = "Paperboy Newsletter GmbH, Friedrich-Wilhelm-Universitätsstraße 123a, 53113 Bonn, Germany"
 
 
@@ -79,6 +84,7 @@ class Built:
     unbreakable: list[str]  # long strings without a break opportunity the email must show whole
     shown: tuple[str, ...] = ()  # text both parts must show (why lines, a notice)
     selectors: tuple[tuple[str, int], ...] = ()  # elements the browser must show: (".why", 4) is "4 of them"
+    thumbnails: int = 0  # images the email shows (the digest's thumbnails)
 
 
 @dataclass(frozen=True)
@@ -147,12 +153,24 @@ def digest(kind: str) -> Callable[[Any], Built]:
                 title=f"{LONG_WORD} detection from chest X-rays with self-supervised vision transformers",
                 abstract=ABSTRACT,
                 github_url=CODE_URL,
+                github_stars=12345,
+                project_url=UNBROKEN_URL,
+                thumbnail_url=f"{THUMBNAILS}2605.01234.png",
+                organization=f"{LONG_WORD} Institute of Technology",
+                submitter=AUTHORS[1],
                 comments=12,
                 author_names=AUTHORS,
             ),
-            PaperFactory.create(title=f"Agents on {UNBROKEN_URL}", abstract=ABSTRACT, author_names=AUTHORS[1:3]),
+            PaperFactory.create(
+                title=f"Agents on {UNBROKEN_URL}",
+                abstract=ABSTRACT,
+                author_names=AUTHORS[1:3],
+                thumbnail_url="http://cdn-thumbnails.huggingface.co/social-thumbnails/papers/plain-http.png",
+            ),
             PaperFactory.create(title="A short title", abstract="Short.", arxiv_id=None, author_names=[AUTHORS[0]]),
-            PaperFactory.create(ai_summary=f"{LONG_WORD * 2} {CODE_URL}", author_names=[]),
+            PaperFactory.create(
+                ai_summary=f"{LONG_WORD * 2} {CODE_URL}", author_names=[], thumbnail_url=f"{THUMBNAILS}2605.04321.png"
+            ),
         ]
         for n, paper in enumerate(papers):
             DailyEntryFactory(
@@ -212,7 +230,8 @@ def digest(kind: str) -> Callable[[Any], Built]:
             text,
             unbreakable=[LONG_WORD, UNBROKEN_URL],
             shown=shown,
-            selectors=((".why", len(papers)), *notice),
+            selectors=((".why", len(papers)), ("img.thumb", 2), *notice),
+            thumbnails=2,  # not the http: one
         )
 
     return build
@@ -255,7 +274,7 @@ def ctx(settings, mailoutbox, django_capture_on_commit_callbacks):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_email_fits_a_phone_and_a_desktop_in_light_and_dark(case: Case, ctx, browser):
+def test_email_fits_a_phone_and_a_desktop_in_light_and_dark(case: Case, ctx, browser, thumbnail):
     built = case.build(ctx)
     assert case.subject in built.subject
     visible = html_module.unescape(re.sub(r"<[^>]+>", "", built.html))
@@ -275,27 +294,70 @@ def test_email_fits_a_phone_and_a_desktop_in_light_and_dark(case: Case, ctx, bro
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     failures = []
-    for width, height in VIEWPORTS:
-        for scheme in SCHEMES:
-            context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
-            try:
-                page = context.new_page()
-                page.set_content(built.html)
-                page.screenshot(path=SCREENSHOTS / f"email-{case.id}-{width}-{scheme}.png", full_page=True)
-                found = page.evaluate(MEASURE)
-                for selector, count in built.selectors:
-                    shown = [element.is_visible() for element in page.locator(selector).all()]
-                    assert shown == [True] * count, f"{case.id} at {width} px, {scheme}: {selector} {shown}"
-            finally:
-                context.close()
-            where = f"{case.id} at {width} px, {scheme}"
-            assert found["dark"] == (scheme == "dark"), where
-            # The email's dark styles apply (they live in its <style>: css-inline keeps it).
-            assert (found["pageLuminance"] < 0.05) == (scheme == "dark"), f"{where}: page background"
-            if found["scrollWidth"] > width:
-                failures.append(f"{where}: the page is {found['scrollWidth']} px wide (card {found['card']:.0f} px)")
-            problems = found["wide"] + found["spilled"] + found["faint"]
-            failures += [f"{where}: {problem}" for problem in problems[:8]]
-            if len(problems) > 8:
-                failures.append(f"{where}: and {len(problems) - 8} more")
+    # With images shown, and (for an email with images) blocked as a mail client blocks them.
+    views = itertools.product(["shown", "blocked"] if built.thumbnails else ["shown"], VIEWPORTS, SCHEMES)
+    for images, (width, height), scheme in views:
+        where = f"{case.id} at {width} px, {scheme}" + (", images blocked" if images == "blocked" else "")
+        context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
+        try:
+            page = context.new_page()
+            # Nothing remote but the thumbnails (the later route wins where both match).
+            page.route("**/*", lambda route: route.abort())
+            if images == "shown":
+                page.route(f"{THUMBNAILS}**", lambda route: route.fulfill(body=thumbnail, content_type="image/png"))
+            page.set_content(built.html)
+            suffix = "-no-images" if images == "blocked" else ""
+            page.screenshot(path=SCREENSHOTS / f"email-{case.id}-{width}-{scheme}{suffix}.png", full_page=True)
+            found = page.evaluate(MEASURE)
+            for selector, count in built.selectors:
+                shown = [element.is_visible() for element in page.locator(selector).all()]
+                assert shown == [True] * count, f"{where}: {selector} {shown}"
+        finally:
+            context.close()
+        assert found["dark"] == (scheme == "dark"), where
+        # The email's dark styles apply (they live in its <style>: css-inline keeps it).
+        assert (found["pageLuminance"] < 0.05) == (scheme == "dark"), f"{where}: page background"
+        if found["scrollWidth"] > width:
+            failures.append(f"{where}: the page is {found['scrollWidth']} px wide (card {found['card']:.0f} px)")
+        problems = found["wide"] + found["spilled"] + found["faint"]
+        problems += thumbnail_problems(found["images"], built.thumbnails, loaded=images == "shown")
+        failures += [f"{where}: {problem}" for problem in problems[:8]]
+        if len(problems) > 8:
+            failures.append(f"{where}: and {len(problems) - 8} more")
     assert not failures, "\n".join(failures)
+
+
+def thumbnail_problems(images: list[dict[str, Any]], expected: int, *, loaded: bool) -> list[str]:
+    """What is wrong with the email's images (measure_email.js): each a thumbnail from its https
+    origin, nothing added to its URL, in the same fixed box whether it arrived or not (nothing
+    around it moves), with its alt text, readable when the image is blocked."""
+    if len(images) != expected:
+        return [f"{len(images)} images, not {expected}: {images}"]
+    problems = []
+    for image in images:
+        if (image["width"], image["height"]) != (120, 68):
+            problems.append(f"a thumbnail of {image['width']}x{image['height']} px: {image}")
+        if not image["src"].startswith(THUMBNAILS) or "?" in image["src"]:
+            problems.append(f"an image from elsewhere: {image['src']}")
+        if image["alt"] != "First page of the paper":
+            problems.append(f"alt text {image['alt']!r}")
+        if image["loaded"] != loaded:
+            problems.append(f"{image['src']} {'did not arrive' if loaded else 'arrived though blocked'}")
+        if not loaded and image["contrast"] < 4.5:
+            problems.append(f"the thumbnail's alt text: contrast {image['contrast']:.2f} < 4.5")
+    return problems
+
+
+@pytest.fixture(scope="module")
+def thumbnail(browser) -> bytes:
+    """A PNG the size of an HF thumbnail (1200 x 648) with a page drawn on it, made by the browser."""
+    page = browser.new_page(viewport={"width": 1200, "height": 648})
+    try:
+        page.set_content(
+            '<body style="margin:0;background:#fff"><div style="height:90px;background:#ffd21e"></div>'
+            '<div style="margin:40px 70px;width:420px;height:460px;border:5px solid #222;'
+            'background:repeating-linear-gradient(#fff 0 22px,#999 22px 30px)"></div></body>'
+        )
+        return page.screenshot()
+    finally:
+        page.close()

@@ -82,7 +82,8 @@ def text_whys(text: str) -> dict[str, str | None]:
     for block in re.findall(r"^\d+\. .*?(?=^\d+\. |^--$)", text, re.MULTILINE | re.DOTALL):
         lines = block.splitlines()
         whys = [line.removeprefix("   Why: ") for line in lines if line.startswith("   Why: ")]
-        assert len(whys) <= 1 and (not whys or lines[2].startswith("   Why: ")), block
+        stats = next(n for n, line in enumerate(lines) if line.startswith("   ▲ "))
+        assert len(whys) <= 1 and (not whys or lines[stats + 1].startswith("   Why: ")), block
         found[lines[0].split(". ", 1)[1]] = whys[0] if whys else None
     return found
 
@@ -91,7 +92,7 @@ def html_whys(html: str) -> dict[str, str | None]:
     """Each paper's title in the HTML part, and its why line as shown (unescaped; None: no line)."""
     found = {}
     for block in re.findall(r'<td class="paper".*?</td>', html, re.DOTALL):
-        title = re.findall(r'<p class="title"[^>]*><a [^>]*>(.*?)</a>', block)[0]
+        title = re.findall(r'<p class="title"[^>]*>\d+\. <a [^>]*>(.*?)</a>', block)[0]
         whys = re.findall(r'<p class="why" style="[^"]+">(.*?)</p>', block)
         assert len(whys) <= 1, block
         found[html_module.unescape(title)] = html_module.unescape(whys[0]) if whys else None

@@ -9,10 +9,13 @@ from email import message_from_bytes, policy
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
+from bench import email_quality
 from newsletter import digest_email, planning, rendering, services
-from newsletter.models import Delivery
+from newsletter.models import Delivery, Edition
 from papers.ingest import upsert_records
+from papers.models import DailyEntry
 from papers.sources.base import PaperRecord
 from subscribers.tokens import Purpose, read_token
 from tests.factories import DailyEntryFactory, PaperFactory, SubscriberFactory
@@ -23,11 +26,18 @@ LONG_ABSTRACT = " ".join(["We study a hard problem with a new method and report 
 
 
 def published_edition(papers: int = 5):
+    """Papers with everything a source can know of them (the longest digest they can make)."""
     for n in range(papers):
         paper = PaperFactory(
             title=f"Paper number {n}: a realistic, fairly long title about models",
             abstract=LONG_ABSTRACT,
-            github_url=f"https://github.com/example/repo{n}",
+            github_url=f"https://github.com/example-organization/repository-{n}",
+            github_stars=1234,
+            project_url=f"https://example-organization.github.io/project-{n}/",
+            thumbnail_url=f"https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2601.{n:05d}.png",
+            organization="Example Research Laboratory",
+            submitter="A Long Submitter Name",
+            comments=12,
             author_names=[f"Author {n}-{k}" for k in range(12)],
         )
         DailyEntryFactory(day=DAY, paper=paper, upvotes=100 - n)
@@ -93,9 +103,15 @@ def test_every_chosen_paper_with_its_links_in_the_readers_order():
     assert "<script" not in html and "http://fonts" not in html
 
 
-def test_fifty_papers_stay_under_gmails_clipping_size():
-    """With a why line of the longest kind under every paper (cut at its 160 characters)."""
-    edition = published_edition(papers=50)
+def test_fifty_real_papers_stay_under_gmails_clipping_size(fixtures_dir):
+    """The recorded HF days' papers (thumbnails, AI summaries, organizations, code, project pages
+    as the source gives them; topped up to 50 as the email_quality bench does), with a why line of
+    the longest kind under every paper (cut at its 160 characters)."""
+    records, _ = email_quality._records()
+    assert len(records) == 50
+    upsert_records(records, source="hf", default_day=email_quality.DAY)
+    DailyEntry.objects.update(status=DailyEntry.Status.APPROVED)
+    edition = services.edition_publish(kind="daily", day=email_quality.DAY)
     (row,) = planned(edition, papers_per_digest=50)
     assert len(row.paper_ids) == 50
     longest = [
@@ -110,6 +126,7 @@ def test_fifty_papers_stay_under_gmails_clipping_size():
     message = digest_email.build_message(row, row.subscriber, rendering.rendered_edition(edition))
     html = message.alternatives[0][0]
     assert html.count('<p class="why"') == 50
+    assert html.count('<img class="thumb"') == 50 and html.count(">Project page</a>") > 10
     size = len(html.encode())
     assert size < 102_000, f"{size} bytes: Gmail clips above 102 KB (1 KB = 1000 bytes, the stricter reading)"
 
@@ -200,3 +217,143 @@ def test_a_paper_without_an_arxiv_id_links_to_a_search_for_its_title_not_the_hom
     assert f"Read: {search}" in message.body
     assert f'href="{search.replace("&", "&amp;")}"' in message.alternatives[0][0]
     assert "Read: http://127.0.0.1:8000\n" not in message.body
+
+
+RICH = {
+    "arxiv_id": "2608.19880",
+    "title": "EnvHarness: Awakening Static Worlds for Agent Learning",
+    "abstract": "LLM agents learn by interacting with environments. The rest is long.",
+    "ai_summary": "EnvHarness reshapes static environments via plugins.",
+    "pdf_url": "https://arxiv.org/pdf/2608.19880v2",
+    "github_url": "https://github.com/google-research/envharness",
+    "github_stars": 8,
+    "project_url": "https://envharness.com/",
+    "thumbnail_url": "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2608.19880.png",
+    "comments": 1,
+    "organization": "Google",
+    "submitter": "taesiri",
+    "author_names": ["Chengsong Huang", "Zifeng Wang", "Rujun Han", "Chen-Yu Lee"],
+}
+
+
+def one_paper_digest(settings, **fields):
+    settings.SITE_URL = "https://paperboy.example"
+    settings.POSTAL_ADDRESS = "Paperboy, 1 Example Street, Springfield"
+    DailyEntryFactory(day=DAY, paper=PaperFactory(**fields), upvotes=163)
+    edition = services.edition_publish(kind="daily", day=DAY)
+    (row,) = planned(edition)
+    message = digest_email.build_message(row, row.subscriber, rendering.rendered_edition(edition))
+    return message.alternatives[0][0], message.body
+
+
+def test_a_paper_shows_all_the_source_knows_in_both_parts(settings):
+    html, text = one_paper_digest(settings, **RICH)
+    page = "https://paperboy.example/papers/2608.19880/"
+    assert re.search(rf'<p class="title" style="[^"]+">1\. <a href="{re.escape(page)}"[^>]*>EnvHarness', html)
+    assert "Chengsong Huang, Zifeng Wang, Rujun Han et al. · Google · submitted by taesiri" in html
+    assert "▲&nbsp;163 upvotes · 1&nbsp;comment · ★&nbsp;8 GitHub stars" in html
+    assert "EnvHarness reshapes static environments via plugins." in html, "the AI summary, not the abstract"
+    assert "LLM agents learn" not in html
+    links = re.findall(r'<p class="links"[^>]*>(.*?)</p>', html)[0]
+    assert re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', links)[:5] == [
+        ("https://arxiv.org/abs/2608.19880", "arXiv"),
+        ("https://arxiv.org/pdf/2608.19880v2", "PDF"),
+        ("https://huggingface.co/papers/2608.19880", "Hugging Face"),
+        ("https://github.com/google-research/envharness", "Code"),
+        ("https://envharness.com/", "Project page"),
+    ]
+    (image,) = re.findall(r"<img [^>]+>", html)
+    assert f'src="{RICH["thumbnail_url"]}"' in image, "loaded from its own origin, nothing added to it"
+    assert 'width="120"' in image and 'height="68"' in image and 'alt="First page of the paper"' in image
+    assert "display:block" in image and "border:0" in image
+
+    lines = text.splitlines()
+    assert "1. EnvHarness: Awakening Static Worlds for Agent Learning" in lines
+    assert "   Chengsong Huang, Zifeng Wang, Rujun Han et al. · Google · submitted by" in lines, "wrapped"
+    assert "   taesiri" in lines
+    assert "   ▲ 163 upvotes · 1 comment · ★ 8 GitHub stars" in lines
+    assert "   EnvHarness reshapes static environments via plugins." in lines
+    for line in [
+        f"   Read: {page}",
+        "   arXiv: https://arxiv.org/abs/2608.19880",
+        "   PDF: https://arxiv.org/pdf/2608.19880v2",
+        "   Hugging Face: https://huggingface.co/papers/2608.19880",
+        "   Code: https://github.com/google-research/envharness",
+        "   Project page: https://envharness.com/",
+    ]:
+        assert line in lines, f"{line!r}: each link on its own line"
+    assert max(len(line) for line in lines if "://" not in line) <= rendering.TEXT_WIDTH
+
+
+def test_a_paper_with_only_what_2024_sources_had_shows_no_empty_pieces(settings):
+    """No thumbnail, summary, organization, submitter, stars, comments, code or project page."""
+    abstract = (
+        "High-resolution Large Multimodal Models (LMMs) encounter the challenges of excessive visual "
+        "tokens and quadratic visual complexity. Current high-resolution LMMs address the quadratic "
+        "complexity while still generating excessive visual tokens. However, the redundancy in visual "
+        "tokens is the key problem, as it leads to more substantial compute, e.g. in attention. We "
+        "propose ConvLLaVA, which employs ConvNeXt, a hierarchical backbone, as the visual encoder."
+    )
+    html, text = one_paper_digest(settings, arxiv_id="2405.15738", abstract=abstract, author_names=["Chunjiang Ge"])
+    assert "<img" not in html and "star" not in html and "comment" not in html and "submitted" not in html
+    assert "Code" not in html and "Project page" not in html
+    shown = abstract[: abstract.index(" However")]  # the third sentence would pass 300 characters
+    assert f">{shown}</p>" in html, "the abstract's first sentences, cut where one ends"
+    assert "   Chunjiang Ge\n   ▲ 163 upvotes\n" in text
+    assert "Code:" not in text and "Project page:" not in text and "star" not in text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2608.19880.png",
+        "//cdn-thumbnails.huggingface.co/x.png",
+        "/static/x.png",
+        "javascript:alert(1)",
+        "data:image/png;base64,iVBORw0KGgo=",
+        "https:///no-host.png",
+    ],
+)
+def test_a_thumbnail_not_on_https_is_not_shown(settings, url):
+    html, _ = one_paper_digest(settings, **{**RICH, "thumbnail_url": url})
+    assert "<img" not in html
+
+
+@pytest.mark.parametrize(
+    ("kind", "label", "path"),
+    [
+        ("daily", "Every paper of the day", "/papers/2026-05-04/"),
+        ("weekly", "Every paper of the week", "/papers/week/2026-W19/"),
+    ],
+)
+def test_a_link_to_the_whole_list_on_the_site_and_the_postal_address_in_both_parts(settings, client, kind, label, path):
+    settings.SITE_URL = "https://paperboy.example"
+    settings.POSTAL_ADDRESS = "Paperboy, 1 Example Street, Springfield"
+    DailyEntryFactory(day=DAY, paper=PaperFactory())
+    edition = services.edition_publish(kind=kind, day=DAY)
+    (row,) = planned(edition, frequency=kind)
+    message = digest_email.build_message(row, row.subscriber, rendering.rendered_edition(edition))
+    html, text = message.alternatives[0][0], message.body
+    assert re.search(rf'<a href="https://paperboy\.example{re.escape(path)}"[^>]*>{label} on Paperboy →</a>', html)
+    assert f"{label} on Paperboy:\nhttps://paperboy.example{path}\n" in text
+    assert client.get(path).status_code == 200, "the page exists"
+    assert "Paperboy, 1 Example Street, Springfield" in html
+    assert text.rstrip().endswith("Paperboy, 1 Example Street, Springfield")
+
+
+def test_the_editions_page_on_the_site_shows_what_the_digest_shows(settings, client):
+    one_paper_digest(settings, **RICH)
+    edition = Edition.objects.get()
+    page = client.get(reverse("newsletter:archive_edition", args=[edition.pk])).content.decode()
+    assert '1. <a href="/papers/2608.19880/">EnvHarness' in page
+    assert "Chengsong Huang, Zifeng Wang, Rujun Han et al. · Google · submitted by taesiri" in page
+    assert "▲ 163 upvotes · 1 comment · ★ 8 GitHub stars" in page
+    assert "EnvHarness reshapes static environments via plugins." in page
+    for url in [
+        "https://arxiv.org/abs/2608.19880",
+        "https://github.com/google-research/envharness",
+        RICH["thumbnail_url"],
+    ]:
+        assert f'="{url}"' in page
+    assert 'alt="First page of the paper"' in page
+    assert '<a href="/papers/2026-05-04/">Every paper of the day →</a>' in page
