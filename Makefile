@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-requirements
+AXE := tests/browser/node_modules/axe-core/axe.min.js
 
 .PHONY: run test demo bench lint migrations-check browser clean
 
@@ -59,8 +60,9 @@ lint: $(STAMP)
 migrations-check: $(STAMP)
 	@$(PY) manage.py makemigrations --check --dry-run
 
-## browser: Debian's Chromium for the browser tests (installed when missing and we are root)
-browser:
+## browser: Debian's Chromium for the browser tests (installed when missing and we are root), and
+## axe-core (npm, pinned in tests/browser/package-lock.json) for their accessibility checks
+browser: $(AXE)
 	@command -v chromium >/dev/null 2>&1 || { \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			echo "Installing Debian's chromium for the browser tests ..."; \
@@ -69,5 +71,14 @@ browser:
 			echo "chromium is not installed (sudo apt-get install chromium): browser tests will skip here and fail in CI."; \
 		fi; }
 
+# (Re)install when the lock changes; touch, because npm keeps the package's own file dates.
+$(AXE): tests/browser/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		echo "Installing axe-core for the browser tests (npm ci --prefix tests/browser) ..."; \
+		npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error && touch $@; \
+	else \
+		echo "npm is not installed (sudo apt-get install npm): accessibility checks will skip here and fail in CI."; \
+	fi
+
 clean:
-	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .mypy_cache tests/browser/node_modules

@@ -8,7 +8,9 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from papers.text import plain_text
+from papers.text import first_sentences, plain_text
+
+CARD_KEYWORDS = 5  # keywords a listing's card shows
 
 
 def title_key(title: str) -> str:
@@ -112,6 +114,15 @@ class Paper(models.Model):
     @property
     def author_names(self) -> list[str]:
         return [link.author.name for link in self.author_links.all()]
+
+    @property
+    def card_summary(self) -> str:
+        """What a listing's card says about the paper: the AI summary, else the abstract's first sentences."""
+        return first_sentences(self.ai_summary or self.abstract)
+
+    @property
+    def card_keywords(self) -> list[str]:
+        return [keyword for keyword in self.ai_keywords if isinstance(keyword, str)][:CARD_KEYWORDS]
 
     @property
     def authors_short(self) -> str:

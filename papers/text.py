@@ -10,8 +10,11 @@ Text is stored as text either way; every template, feed and email escapes it whe
 from __future__ import annotations
 
 import re
+import unicodedata
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
+
+from pylatexenc.latex2text import LatexNodes2Text
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
 _SPACE = re.compile(r"\s+")
@@ -24,6 +27,36 @@ def plain_text(value: object) -> str:
     if not isinstance(value, str):
         return ""
     return _SPACE.sub(" ", _CONTROL.sub(" ", value)).strip()
+
+
+_TEX = LatexNodes2Text()
+
+
+def tex_to_text(value: str) -> str:
+    """A name as arXiv writes it in TeX ("Hendrik Kra{\\ss}", "J\\"org", "Pi\\v{z}urica") in the
+    letters it means ("Hendrik Kraß", "Jörg", "Pižurica"), on one line. Only text with a backslash
+    is TeX: elsewhere a "%", "~" or "{" is just that character."""
+    if "\\" not in value:
+        return plain_text(value)
+    return plain_text(unicodedata.normalize("NFC", _TEX.latex_to_text(value)))
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"“(\[]?[A-Z0-9])")
+
+
+def first_sentences(text: str, limit: int = 250) -> str:
+    """The whole sentences at the start of ``text`` that fit in ``limit`` characters; a first
+    sentence longer than that is cut at a word and ends in "…"."""
+    text = plain_text(text)
+    if len(text) <= limit:
+        return text
+    kept = ""
+    for sentence in _SENTENCE_END.split(text):
+        joined = f"{kept} {sentence}" if kept else sentence
+        if len(joined) > limit:
+            break
+        kept = joined
+    return kept or text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
 # --- HTML to text ------------------------------------------------------------------------------------

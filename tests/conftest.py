@@ -17,6 +17,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -450,21 +451,73 @@ def contrast(page, selector: str) -> float:
 
 BROWSER_VIEWPORTS = [(390, 844), (1280, 900)]  # a phone and a desktop
 BROWSER_SCHEMES = ["light", "dark"]
+AXE = ROOT / "tests" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
+AXE_FAILING_IMPACTS = ("serious", "critical")
+
+
+def axe_violations(page) -> list[str]:
+    """axe-core's serious and critical accessibility violations on the page, one readable line each."""
+    if not AXE.is_file():
+        how = "make browser installs it" if shutil.which("npm") else "npm is not installed, so make browser cannot"
+        unavailable(f"axe-core is not at {AXE.relative_to(ROOT)} ({how}: npm ci --prefix tests/browser)")
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        # Evaluated through the DevTools protocol, not added as a <script>: the site's CSP
+        # (script-src 'self') blocks inline scripts.
+        page.evaluate(AXE.read_text())
+    violations = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")
+    return [
+        f"{violation['id']} ({violation['impact']}): {violation['help']} — "
+        + ", ".join(" ".join(map(str, node["target"])) for node in violation["nodes"][:3])
+        + (f" and {len(violation['nodes']) - 3} more" if len(violation["nodes"]) > 3 else "")
+        for violation in violations
+        if violation["impact"] in AXE_FAILING_IMPACTS
+    ]
+
+
+def _runs_timers(page) -> bool:
+    """False in a context with JavaScript off, where axe (which waits on timers) would hang."""
+    page.evaluate("() => { window.__paperboyTimer = false; setTimeout(() => { window.__paperboyTimer = true }, 0) }")
+    page.wait_for_timeout(100)  # a slow machine only sends the page down the (slower, still right) copy path
+    return page.evaluate("window.__paperboyTimer")
+
+
+@contextmanager
+def axe_page(page) -> Iterator:
+    """The page itself, or, when its JavaScript is off, a copy of its DOM in a page that runs
+    the audit: served at the same URL (so the real CSS loads) with its own scripts blocked."""
+    if _runs_timers(page):
+        yield page
+        return
+    url, html = page.url.split("#")[0], page.content()
+    context = page.context.browser.new_context(viewport=page.viewport_size)
+    copy = context.new_page()
+    headers = {"Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": "script-src 'none'"}
+    copy.route(lambda requested: requested == url, lambda route: route.fulfill(body=html, headers=headers))
+    copy.goto(url)
+    try:
+        yield copy
+    finally:
+        context.close()
 
 
 def check_layout(page, name: str, readable: list[str], *, visible: tuple[str, ...] = ()) -> None:
     """At every width and scheme: a screenshot (test-output/browser/<name>-<width>-<scheme>.png),
-    no sideways scrolling, readable text (``readable``), and the ``visible`` elements shown."""
+    no sideways scrolling, readable text (``readable``), the ``visible`` elements shown, and no
+    serious or critical accessibility violation that axe-core finds."""
     screenshots = ROOT / "test-output" / "browser"
     screenshots.mkdir(parents=True, exist_ok=True)
-    for width, height in BROWSER_VIEWPORTS:
-        for scheme in BROWSER_SCHEMES:
-            page.set_viewport_size({"width": width, "height": height})
-            page.emulate_media(color_scheme=scheme)
-            page.screenshot(path=screenshots / f"{name}-{width}-{scheme}.png", full_page=True)
-            widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
-            assert widths[0] <= widths[1] == width, f"{name} scrolls sideways at {width} px {scheme}: {widths}"
-            for selector in readable:
-                assert contrast(page, selector) >= 4.5, f"{name} {selector} at {width} px {scheme}"
-            for selector in visible:
-                assert page.locator(selector).last.is_visible(), f"{name} {selector} at {width} px {scheme}"
+    with axe_page(page) as audited:
+        for width, height in BROWSER_VIEWPORTS:
+            for scheme in BROWSER_SCHEMES:
+                for shown in {page, audited}:
+                    shown.set_viewport_size({"width": width, "height": height})
+                    shown.emulate_media(color_scheme=scheme)
+                page.screenshot(path=screenshots / f"{name}-{width}-{scheme}.png", full_page=True)
+                widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+                assert widths[0] <= widths[1] == width, f"{name} scrolls sideways at {width} px {scheme}: {widths}"
+                for selector in readable:
+                    assert contrast(page, selector) >= 4.5, f"{name} {selector} at {width} px {scheme}"
+                for selector in visible:
+                    assert page.locator(selector).last.is_visible(), f"{name} {selector} at {width} px {scheme}"
+                problems = axe_violations(audited)
+                assert not problems, f"{name} at {width} px {scheme}: axe-core finds\n" + "\n".join(problems)

@@ -33,7 +33,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
 from papers.sources.base import PaperRecord, ParseResult, SourceError
-from papers.text import canonical_arxiv_id, plain_text, safe_url
+from papers.text import canonical_arxiv_id, plain_text, safe_url, tex_to_text
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 ARXIV = "{http://arxiv.org/schemas/atom}"
@@ -321,7 +321,7 @@ def to_record(raw: Raw) -> tuple[PaperRecord, str]:
         arxiv_id=arxiv_id,
         title=title,
         abstract=plain_text(summary),
-        authors=tuple(_unique(plain_text(value) for value in raw.authors)),
+        authors=tuple(_unique(tex_to_text(plain_text(value)) for value in raw.authors)),
         published=published,
         categories=tuple(categories),
         primary_category=primary,

@@ -296,3 +296,12 @@ def test_fetch_feed_http_errors_become_source_errors(feeds):
     assert arxiv.fetch_feed("cs.CL") == RSS_SAMPLE.encode()  # 503 retried
     with pytest.raises(SourceError, match="404"):
         arxiv.fetch_feed("cs.GL")
+
+
+def test_tex_in_author_names_becomes_the_letters_it_means(well_formed):
+    """The real feed writes accents in TeX ("Kra{\\ss}", "J\\"org"); pages and emails show names."""
+    authors = {name for record in arxiv.parse(well_formed).records for name in record.authors}
+
+    assert {"Hendrik Kraß", "Anders Søgaard", "Jörg Hoffmann", "Nikola Pižurica", "Jan Jakubův"} <= authors
+    assert {"Mikoláš Janota", "Alán Aspuru-Guzik", "Inès Blin", "Alexander Rodríguez"} <= authors
+    assert [name for name in authors if "\\" in name or "{" in name] == []
