@@ -10,6 +10,7 @@ from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from papers.models import Paper
 
@@ -145,17 +146,29 @@ class ErrorSerializer(serializers.Serializer[Any]):
     detail = serializers.CharField()
 
 
+class QueryIntegerField(serializers.IntegerField):
+    """A query parameter given empty (``?limit=``) is an error, not the default as in a form."""
+
+    def get_value(self, dictionary: Any) -> Any:
+        return dictionary.get(self.field_name, empty)
+
+
+class QueryDateField(serializers.DateField):
+    def get_value(self, dictionary: Any) -> Any:
+        return dictionary.get(self.field_name, empty)
+
+
 class PageQuerySerializer(serializers.Serializer[Any]):
-    limit = serializers.IntegerField(
+    limit = QueryIntegerField(
         required=False, min_value=1, max_value=100, help_text="Items per page (default 50, at most 100)."
     )
-    offset = serializers.IntegerField(required=False, min_value=0, help_text="Items to skip (default 0).")
+    offset = QueryIntegerField(required=False, min_value=0, help_text="Items to skip (default 0).")
 
 
 class SearchQuerySerializer(PageQuerySerializer):
     q = serializers.CharField(max_length=200, help_text="Words to look for in titles, abstracts and authors.")
-    since = serializers.DateField(required=False, help_text="Only papers listed on or after this day.")
-    until = serializers.DateField(required=False, help_text="Only papers listed on or before this day.")
+    since = QueryDateField(required=False, help_text="Only papers listed on or after this day.")
+    until = QueryDateField(required=False, help_text="Only papers listed on or before this day.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("since") and attrs.get("until") and attrs["since"] > attrs["until"]:

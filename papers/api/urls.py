@@ -12,4 +12,6 @@ urlpatterns = [
     re_path(rf"^papers/month/(?P<month>{views.MONTH_PATTERN})/$", views.MonthPapers.as_view(), name="api_papers_month"),
     re_path(rf"^papers/(?P<arxiv_id>{views.ARXIV_ID_PATTERN})/$", views.PaperDetail.as_view(), name="api_paper"),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    # Any other path ending in a slash (so that Django still adds a missing one): JSON, not the site's HTML 404.
+    re_path(r"^(?:.*/)?$", views.not_found),
 ]

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.db.models import Prefetch, prefetch_related_objects
-from django.http import HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound
@@ -27,6 +27,11 @@ from papers.api.serializers import (
     PaperDetailSerializer,
 )
 from papers.models import DailyEntry, DailyEntryQuerySet, Paper, PaperAuthor
+
+
+def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """A URL under /api/v1/ that names nothing (a malformed date, week or id): a 404 in the API's JSON."""
+    return JsonResponse({"detail": "Not found: the API's paths are listed at /api/v1/schema/."}, status=404)
 
 
 class Page(LimitOffsetPagination):
@@ -74,9 +79,7 @@ View = TypeVar("View", bound=Callable[..., Any])
 TOO_MANY = OpenApiResponse(ErrorSerializer, description="Too many requests (API_RATE): Retry-After says when to retry.")
 
 
-def listing_schema(
-    operation_id: str, summary: str, *path: OpenApiParameter, not_found: str = ""
-) -> Callable[[View], View]:
+def listing_schema(operation_id: str, summary: str, *path: OpenApiParameter, not_found: str) -> Callable[[View], View]:
     responses: dict[int, Any] = {
         200: ListingSerializer,
         400: OpenApiResponse(
@@ -84,8 +87,7 @@ def listing_schema(
         ),
         429: TOO_MANY,
     }
-    if not_found:
-        responses[404] = OpenApiResponse(ErrorSerializer, description=not_found)
+    responses[404] = OpenApiResponse(ErrorSerializer, description=not_found)
     return extend_schema(
         operation_id=operation_id, summary=summary, parameters=[*path, PageQuerySerializer], responses=responses
     )
@@ -150,7 +152,7 @@ def period_entries(start: dt.date, end: dt.date) -> DailyEntryQuerySet:
 
 
 class DayPapers(ListingView):
-    @listing_schema("papers_day", "The papers listed on a day", DAY)
+    @listing_schema("papers_day", "The papers listed on a day", DAY, not_found="Not a date.")
     def get(self, request: Request, day: dt.date) -> HttpResponseBase:
         return self.listing(request, day_entries(day), day, day)
 
@@ -166,7 +168,7 @@ class LatestPapers(ListingView):
 
 class WeekPapers(ListingView):
     @listing_schema(
-        "papers_week", "The papers of an ISO week, each once at its best upvotes", WEEK, not_found="No such week."
+        "papers_week", "The papers of an ISO week, each once at its best upvotes", WEEK, not_found="Not an ISO week."
     )
     def get(self, request: Request, week: str) -> HttpResponseBase:
         year, number = week.split("-W")
@@ -180,7 +182,7 @@ class WeekPapers(ListingView):
 
 class MonthPapers(ListingView):
     @listing_schema(
-        "papers_month", "The papers of a month, each once at its best upvotes", MONTH, not_found="No such month."
+        "papers_month", "The papers of a month, each once at its best upvotes", MONTH, not_found="Not a month."
     )
     def get(self, request: Request, month: str) -> HttpResponseBase:
         year, number = (int(part) for part in month.split("-"))
@@ -199,7 +201,7 @@ class PaperDetail(APIView):
         parameters=[ARXIV_ID],
         responses={
             200: PaperDetailSerializer,
-            404: OpenApiResponse(ErrorSerializer, description="No listed paper has this id."),
+            404: OpenApiResponse(ErrorSerializer, description="Not an arXiv id, or no listed paper has it."),
             429: TOO_MANY,
         },
     )

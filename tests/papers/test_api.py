@@ -168,7 +168,13 @@ def test_pages_with_limit_and_offset(client):
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"limit": "0"}, "limit"), ({"limit": "101"}, "limit"), ({"limit": "ten"}, "limit"), ({"offset": "-1"}, "offset")],
+    [
+        ({"limit": ""}, "limit"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "101"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"offset": "-1"}, "offset"),
+    ],
 )
 def test_a_bad_page_parameter_is_a_400_naming_it(client, params, field):
     response = get(client, "/api/v1/papers/2026-08-21/", **params)
