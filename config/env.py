@@ -58,6 +58,14 @@ class StrictEnv(environ.Env):
             raise ImproperlyConfigured(f"{var}={value!r} is not valid: expected a rate like 10/h, 5/m or 100/d")
         return value
 
+    def throttle_rate(self, var: str, default: str) -> str:
+        """A Django REST framework throttle rate such as ``60/min`` or ``1000/day``: a count per one
+        second, minute, hour or day (DRF reads only the unit's first letter, so ``100/5m`` would be per minute)."""
+        value = self.str(var, default=default).strip()
+        if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+            raise ImproperlyConfigured(f"{var}={value!r} is not valid: expected a rate like 60/min, 1000/hour or 5/s")
+        return value
+
     def url_with_scheme(self, var: str, schemes: tuple[str, ...], default: str) -> str:
         value = self.str(var, default=default).strip()
         scheme = value.split("://", 1)[0] if "://" in value else ""

@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "anymail",
+    "rest_framework",
+    "drf_spectacular",
     "papers",
     "subscribers",
     "newsletter",
@@ -251,6 +253,30 @@ ARXIV_INGEST_HOUR = env.int("ARXIV_INGEST_HOUR", default=5)
 ARXIV_ENRICH_CATEGORIES = env.bool("ARXIV_ENRICH_CATEGORIES", default=True)
 if not all(0 <= hour <= 23 for hour in [*HF_INGEST_HOURS, ARXIV_INGEST_HOUR]):
     raise ImproperlyConfigured("HF_INGEST_HOURS and ARXIV_INGEST_HOUR take hours from 0 to 23 (UTC).")
+
+# --- JSON API (papers/api/, /api/v1/) --------------------------------------------------------
+# Requests per client address (RATELIMIT_IP_META_KEY) across the API; more answer 429 with Retry-After.
+API_RATE = env.throttle_rate("API_RATE", default="60/min")
+# How long an answer stays in the cache. A change to papers or entries replaces it at once (papers/version.py),
+# so this only bounds memory. Without REDIS_URL each process has its own cache, which an ingest in the
+# worker could not clear: nothing is cached then.
+API_CACHE_SECONDS = env.int("API_CACHE_SECONDS", default=3600 if REDIS_URL else 0)
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [],  # read-only: no request bodies
+    "DEFAULT_AUTHENTICATION_CLASSES": [],  # public: no sessions, so no CSRF either
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_THROTTLE_CLASSES": ["papers.api.throttling.ClientRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Paperboy API",
+    "DESCRIPTION": "Read-only JSON API of the papers Paperboy lists, in a shape close to Hugging Face's daily_papers.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "PATH_CONVERTER_OVERRIDES": {"isodate": {"type": "string", "format": "date"}},
+}
 
 # --- Subscribers ----------------------------------------------------------------------------
 # Confirmation (and "already subscribed") emails to one address per day, whoever asks.

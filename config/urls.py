@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("papers.urls")),
     path("", include("subscribers.urls")),
     path("", include("newsletter.urls")),
+    path("api/v1/", include("papers.api.urls")),
     path("admin/login/", admin_login),  # throttled; the rest of the admin as Django has it
     path("admin/", admin.site.urls),
     path("webhooks/anymail/", include("newsletter.webhooks")),

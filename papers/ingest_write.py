@@ -17,6 +17,7 @@ from papers.embeddings import TEXT_FIELDS
 from papers.ingest_plan import Change, author_names
 from papers.models import Author, DailyEntry, Paper, PaperAuthor, default_entry_status
 from papers.sources.base import PaperRecord
+from papers.version import papers_changed
 
 
 def ensure_authors(records: list[PaperRecord]) -> dict[str, Author]:
@@ -38,6 +39,7 @@ def write_batch(changes: list[Change], *, source: str, authors: dict[str, Author
         _write_papers(changes)
         _write_author_links(changes, authors)
         _write_entries(changes, source)
+        papers_changed()  # bulk writes send no signals: cached listings learn of them here
 
 
 def write_each(

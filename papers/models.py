@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import RowNumber
 from django.urls import reverse
 
 from papers.text import first_sentences, plain_text
@@ -29,9 +30,21 @@ class Author(models.Model):
         return self.name
 
 
+def _changed_papers() -> None:
+    from papers.version import papers_changed
+
+    papers_changed()
+
+
 class PaperQuerySet(models.QuerySet["Paper"]):
     def needing_arxiv_id(self) -> PaperQuerySet:
         return self.filter(arxiv_id__isnull=True)
+
+    def update(self, **kwargs: Any) -> int:
+        count = super().update(**kwargs)
+        if count:
+            _changed_papers()  # an UPDATE sends no post_save: cached listings learn of it here
+        return count
 
 
 class Paper(models.Model):
@@ -163,6 +176,19 @@ class DailyEntryQuerySet(models.QuerySet["DailyEntry"]):
     def latest_day(self) -> dt.date | None:
         latest: dt.date | None = self.listed().aggregate(latest=models.Max("day"))["latest"]
         return latest
+
+    def best_per_paper(self) -> DailyEntryQuerySet:
+        """Each paper once, as its best entry here showed it (most upvotes, then the latest day);
+        most upvoted first. What the week and month listings show."""
+        order = [models.F("upvotes").desc(), models.F("day").desc(), models.F("pk").asc()]
+        nth = models.Window(RowNumber(), partition_by=models.F("paper_id"), order_by=order)
+        return self.alias(nth_of_paper=nth).filter(nth_of_paper=1).order_by(*order)
+
+    def update(self, **kwargs: Any) -> int:
+        count = super().update(**kwargs)
+        if count:
+            _changed_papers()  # admin's approve/hide actions: an UPDATE sends no post_save
+        return count
 
 
 def default_entry_status() -> str:

@@ -88,19 +88,11 @@ def paper_detail(request: HttpRequest, arxiv_id: str) -> HttpResponse:
 
 def _period_entries(start: dt.date, end: dt.date) -> list[DailyEntry]:
     """Each paper listed between ``start`` and ``end`` once, as its best day (most upvotes, then
-    the latest day) showed it; most upvoted first. A month is at most a few thousand entries."""
+    the latest day) showed it; most upvoted first."""
     nth = Window(RowNumber(), partition_by=F("paper_id"), order_by=F("position").asc())
     links = PaperAuthor.objects.select_related("author").alias(nth=nth).filter(nth__lte=LISTED_AUTHORS)
-    entries = (
-        DailyEntry.objects.listed()
-        .filter(day__gte=start, day__lte=end)
-        .select_related("paper")
-        .order_by("-upvotes", "-day", "pk")
-    )
-    best: dict[int, DailyEntry] = {}
-    for entry in entries:
-        best.setdefault(entry.paper_id, entry)
-    chosen = list(best.values())
+    entries = DailyEntry.objects.listed().filter(day__gte=start, day__lte=end).best_per_paper()
+    chosen = list(entries.select_related("paper"))
     # The first LISTED_AUTHORS authors of the chosen papers only, as the day page loads them.
     prefetch_related_objects(chosen, Prefetch("paper__author_links", queryset=links))
     return chosen

@@ -86,6 +86,11 @@ def test_redis_url_feeds_cache_broker_and_results():
     assert values["CELERY_EMBEDDED"] is False
 
 
+def test_api_answers_are_cached_only_in_a_shared_cache():
+    assert settings_for({"REDIS_URL": "redis://127.0.0.1:6379/3"}, "API_CACHE_SECONDS")["API_CACHE_SECONDS"] == 3600
+    assert settings_for({}, "API_CACHE_SECONDS")["API_CACHE_SECONDS"] == 0
+
+
 def test_rabbitmq_broker_has_no_implicit_result_backend():
     values = settings_for(
         {"CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//"}, "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"
@@ -139,6 +144,7 @@ def test_anymail_provider_from_environment():
         ({"EMAIL_URL": "http://mail.example.org"}, ["EMAIL_URL", "smtp://"]),
         ({"SITE_URL": "papers.example.org"}, ["SITE_URL", "https://"]),
         ({"LOG_LEVEL": "loud"}, ["LOG_LEVEL", "loud"]),
+        ({"API_RATE": "100/5m"}, ["API_RATE", "100/5m", "60/min"]),  # DRF would read it as 100 a minute
         ({"DJANGO_ENV": "production", "ALLOWED_HOSTS": "x.org"}, ["SECRET_KEY", "50"]),
         ({"DJANGO_ENV": "production", "ALLOWED_HOSTS": "x.org", "SECRET_KEY": "short"}, ["SECRET_KEY"]),
         ({"DJANGO_ENV": "production", "SECRET_KEY": "s" * 60}, ["ALLOWED_HOSTS"]),

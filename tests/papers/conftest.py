@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 
 def paper_change_data(form: Any, **changes: str) -> dict[str, Any]:
     """What a browser posts from a paper's admin change page (``form``: its admin form), with
@@ -20,3 +22,14 @@ def paper_change_data(form: Any, **changes: str) -> dict[str, Any]:
     )
     data.update(changes)
     return data
+
+
+@pytest.fixture
+def api(settings):
+    """The JSON API with an empty cache (answers and rate counts) and a rate no test reaches by accident."""
+    from django.core.cache import cache
+
+    settings.API_RATE = "100000/min"
+    cache.clear()
+    yield
+    cache.clear()

@@ -75,13 +75,18 @@ def test_off_by_default_an_ingest_imports_no_torch_and_embeds_nothing(tmp_path):
     }
 
 
+def started(callbacks) -> list:
+    """The on-commit callbacks that start work: not the bump of the papers version (papers/version.py)."""
+    return [callback for callback in callbacks if callback.__module__ != "papers.version"]
+
+
 @pytest.mark.django_db
 def test_off_an_ingest_queues_no_embedding_task(settings, django_capture_on_commit_callbacks):
     settings.RANKING_EMBEDDINGS = False
     with django_capture_on_commit_callbacks() as callbacks:
         run = services.ingest("hf", path=HF_DAY)
     assert run.created == 12
-    assert callbacks == []  # a replayed file starts no category enrichment either: nothing at all
+    assert started(callbacks) == []  # a replayed file starts no category enrichment either: nothing at all
 
 
 @pytest.mark.django_db
@@ -89,11 +94,11 @@ def test_on_an_ingest_that_stores_papers_queues_the_task_once(settings, django_c
     settings.RANKING_EMBEDDINGS = True
     with django_capture_on_commit_callbacks() as callbacks:
         services.ingest("hf", path=HF_DAY)
-    assert [callback.__name__ for callback in callbacks] == ["_start_task"]
+    assert [callback.__name__ for callback in started(callbacks)] == ["_start_task"]
     with django_capture_on_commit_callbacks() as again:
         rerun = services.ingest("hf", path=HF_DAY)
     assert rerun.unchanged == 12
-    assert again == []  # nothing stored or changed: nothing to embed
+    assert started(again) == []  # nothing stored or changed: nothing to embed
 
 
 def test_the_setting_reads_a_boolean_and_refuses_anything_else(tmp_path):
@@ -285,7 +290,7 @@ def test_on_the_task_an_ingest_queues_embeds_its_papers(settings, django_capture
     settings.RANKING_EMBEDDINGS = True
     with django_capture_on_commit_callbacks() as callbacks:
         services.ingest("hf", path=HF_DAY)
-    assert len(callbacks) == 1
+    assert len(started(callbacks)) == 1
     # What the queued callback hands to a worker, run here (another test may have made a second
     # Celery app the current one, so .delay() would not reach this process).
     assert tasks.embed_papers.apply(throw=True).get() == 12
