@@ -9,7 +9,8 @@ from django.db import models
 from django.db.models.functions import RowNumber
 from django.urls import reverse
 
-from papers.text import first_sentences, plain_text
+from common.text import first_sentences
+from papers.text import plain_text
 
 CARD_KEYWORDS = 5  # keywords a listing's card shows
 
@@ -45,6 +46,10 @@ class PaperQuerySet(models.QuerySet["Paper"]):
         if count:
             _changed_papers()  # an UPDATE sends no post_save: cached listings learn of it here
         return count
+
+
+# A listing card's summary is a little shorter than the digest's (common.text's default, 300).
+CARD_SUMMARY_CHARS = 250
 
 
 class Paper(models.Model):
@@ -131,7 +136,7 @@ class Paper(models.Model):
     @property
     def card_summary(self) -> str:
         """What a listing's card says about the paper: the AI summary, else the abstract's first sentences."""
-        return first_sentences(self.ai_summary or self.abstract)
+        return first_sentences(self.ai_summary or self.abstract, CARD_SUMMARY_CHARS)
 
     @property
     def card_keywords(self) -> list[str]:

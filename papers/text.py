@@ -41,24 +41,6 @@ def tex_to_text(value: str) -> str:
     return plain_text(unicodedata.normalize("NFC", _TEX.latex_to_text(value)))
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"“(\[]?[A-Z0-9])")
-
-
-def first_sentences(text: str, limit: int = 250) -> str:
-    """The whole sentences at the start of ``text`` that fit in ``limit`` characters; a first
-    sentence longer than that is cut at a word and ends in "…"."""
-    text = plain_text(text)
-    if len(text) <= limit:
-        return text
-    kept = ""
-    for sentence in _SENTENCE_END.split(text):
-        joined = f"{kept} {sentence}" if kept else sentence
-        if len(joined) > limit:
-            break
-        kept = joined
-    return kept or text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
-
-
 # --- HTML to text ------------------------------------------------------------------------------------
 #
 # An HTML parser reads "0<p and q>1" as the text "0", a <p> tag with the attributes "and" and "q",

@@ -11,22 +11,10 @@ from django.apps import apps
 from django.urls import reverse
 
 from papers.models import Author, PaperAuthor
-from papers.text import first_sentences, tex_to_text
+from papers.text import tex_to_text
 from tests.factories import AuthorFactory, DailyEntryFactory, PaperFactory
 
 DAY = dt.date(2026, 8, 19)
-
-
-def test_first_sentences_keeps_whole_sentences_up_to_the_limit():
-    text = "We build a model. It beats the baseline by 3.5 points (e.g. on MMLU). " * 8
-    cut = first_sentences(text, limit=100)
-    assert cut == "We build a model. It beats the baseline by 3.5 points (e.g. on MMLU). We build a model."
-    assert first_sentences("Short.  Text\nhere.") == "Short. Text here."
-
-
-def test_first_sentences_cuts_one_long_sentence_at_a_word():
-    cut = first_sentences("word " * 100, limit=50)
-    assert cut == "word " * 9 + "word…"
 
 
 def test_tex_to_text_leaves_text_without_tex_alone():
