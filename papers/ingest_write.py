@@ -16,6 +16,7 @@ from common.db import insert_rows
 from papers.embeddings import TEXT_FIELDS
 from papers.ingest_plan import Change, author_names
 from papers.models import Author, DailyEntry, Paper, PaperAuthor, default_entry_status
+from papers.search import SEARCHED_FIELDS, index_papers
 from papers.sources.base import PaperRecord
 from papers.version import papers_changed
 
@@ -39,7 +40,13 @@ def write_batch(changes: list[Change], *, source: str, authors: dict[str, Author
         _write_papers(changes)
         _write_author_links(changes, authors)
         _write_entries(changes, source)
+        index_papers(change.paper.pk for change in changes if _text_changed(change))
         papers_changed()  # bulk writes send no signals: cached listings learn of them here
+
+
+def _text_changed(change: Change) -> bool:
+    """A new paper, or one whose searched text or authors changed."""
+    return change.stored is None or change.authors is not None or bool(set(change.fields) & SEARCHED_FIELDS)
 
 
 def write_each(

@@ -5,6 +5,7 @@ import hashlib
 from typing import Any
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models.functions import RowNumber
 from django.urls import reverse
@@ -99,6 +100,9 @@ class Paper(models.Model):
     overridden_fields = models.JSONField(default=list, blank=True, editable=False)
     # all-MiniLM-L6-v2 of the paper's text, 384 float32 (papers/embeddings.py); empty until computed.
     embedding = models.BinaryField(null=True, blank=True, editable=False)
+    # Full-text search on PostgreSQL (papers/search.py keeps it current; a GIN index serves it).
+    # A plain text column on SQLite, where search falls back to substring matching.
+    search_vector = SearchVectorField(null=True, editable=False)
     first_seen = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -18,6 +18,7 @@ class IsoDateConverter:
 register_converter(IsoDateConverter, "isodate")
 
 urlpatterns = [
+    path("search/", views.search, name="search"),
     path("papers/<isodate:day>/", views.day_listing, name="day_listing"),
     re_path(r"^papers/week/(?P<year>\d{4})-W(?P<week>\d{2})/$", views.week_listing, name="week_listing"),
     re_path(r"^papers/month/(?P<year>\d{4})-(?P<month>\d{2})/$", views.month_listing, name="month_listing"),

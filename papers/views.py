@@ -3,13 +3,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.core.paginator import Paginator
 from django.db.models import F, Prefetch, Window, prefetch_related_objects
 from django.db.models.functions import RowNumber
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
+from papers.forms import SearchForm
 from papers.models import DailyEntry, DailyEntryQuerySet, Paper, PaperAuthor
+from papers.search import highlighted, search_papers
 from subscribers.forms import SignupForm
 
 # A listing shows each paper's first three authors and "et al." when there are more
@@ -154,3 +157,27 @@ def this_period(request: HttpRequest, step: str) -> HttpResponse:
     latest = DailyEntry.objects.latest_day() or dt.date.today()
     start = latest - dt.timedelta(days=latest.weekday()) if step == "week" else latest.replace(day=1)
     return redirect(_period_args(start, step)["url"])
+
+
+# --- Search -------------------------------------------------------------------------------------
+
+RESULTS_PER_PAGE = 20
+
+
+def search(request: HttpRequest) -> HttpResponse:
+    """``/search/?q=&since=&until=&page=``: the listed papers matching ``q``, best match first."""
+    form = SearchForm(request.GET)
+    context: dict[str, Any] = {"form": form, "query": "", "page": None}
+    if form.is_valid() and form.cleaned_data["q"]:
+        query = form.cleaned_data["q"]
+        matches = search_papers(query, since=form.cleaned_data["since"], until=form.cleaned_data["until"])
+        page = Paginator(matches, RESULTS_PER_PAGE).get_page(request.GET.get("page"))
+        results = highlighted(list(page.object_list), query)
+        listed = Prefetch("entries", queryset=DailyEntry.objects.approved().order_by("-day"), to_attr="listed_entries")
+        authors = Prefetch("author_links", queryset=PaperAuthor.objects.select_related("author"))
+        prefetch_related_objects(results, authors, listed)
+        # The page links keep the query and the dates: everything but ``page``.
+        kept = request.GET.copy()
+        kept.pop("page", None)
+        context.update(query=query, page=page, results=results, kept_query=kept.urlencode())
+    return render(request, "papers/search.html", context)

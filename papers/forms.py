@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from papers.search import QUERY_MAX_CHARS
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(
+        label="Search papers",
+        max_length=QUERY_MAX_CHARS,
+        required=False,
+        help_text='Titles, abstracts, authors and keywords. "Exact phrase", -exclude, or.',
+        widget=forms.TextInput(attrs={"placeholder": "e.g. diffusion transformer"}),
+    )
+    since = forms.DateField(
+        label="Listed from", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    until = forms.DateField(
+        label="to", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            self.add_error("until", "The end of the range must not be before its start.")
+        return cleaned
