@@ -246,6 +246,7 @@ class SearchPapers(APIView):
         def compute() -> dict[str, Any]:
             matches = search_papers(query["q"], since=query.get("since"), until=query.get("until"))
             items = page.paginate_queryset(with_details(matches), request, view=self) or []
-            return page.envelope(PaperDetailSerializer(items, many=True).data)
+            # drf-stubs types the instance as one Paper even with many=True.
+            return page.envelope(PaperDetailSerializer(items, many=True).data)  # type: ignore[arg-type]
 
         return cached_answer(request, compute)

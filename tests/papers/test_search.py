@@ -27,7 +27,9 @@ needs_postgres = pytest.mark.skipif("connection.vendor != 'postgresql'", reason=
 
 
 def listed(day: dt.date = DAY, status: str = DailyEntry.Status.APPROVED, **paper: object) -> Paper:
-    entry = DailyEntryFactory(day=day, status=status, **{f"paper__{key}": value for key, value in paper.items()})
+    entry: DailyEntry = DailyEntryFactory(
+        day=day, status=status, **{f"paper__{key}": value for key, value in paper.items()}
+    )
     return entry.paper
 
 
