@@ -27,7 +27,7 @@ needs_postgres = pytest.mark.skipif("connection.vendor != 'postgresql'", reason=
 
 
 def listed(day: dt.date = DAY, status: str = DailyEntry.Status.APPROVED, **paper: object) -> Paper:
-    entry: DailyEntry = DailyEntryFactory(
+    entry = DailyEntryFactory.create(
         day=day, status=status, **{f"paper__{key}": value for key, value in paper.items()}
     )
     return entry.paper
