@@ -12,7 +12,10 @@ class SearchForm(forms.Form):
         label="Search papers",
         max_length=QUERY_MAX_CHARS,
         required=False,
-        help_text='Titles, abstracts, authors and keywords. "Exact phrase", -exclude, or.',
+        help_text=(
+            "Searches titles, abstracts, authors and keywords. "
+            '"Quotes" for a phrase, -word to leave out, or for either.'
+        ),
         widget=forms.TextInput(attrs={"placeholder": "e.g. diffusion transformer"}),
     )
     since = forms.DateField(

@@ -27,9 +27,7 @@ needs_postgres = pytest.mark.skipif("connection.vendor != 'postgresql'", reason=
 
 
 def listed(day: dt.date = DAY, status: str = DailyEntry.Status.APPROVED, **paper: object) -> Paper:
-    entry = DailyEntryFactory.create(
-        day=day, status=status, **{f"paper__{key}": value for key, value in paper.items()}
-    )
+    entry = DailyEntryFactory.create(day=day, status=status, **{f"paper__{key}": value for key, value in paper.items()})
     return entry.paper
 
 
