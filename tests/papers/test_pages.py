@@ -57,7 +57,7 @@ def test_day_page_navigates_between_listed_days(client):
     assert 'rel="next"' not in response.text
     monday = client.get("/papers/2026-03-02/").text
     assert 'rel="next" href="/papers/2026-03-04/"' in monday
-    assert "No approved papers for this day." in client.get("/papers/2026-03-03/").text
+    assert "No papers listed for this day." in client.get("/papers/2026-03-03/").text
     assert client.get("/papers/2026-02-30/").status_code == 404
 
 

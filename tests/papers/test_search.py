@@ -224,7 +224,7 @@ def test_the_page_shows_counts_highlights_and_pages_that_keep_the_query(client):
     index_all()
     response = client.get(reverse("search"), {"q": "axolotl", "since": "2026-07-01"})
     html = response.content.decode()
-    assert "25 papers match “axolotl” · page 1 of 2" in html
+    assert "25 papers match <strong>axolotl</strong> · page 1 of 2" in html
     assert html.count('<article class="paper">') == 20
     assert "<mark>Axolotl</mark>" in html
     assert 'href="?q=axolotl&amp;since=2026-07-01&amp;page=2"' in html
@@ -266,7 +266,9 @@ def test_no_query_shows_the_form_and_no_match_says_so(client):
     empty = client.get(reverse("search")).content.decode()
     assert 'role="search"' in empty and "match" not in empty
     nothing = client.get(reverse("search"), {"q": "xylophone"}).content.decode()
-    assert "No listed paper matches “xylophone”" in nothing
+    assert "No listed paper matches <strong>xylophone</strong>" in nothing
+    one = client.get(reverse("search"), {"q": "something"}).content.decode()
+    assert "1 paper matches <strong>something</strong>" in one
 
 
 def test_every_page_links_to_search_between_archive_and_rss(client):
@@ -336,11 +338,46 @@ print([p.arxiv_id for p in search_papers("Lebryk")])
 print([p.arxiv_id for p in search_papers('"sparse attention" -nothingatall')])
 print(search_papers("agent -EnvHarness").filter(arxiv_id="2608.19880").exists())
 print(highlighted(list(search_papers("prefill")), "prefill")[0].title_html)
+print(search_papers("-EnvHarness").count(), search_papers("the").count())
 """
     result = run_python(code, env)
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.strip().splitlines()[-4:]
+    lines = result.stdout.strip().splitlines()[-5:]
     assert lines[0] == "['2608.19936']"
     assert lines[1] == "['2608.19758']"
     assert lines[2] == "False"
     assert "Flash<mark>Prefill</mark> V2" in lines[3]
+    assert lines[4] == "16 17"  # only an exclusion: every other paper; "the" (no stop words here) matches all
+
+
+@needs_postgres
+def test_a_query_of_only_common_words_says_so(client):
+    listed(title="The state of the art")
+    index_all()
+    html = client.get(reverse("search"), {"q": "the of"}).content.decode()
+    assert "its words are too common" in html
+
+
+@needs_postgres
+def test_a_passage_from_inside_the_abstract_is_marked_as_cut(client):
+    words = " ".join(f"filler{n}" for n in range(80))
+    listed(title="Cut passages", abstract=f"{words} the okapi appears here. {words}")
+    index_all()
+    html = client.get(reverse("search"), {"q": "okapi"}).content.decode()
+    snippet = html[html.index('<p class="summary">') :].split("</p>")[0]
+    assert "<mark>okapi</mark>" in snippet
+    assert snippet.startswith('<p class="summary">… ') and snippet.endswith(" …")
+
+
+def test_the_fallbacks_passage_is_around_the_first_match():
+    from papers.search import _passage
+
+    text = " ".join(f"w{n}" for n in range(100)) + " target " + " ".join(f"v{n}" for n in range(100))
+    passage = _passage(text, ["target"])
+    assert "target" in passage and passage.startswith("… ") and passage.endswith(" …")
+    assert _passage("short text", ["absent"]) == "short text"
+
+
+def test_the_help_names_only_the_syntax_the_database_supports(client):
+    html = client.get(reverse("search")).content.decode()
+    assert ("or for either" in html) == (connection.vendor == "postgresql")

@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from papers.models import Paper
 from papers.search import full_text, index_papers
+from papers.version import papers_changed
 
 BATCH = 5_000  # papers per UPDATE: progress to show, and no single long lock on the whole table
 
@@ -31,4 +32,5 @@ class Command(BaseCommand):
                 batch = ids[start : start + BATCH]
                 index_papers(batch)
                 bar.update(len(batch))
+        papers_changed()  # cached API search answers were computed from the old vectors
         self.stdout.write(f"Indexed {len(ids)} papers for search in {time.monotonic() - started:.1f} s.")
