@@ -152,9 +152,13 @@ def test_index_all_rebuilds_every_vector_and_the_command_says_so(capsys):
     assert found("ocelot") == []
     from django.core.management import call_command
 
+    from papers.version import papers_version
+
+    before = papers_version()
     call_command("index_search")
     assert "Indexed 1 papers for search" in capsys.readouterr().out
     assert list(search_papers("ocelot")) == [paper]
+    assert papers_version() > before  # cached API answers from the old vectors are not used again
 
 
 def test_keywords_that_are_not_a_list_are_left_out_not_an_error():
