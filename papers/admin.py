@@ -147,6 +147,14 @@ class DailyEntryListForm(forms.ModelForm[DailyEntry]):
         fields = ["status", "pinned", "note"]
         widgets = {"note": forms.Textarea(attrs={"rows": 2, "cols": 22, "class": "entry-note"})}
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The list's column headers are no labels: each field is named after its paper for screen readers.
+        if self.instance.pk is not None:
+            title = self.instance.paper.title[:80]
+            for name, what in [("status", "Status"), ("pinned", "Pinned"), ("note", "Editor's note")]:
+                self.fields[name].widget.attrs["aria-label"] = f"{what}: {title}"
+
 
 TITLE_CHARACTERS = 90  # in the list; the whole title is the cell's tooltip and on the change page
 
@@ -155,7 +163,7 @@ TITLE_CHARACTERS = 90  # in the list; the whole title is the cell's tooltip and 
 class DailyEntryAdmin(admin.ModelAdmin[DailyEntry]):
     change_list_template = "admin/papers/dailyentry/change_list.html"
     date_hierarchy = "day"
-    list_display = ["day", "paper_title", "arxiv_id", "upvotes", "source", "status", "pinned", "note"]
+    list_display = ["listed_on", "paper_title", "arxiv_id", "upvotes", "source", "status", "pinned", "note"]
     list_display_links = ["paper_title"]
     list_editable = ["status", "pinned", "note"]
     list_filter = ["status", "pinned", "source", "day"]
@@ -172,6 +180,10 @@ class DailyEntryAdmin(admin.ModelAdmin[DailyEntry]):
 
     def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> type[forms.ModelForm[DailyEntry]]:
         return super().get_changelist_form(request, form=DailyEntryListForm, **kwargs)
+
+    @admin.display(description="Day", ordering="day")
+    def listed_on(self, entry: DailyEntry) -> str:
+        return entry.day.isoformat()  # narrower than "June 10, 2026": the list must fit 1,400 px
 
     @admin.display(description="Title", ordering="paper__title")
     def paper_title(self, entry: DailyEntry) -> str:

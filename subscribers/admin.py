@@ -72,6 +72,15 @@ class TimeZoneInput(forms.TextInput):
         return format_html('{}<datalist id="{}">{}</datalist>', box, list_id, options)
 
 
+class CategoryFilter(FilteredSelectMultiple):
+    """Admin's two-box filter widget. Its script puts the boxes first in the select's parent
+    element, so the select gets a parent of its own (as admin's related-field wrapper gives one);
+    beside the label otherwise, it would land before the label."""
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
+        return format_html('<div class="category-filter">{}</div>', super().render(name, value, attrs, renderer))
+
+
 class LinesField(MutedTopicsField):
     """Muted topics shown one per line (commas still separate them when typed)."""
 
@@ -88,7 +97,7 @@ class SubscriberAdminForm(forms.ModelForm[Subscriber]):
     )
     categories = CategoriesField(
         label="arXiv categories",
-        widget=FilteredSelectMultiple("arXiv categories", is_stacked=False),
+        widget=CategoryFilter("arXiv categories", is_stacked=False),
         help_text=(
             "Only papers in the chosen categories; none: all. Type in the filter box (cs.LG, "
             "“language”) to find one. Papers of unknown category (some Hugging Face picks) are included either way."
@@ -112,6 +121,9 @@ class SubscriberAdminForm(forms.ModelForm[Subscriber]):
     class Meta:
         model = Subscriber
         fields = ["email", *Subscriber.PREFERENCE_FIELDS]
+
+    class Media:
+        js = ["paperboy/admin_selectfilter.js"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
