@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 from bs4 import BeautifulSoup
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from papers.models import DailyEntry
@@ -83,3 +85,14 @@ def test_filters_and_date_hierarchy_still_narrow_the_list(admin_client, entry):
         CHANGELIST, {"day__year": entry.day.year, "day__month": entry.day.month, "day__day": entry.day.day}
     )
     assert [e.pk for e in that_day.context["cl"].result_list] == [entry.pk]
+
+
+def test_the_list_takes_as_many_queries_for_many_entries_as_for_one(admin_client, entry):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert admin_client.get(CHANGELIST).status_code == 200
+        return len(captured)
+
+    one = queries()
+    DailyEntryFactory.create_batch(8, note="A note")
+    assert queries() == one  # titles and per-row labels come from the one select_related query

@@ -43,6 +43,7 @@ def test_the_form_shows_lists_as_lists_and_suggests_every_time_zone(admin_client
 
     categories = page.select_one("select[name=categories]")
     assert categories is not None and "selectfilter" in categories["class"]  # admin's filter widget
+    assert "category-filter" in categories.parent["class"]  # its own parent: the boxes go there, not before the label
     assert [option["value"] for option in categories.select("option[selected]")] == [
         "cs.CL",
         "cs.LG",
