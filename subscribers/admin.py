@@ -158,6 +158,8 @@ class SubscriberAdminForm(forms.ModelForm[Subscriber]):
             for name in authors
             if len(name) > AUTHOR_MAX_LENGTH
         ][:5]
+        if any(name.startswith("[") and name.endswith("]") for name in authors):  # the old JSON form, pasted
+            errors.append(forms.ValidationError('One name per line, without brackets or quotes (not ["A", "B"]).'))
         if len(authors) > MAX_FOLLOWED_AUTHORS:
             errors.append(forms.ValidationError(f"At most {MAX_FOLLOWED_AUTHORS} authors (you gave {len(authors)})."))
         if errors:

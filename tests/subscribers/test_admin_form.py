@@ -107,6 +107,7 @@ def test_editing_the_lists_and_the_zone(admin_client, reader):
         ("categories", "cs.FOO", "Not arXiv categories: cs.FOO."),
         ("followed_authors", "\n".join(f"Author {n}" for n in range(51)), "At most 50 authors (you gave 51)."),
         ("followed_authors", "A" * 201, "is too long: at most 200 characters per name."),
+        ("followed_authors", '["Yann LeCun", "Fei-Fei Li"]', "One name per line, without brackets or quotes"),
         ("muted_topics", "x", "“x” is too short: a muted topic needs at least 2 characters."),
     ],
 )
