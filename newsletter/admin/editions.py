@@ -18,7 +18,7 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, URLPattern, path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
@@ -93,14 +93,6 @@ def edition_numbers(edition: Edition) -> EditionNumbers:
         more=votes["more"],
         less=votes["less"],
     )
-
-
-def dashboard_url() -> str | None:
-    """The editor's dashboard (``admin:dashboard``), or None while no such view is installed."""
-    try:
-        return reverse("admin:dashboard")
-    except NoReverseMatch:
-        return None
 
 
 def find_subscriber(value: str) -> Subscriber | None:
@@ -236,7 +228,6 @@ class EditionAdmin(admin.ModelAdmin[Edition]):
                 "can_resume": edition.status == Edition.Status.PAUSED,
                 "unknown_count": counts[DeliveryStatus.UNKNOWN],
                 "numbers": edition_numbers(edition),
-                "dashboard_url": dashboard_url(),
             }
         return super().change_view(request, object_id, form_url, extra_context)
 
