@@ -238,3 +238,33 @@ def test_the_sample_history_fills_the_dashboard_and_replaces_itself(settings):
     settings.PRODUCTION = True
     with pytest.raises(CommandError, match="does not run in production"):
         call_command("demo_history", days=5)
+
+
+def test_the_dashboard_on_sqlite_with_a_sample_history(tmp_path):
+    """The embedded default (``make demo HISTORY=30`` then ``make run``): migrations, the history and
+    every query of the page on SQLite."""
+    from tests.conftest import clean_env, run_python
+
+    env = clean_env(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", DJANGO_SETTINGS_MODULE="config.settings")
+    code = """
+import django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+call_command("ingest", source="hf", file="papers/samples/hf_daily_papers_sample.json", verbosity=0)
+from papers.models import DailyEntry
+DailyEntry.objects.update(status="approved")
+call_command("demo_history", days=30, readers=100)
+from django.contrib.auth import get_user_model
+from django.test import Client
+client = Client()
+client.force_login(get_user_model().objects.create_superuser("e", "e@example.org", "pw"))
+page = client.get("/admin/dashboard/")
+print(page.status_code, page.content.count(b'<svg class="chart"'))
+print(client.get("/admin/dashboard/editions.csv").content.decode().splitlines()[1].split(",")[0])
+"""
+    result = run_python(code, env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    status, first_edition = result.stdout.strip().splitlines()[-2:]
+    assert status == "200 4"
+    assert first_edition.startswith("Daily digest ")
