@@ -33,7 +33,7 @@ run: $(STAMP)
 test: $(STAMP) browser
 	@$(VENV)/bin/pytest
 
-## demo: one whole day offline on the embedded defaults
+## demo: one whole day offline on the embedded defaults; HISTORY=90 adds 90 days of sample history for the dashboard
 demo: $(STAMP)
 	@$(PY) manage.py migrate --noinput
 	@$(PY) manage.py ingest --source hf --file papers/samples/hf_daily_papers_sample.json
@@ -41,6 +41,7 @@ demo: $(STAMP)
 	@echo
 	@echo "  Loaded the invented sample papers from papers/samples/ (not real papers; see its README.md) onto today's page."
 	@$(PY) manage.py demo_day
+	$(if $(HISTORY),@$(PY) manage.py demo_history --days $(HISTORY))
 	@echo "  Next:  make run, then open http://127.0.0.1:8000/ (admin: http://127.0.0.1:8000/admin/)"
 	@echo "  Running make demo again changes nothing: the papers are unchanged and nobody gets a day's digest twice."
 

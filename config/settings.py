@@ -50,7 +50,7 @@ SITE_URL = env.url_with_scheme("SITE_URL", ("http", "https"), default="http://12
 SITE_NAME = env.str("SITE_NAME", default="Paperboy")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.PaperboyAdminConfig",  # django.contrib.admin with the dashboard (config/admin.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -127,7 +127,13 @@ class Delivery(models.Model):
                 fields=["subscriber", "kind", "local_date"], name="delivery_one_digest_per_local_day"
             ),
         ]
-        indexes = [models.Index(fields=["edition", "status"], name="delivery_edition_status")]
+        indexes = [
+            models.Index(fields=["edition", "status"], name="delivery_edition_status"),
+            # The dashboard's opens and clicks per edition, counted from the index alone. Small, and
+            # written only when an open or click is recorded, never on the send path.
+            models.Index(fields=["edition"], condition=Q(opened_at__isnull=False), name="delivery_opened"),
+            models.Index(fields=["edition"], condition=Q(clicked_at__isnull=False), name="delivery_clicked"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.edition} → {self.subscriber_id} ({self.status})"
@@ -143,6 +149,11 @@ class Feedback(models.Model):
     subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="feedback")
     paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="feedback")
     vote = models.SmallIntegerField(choices=Vote.choices)
+    # The edition whose digest carried the vote's link (the reader's latest that listed the paper),
+    # for the dashboard's votes per edition; empty for votes from before it was recorded.
+    edition = models.ForeignKey(
+        Edition, null=True, blank=True, on_delete=models.SET_NULL, related_name="feedback", db_index=False
+    )
     created_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -150,6 +161,30 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subscriber_id} {self.get_vote_display()} {self.paper_id}"
+
+
+class Click(models.Model):
+    """A reader followed a paper's link in their digest (first-party tracking through ``/c/<token>/``):
+    one row per delivery and paper, the first click's time and link; later clicks change nothing."""
+
+    class Link(models.TextChoices):
+        PAGE = "page", "Paper page"
+        ARXIV = "arxiv", "arXiv"
+        PDF = "pdf", "PDF"
+        HF = "hf", "Hugging Face"
+        CODE = "code", "Code"
+        PROJECT = "project", "Project page"
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="clicks", db_index=False)
+    paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="clicks")
+    link = models.CharField(max_length=8, choices=Link.choices)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["delivery", "paper"], name="click_delivery_paper_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} → {self.paper_id} ({self.link})"
 
 
 class TrackingEvent(models.Model):

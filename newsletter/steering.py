@@ -13,7 +13,7 @@ from django.db.models import Max, Prefetch
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from newsletter.edition_vectors import mentions
-from newsletter.models import Feedback
+from newsletter.models import Delivery, Feedback
 from newsletter.ranking import paper_text
 from papers.models import DailyEntry, Paper, PaperAuthor
 from subscribers.models import Subscriber
@@ -46,8 +46,22 @@ def feedback_vote(*, subscriber: Subscriber, paper: Paper, vote: int) -> int | N
     """Record the reader's vote on a paper; returns the vote it replaced (None: there was none),
     which is what an undo restores."""
     earlier = Feedback.objects.select_for_update().filter(subscriber=subscriber, paper=paper).first()
-    Feedback.objects.update_or_create(subscriber=subscriber, paper=paper, defaults={"vote": vote})
+    defaults = {"vote": vote, "edition_id": voted_edition(subscriber, paper.pk)}
+    Feedback.objects.update_or_create(subscriber=subscriber, paper=paper, defaults=defaults)
     return earlier.vote if earlier else None
+
+
+RECENT_DELIVERIES = 30  # a reader's digests searched for the one a vote came from
+
+
+def voted_edition(subscriber: Subscriber, paper_id: int) -> int | None:
+    """The edition of the reader's latest digest that listed the paper (a vote's link came from it;
+    None: from none of the recent ones, say a pick page)."""
+    recent = Delivery.objects.filter(subscriber=subscriber).order_by("-created_at", "-pk")
+    for edition_id, paper_ids in recent.values_list("edition_id", "paper_ids")[:RECENT_DELIVERIES]:
+        if paper_id in paper_ids:
+            return int(edition_id)
+    return None
 
 
 def feedback_restore(*, subscriber: Subscriber, paper: Paper, vote: int | None) -> None:

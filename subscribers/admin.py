@@ -7,18 +7,22 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.safestring import SafeString
 
 from common.text import plural
+from papers import taxonomy
 from subscribers import services
 from subscribers.csv_io import (
     IMPORT_COLUMNS,
@@ -31,31 +35,136 @@ from subscribers.csv_io import (
     reject_line_breaks,
     run_import,
 )
-from subscribers.forms import CategoriesField, MutedTopicsField, require_mailbox
-from subscribers.models import Subscriber, Suppression, email_hash, email_hashes, normalize_email
+from subscribers.forms import MAX_FOLLOWED_AUTHORS, CategoriesField, ListField, MutedTopicsField, require_mailbox
+from subscribers.models import (
+    Subscriber,
+    Suppression,
+    available_time_zones,
+    email_hash,
+    email_hashes,
+    normalize_email,
+)
+from subscribers.muting import MAX_LENGTH as MUTED_MAX
+from subscribers.muting import MAX_TOPICS
+from subscribers.muting import MIN_LENGTH as MUTED_MIN
 
 Status = Subscriber.Status
+AUTHOR_MAX_LENGTH = 200  # what the preference center keeps of a name
+_ZONES_BY_FOLDED_CASE = {zone.casefold(): zone for zone in available_time_zones()}  # europe/berlin is Europe/Berlin
 
 # --- Subscribers ------------------------------------------------------------------------------
 
 
+class TimeZoneInput(forms.TextInput):
+    """A text box whose browser suggestions are every IANA zone (a ``<datalist>``): typing "berl" or
+    "new_y" narrows the ~600 names with no JavaScript at all; admin's filter widget only handles
+    multiple choices, and its autocomplete needs a model to search."""
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(
+            {"class": "vTextField time-zone-input", "autocomplete": "off", "spellcheck": "false", **(attrs or {})}
+        )
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
+        list_id = f"{(attrs or {}).get('id') or 'id_' + name}-zones"
+        box = super().render(name, value, {**(attrs or {}), "list": list_id}, renderer)
+        options = format_html_join("", '<option value="{}">', ((zone,) for zone in sorted(available_time_zones())))
+        return format_html('{}<datalist id="{}">{}</datalist>', box, list_id, options)
+
+
+class CategoryFilter(FilteredSelectMultiple):
+    """Admin's two-box filter widget. Its script puts the boxes first in the select's parent
+    element, so the select gets a parent of its own (as admin's related-field wrapper gives one);
+    beside the label otherwise, it would land before the label."""
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
+        return format_html('<div class="category-filter">{}</div>', super().render(name, value, attrs, renderer))
+
+
+class LinesField(MutedTopicsField):
+    """Muted topics shown one per line (commas still separate them when typed)."""
+
+    def prepare_value(self, value: Any) -> Any:
+        return "\n".join(value) if isinstance(value, list) else value
+
+
 class SubscriberAdminForm(forms.ModelForm[Subscriber]):
+    time_zone = forms.CharField(
+        max_length=64,
+        initial="UTC",
+        widget=TimeZoneInput,
+        help_text="An IANA zone name: type part of it (Berlin, New_York, Kolkata) and pick a suggestion.",
+    )
     categories = CategoriesField(
         label="arXiv categories",
-        widget=forms.SelectMultiple(attrs={"size": 12}),
+        widget=CategoryFilter("arXiv categories", is_stacked=False),
         help_text=(
-            "Only papers in these categories (Ctrl- or Cmd-click to pick several); none: all. "
-            "Papers of unknown category (some Hugging Face picks) are included either way."
+            "Only papers in the chosen categories; none: all. Type in the filter box (cs.LG, "
+            "“language”) to find one. Papers of unknown category (some Hugging Face picks) are included either way."
         ),
     )
-    muted_topics = MutedTopicsField(
+    followed_authors = ListField(
+        required=False,
+        label="Followed authors",
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 40}),
+        help_text=f"One name per line (up to {MAX_FOLLOWED_AUTHORS}): their papers always make this reader's digest.",
+    )
+    muted_topics = LinesField(
         label="Muted topics",
-        help_text="Comma-separated; papers that mention one (whole words, any case) never reach this reader.",
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 40}),
+        help_text=(
+            f"One per line (up to {MAX_TOPICS}, {MUTED_MIN}–{MUTED_MAX} characters each): papers that mention "
+            "one (whole words, any case) never reach this reader."
+        ),
     )
 
     class Meta:
         model = Subscriber
         fields = ["email", *Subscriber.PREFERENCE_FIELDS]
+
+    class Media:
+        js = ["paperboy/admin_selectfilter.js"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A stored value outside the taxonomy (written past the forms) stays visible, chosen, and is
+        # refused by name on saving, rather than dropped without a word.
+        stray = taxonomy.unknown(self.instance.categories or [])
+        if stray:
+            field = cast(CategoriesField, self.fields["categories"])
+            field.choices = [*taxonomy.choices(), ("Not arXiv categories", [(value, value) for value in stray])]
+
+    def clean_time_zone(self) -> str:
+        typed = self.cleaned_data["time_zone"].strip()
+        zone = _ZONES_BY_FOLDED_CASE.get(typed.casefold())
+        if zone is None:
+            raise forms.ValidationError(
+                f"“{typed}” is not a time zone name. Type part of one (Berlin, New_York) "
+                "and pick it from the suggestions."
+            )
+        return zone
+
+    def clean_categories(self) -> list[str]:
+        # The widget sends the chosen categories in its own order: keep the stored order of those
+        # kept, so saving an unchanged form writes the same list.
+        chosen: list[str] = self.cleaned_data["categories"]
+        before = [value for value in (self.instance.categories or []) if value in chosen]
+        return before + [value for value in chosen if value not in before]
+
+    def clean_followed_authors(self) -> list[str]:
+        authors: list[str] = self.cleaned_data["followed_authors"]
+        errors = [
+            forms.ValidationError(f"“{name[:60]}…” is too long: at most {AUTHOR_MAX_LENGTH} characters per name.")
+            for name in authors
+            if len(name) > AUTHOR_MAX_LENGTH
+        ][:5]
+        if any(name.startswith("[") and name.endswith("]") for name in authors):  # the old JSON form, pasted
+            errors.append(forms.ValidationError('One name per line, without brackets or quotes (not ["A", "B"]).'))
+        if len(authors) > MAX_FOLLOWED_AUTHORS:
+            errors.append(forms.ValidationError(f"At most {MAX_FOLLOWED_AUTHORS} authors (you gave {len(authors)})."))
+        if errors:
+            raise forms.ValidationError(errors)
+        return authors
 
     def clean_email(self) -> str:
         email = normalize_email(self.cleaned_data["email"])
@@ -73,6 +182,10 @@ class SubscriberAdminForm(forms.ModelForm[Subscriber]):
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin[Subscriber]):
     form = SubscriberAdminForm
+
+    class Media:
+        css = {"all": ["paperboy/admin.css"]}
+
     change_list_template = "admin/subscribers/subscriber/change_list.html"
     list_display = [
         "email",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from csp.decorators import csp_update
@@ -13,7 +14,8 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -28,12 +30,69 @@ from newsletter.admin.forms import DraftForm, EditionForm, PreviewForm, SendTest
 from newsletter.admin.progress import delivery_counts_html, papers_html, progress_text, status_count_annotations
 from newsletter.admin.resend import dispatch_now, requeue, warn_paused
 from newsletter.digest_email import send_test
-from newsletter.models import RUNNING_STATUSES, Delivery, Edition
+from newsletter.models import RUNNING_STATUSES, Click, Delivery, Edition, Feedback
 from newsletter.previews import preview_for
 from subscribers.models import Subscriber
 
 DeliveryStatus = Delivery.Status
 _BODY_TAG = re.compile(r"<body[^>]*>", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class EditionNumbers:
+    """How an edition did, for the table at the top of its page."""
+
+    sent: int
+    failed: int
+    unknown: int
+    skipped: int
+    pending: int  # not handed to the provider yet: pending, or being sent right now
+    opened: int
+    clicked: int  # deliveries with at least one click
+    clicks: int  # papers clicked, summed over deliveries (one per delivery and paper)
+    more: int
+    less: int
+
+    @staticmethod
+    def _rate(part: int, whole: int) -> str:
+        return f"{part / whole:.1%}" if whole else "—"
+
+    @property
+    def click_rate(self) -> str:
+        return self._rate(self.clicked, self.sent)
+
+    @property
+    def open_rate(self) -> str:
+        return self._rate(self.opened, self.sent)
+
+
+def edition_numbers(edition: Edition) -> EditionNumbers:
+    """Two aggregate queries: the ledger's counts (opens and clicks as subqueries, so no join
+    multiplies the rows), and the feedback votes the edition's digests carried."""
+    clicks_of = Click.objects.filter(delivery=OuterRef("pk")).order_by().values("delivery")
+    ledger = edition.deliveries.annotate(
+        n_clicks=Coalesce(Subquery(clicks_of.annotate(n=Count("pk")).values("n")), 0)
+    ).aggregate(
+        **{status: Count("pk", filter=Q(status=status)) for status in DeliveryStatus.values},
+        opened=Count("pk", filter=Q(opened_at__isnull=False)),
+        clicked=Count("pk", filter=Q(n_clicks__gt=0)),
+        clicks=Coalesce(Sum("n_clicks"), 0),
+    )
+    votes = edition.feedback.aggregate(
+        more=Count("pk", filter=Q(vote=Feedback.Vote.MORE)), less=Count("pk", filter=Q(vote=Feedback.Vote.LESS))
+    )
+    return EditionNumbers(
+        sent=ledger[DeliveryStatus.SENT],
+        failed=ledger[DeliveryStatus.FAILED],
+        unknown=ledger[DeliveryStatus.UNKNOWN],
+        skipped=ledger[DeliveryStatus.SKIPPED],
+        pending=ledger[DeliveryStatus.PENDING] + ledger[DeliveryStatus.SENDING],
+        opened=ledger["opened"],
+        clicked=ledger["clicked"],
+        clicks=ledger["clicks"],
+        more=votes["more"],
+        less=votes["less"],
+    )
 
 
 def find_subscriber(value: str) -> Subscriber | None:
@@ -52,6 +111,10 @@ def find_subscriber(value: str) -> Subscriber | None:
 @admin.register(Edition)
 class EditionAdmin(admin.ModelAdmin[Edition]):
     form = EditionForm
+
+    class Media:
+        css = {"all": ["paperboy/admin.css"]}
+
     change_list_template = "admin/newsletter/edition/change_list.html"
     change_form_template = "admin/newsletter/edition/change_form.html"
     list_display = ["__str__", "kind", "status", "paper_count", "published_at", "progress"]
@@ -164,6 +227,7 @@ class EditionAdmin(admin.ModelAdmin[Edition]):
                 "can_pause": edition.status in RUNNING_STATUSES,
                 "can_resume": edition.status == Edition.Status.PAUSED,
                 "unknown_count": counts[DeliveryStatus.UNKNOWN],
+                "numbers": edition_numbers(edition),
             }
         return super().change_view(request, object_id, form_url, extra_context)
 

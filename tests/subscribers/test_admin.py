@@ -107,7 +107,7 @@ def test_adding_by_hand_makes_a_pending_subscriber_and_asks_to_confirm(
         "email_format": "html",
         "interests": "",
         "categories": "[]",
-        "followed_authors": "[]",
+        "followed_authors": "",
     }
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(reverse("admin:subscribers_subscriber_add"), data)

@@ -96,7 +96,7 @@ def admin_form(subscriber: Subscriber, **changes) -> dict:
     return {
         **PREFERENCES,
         "interests": "",
-        "followed_authors": "[]",
+        "followed_authors": "",
         "time_zone": subscriber.time_zone,
         **changes,
     }
