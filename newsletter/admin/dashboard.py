@@ -21,6 +21,8 @@ from newsletter import dashboard
 from newsletter.charts import Series, bar_chart, legend, line_chart
 from subscribers.csv_io import csv_cell
 
+PAIR = 440  # the width of a chart that shares its row with another: its labels stay legible
+
 
 @dataclass
 class Table:
@@ -72,9 +74,9 @@ def subscribers_table(end: dt.date) -> Table:
         summary=f"{first.subscribed:,} subscribed on {first.day:%b %-d}, {last.subscribed:,} on {last.day:%b %-d}.",
         extra={
             "joined": bar_chart(
-                "New confirmations per day", dates, [Series("Confirmed", [r.confirmed for r in days], "s1")]
+                "New confirmations per day", dates, [Series("Confirmed", [r.confirmed for r in days], "s1")], PAIR
             ),
-            "left": bar_chart("Departures per day", dates, _departures(days)),
+            "left": bar_chart("Departures per day", dates, _departures(days), PAIR),
             "left_legend": legend(_departures(days)),
             "totals": {
                 "confirmed": sum(r.confirmed for r in days),
