@@ -209,6 +209,8 @@ def test_forged_dead_and_borrowed_tokens_lead_to_the_page_and_record_nothing(cli
         response = client.get(f"/c/{token}/{full.pk}/arxiv/")
         assert response.status_code == 302, token
         assert response["Location"] == f"{SITE_URL}/papers/{full.arxiv_id}/", token
+        assert "no-store" in response["Cache-Control"] and response["Referrer-Policy"] == "no-referrer"
+        assert not response.cookies, "nothing set on whoever follows a link"
     # The reader's link key changed (erasure, rotation): their old links are dead.
     mine.subscriber.link_key = new_link_key()
     mine.subscriber.save(update_fields=["link_key"])
