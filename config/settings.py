@@ -314,6 +314,13 @@ DIGEST_PAUSE_AFTER_ERRORS = env.int("DIGEST_PAUSE_AFTER_ERRORS", default=50)
 DIGEST_SEND_RATE = env.int("DIGEST_SEND_RATE", default=0)
 # A row claimed by a worker that has not finished within this many minutes is marked unknown.
 DIGEST_SENDING_TIMEOUT_MINUTES = env.int("DIGEST_SENDING_TIMEOUT_MINUTES", default=30)
+# First-party click tracking: each paper's links in a digest go through /c/<token>/<paper>/<kind>/,
+# which records one Click per delivery and paper and redirects to the paper's stored URL. Off:
+# digests carry the direct URLs (links of digests already sent still redirect, recording nothing).
+CLICK_TRACKING = env.bool("CLICK_TRACKING", default=True)
+# A 1x1 image at the end of each HTML digest that sets Delivery.opened_at. Off by default: image
+# proxies (Apple Mail Privacy Protection, Gmail) load it for the reader or never, so opens mislead.
+OPEN_TRACKING = env.bool("OPEN_TRACKING", default=False)
 # Digests' MIME written by newsletter/mime.py (about 5x faster, BENCHMARKS.md); off: Django's own.
 DIGEST_FAST_MIME = env.bool("DIGEST_FAST_MIME", default=True)
 # ESP batch sending (an Anymail backend with batch support, e.g. Postmark): the ESP's stored

@@ -65,7 +65,7 @@ def send_test(edition: Edition, address: str) -> None:
     """A test of ``edition`` to any address: the top papers, links that lead nowhere personal.
     It is nobody's digest, so its why lines are those of a reader with no interests: the editor's
     picks, and the rest trending."""
-    rendered = render_edition(edition, paper_views(edition, withdrawn_papers(edition)))
+    rendered = render_edition(edition, paper_views(edition, withdrawn_papers(edition)), tracking=False)
     site = settings.SITE_URL
     links = {
         "view_url": site + reverse("newsletter:archive_edition", args=[edition.pk]),

@@ -53,7 +53,8 @@ def preview_delivery(edition: Edition, subscriber: Subscriber) -> tuple[Delivery
 
 def preview_for(edition: Edition, subscriber: Subscriber) -> Preview:
     row, source = preview_delivery(edition, subscriber)
-    rendered = render_edition(edition, paper_views(edition))  # fresh: a draft's papers change
+    # Fresh: a draft's papers change. Untracked: an editor's clicks are not the reader's.
+    rendered = render_edition(edition, paper_views(edition), tracking=False)
     # Papers deleted since planning are left out by the rendering: the rest is shown rather than fail.
     missing = [pk for pk in row.paper_ids if pk not in rendered.paper_text]
     shown = len(row.paper_ids) - len(missing)

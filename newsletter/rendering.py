@@ -7,7 +7,13 @@ markers (``@@UNSUBSCRIBE_URL@@``...) that no escaped text can contain. What diff
 readers beyond links — each paper's number and why line, the "nothing matched" notice, the
 subject and preheader (newsletter/personal.py) — is cut out of the shared renderings as a marker
 too, and filled per reader from strings. Everything else a paper shows (newsletter's
-``paper_facts``: byline, counts, summary, links, thumbnail) is in the shared rendering."""
+``paper_facts``: byline, counts, summary, links, thumbnail) is in the shared rendering.
+
+With CLICK_TRACKING each paper's links are ``<SITE_URL>/c/@@CLICK@@/<paper id>/<kind>/`` in the
+shared rendering: one marker, filled per reader with their delivery's click token (so the
+per-reader cost is one signature, not one per link); with OPEN_TRACKING the HTML part ends with
+a 1x1 image at ``/o/@@CLICK@@.gif``. The redirect (newsletter/clicks.py) looks the target up
+from the stored paper by kind, never from the URL."""
 
 from __future__ import annotations
 
@@ -41,7 +47,10 @@ LINK_MARKERS = {
     "view_url": "@@VIEW_URL@@",
     "preferences_url": "@@PREFERENCES_URL@@",
     "unsubscribe_url": "@@UNSUBSCRIBE_URL@@",
+    "click_token": "@@CLICK@@",  # the delivery's click token, in tracked links and the open pixel
 }
+CLICK_MARKER = LINK_MARKERS["click_token"]
+UNSIGNED = "-"  # what a rendering without a token gets: the redirect then records nothing
 PREHEADER_MARKER = "@@PREHEADER@@"
 POSITION_MARKER = "@@N@@"
 FEEDBACK_MARKERS = {"more": "@@MORE@@", "less": "@@LESS@@"}
@@ -126,18 +135,38 @@ def paper_summary(paper: Paper) -> str:
     return first_sentences(paper.ai_summary.strip() or paper.abstract, SUMMARY_CHARS)
 
 
-def paper_facts(paper: Paper, upvotes: int) -> dict[str, Any]:
-    """What a digest, and the edition's page on the site, show of a paper (plain values)."""
-    names = paper.author_names
+# The labels of a paper's links after its title, by Click.Link kind, in the order shown.
+SOURCES = {"arxiv": "arXiv", "pdf": "PDF", "hf": "Hugging Face", "code": "Code", "project": "Project page"}
+
+
+def paper_links(paper: Paper) -> dict[str, str]:
+    """A paper's link of each kind ("" when it has none): "page" is its title's link (its page on
+    the site, else its project page, else arXiv's search for its title), then SOURCES' kinds. What
+    a digest links to, and all that a tracked link may redirect to."""
     page = settings.SITE_URL + paper.get_absolute_url() if paper.arxiv_id else ""
     pdf = paper.pdf_url or (f"https://arxiv.org/pdf/{paper.arxiv_id}" if paper.arxiv_id else "")
-    sources = [
-        ("arXiv", paper.abs_url),
-        ("PDF", pdf),
-        ("Hugging Face", paper.hf_url),
-        ("Code", paper.github_url),
-        ("Project page", paper.project_url),
-    ]
+    return {
+        "page": page or paper.project_url or title_search(paper.title),
+        "arxiv": paper.abs_url,
+        "pdf": pdf,
+        "hf": paper.hf_url,
+        "code": paper.github_url,
+        "project": paper.project_url,
+    }
+
+
+def tracked_link(paper_id: int, kind: str) -> str:
+    """A paper's tracked link in the shared rendering, its click token a marker."""
+    return settings.SITE_URL + reverse("newsletter:click", args=[CLICK_MARKER, paper_id, kind])
+
+
+def paper_facts(paper: Paper, upvotes: int, *, tracked: bool = False) -> dict[str, Any]:
+    """What a digest, and the edition's page on the site, show of a paper (plain values);
+    ``tracked``: its links are tracked ones (newsletter/clicks.py), for a digest's shared rendering."""
+    names = paper.author_names
+    links = paper_links(paper)
+    if tracked:  # only the links it has, each through the redirect
+        links = {kind: tracked_link(paper.pk, kind) if url else "" for kind, url in links.items()}
     authors = ", ".join(names[:3]) + (" et al." if len(names) > 3 else "")
     submitter = f"submitted by {paper.submitter}" if paper.submitter else ""
     return {
@@ -146,15 +175,15 @@ def paper_facts(paper: Paper, upvotes: int) -> dict[str, Any]:
         "byline": " · ".join(part for part in (authors, paper.organization, submitter) if part),
         "upvotes": upvotes,
         "summary": paper_summary(paper),
-        "link": page or paper.project_url or title_search(paper.title),
-        "sources": [(label, url) for label, url in sources if url],
+        "link": links["page"],
+        "sources": [(label, links[kind]) for kind, label in SOURCES.items() if links[kind]],
         "thumbnail": email_image(paper.thumbnail_url),
     }
 
 
-def _paper_context(view: PaperView, *, text: bool = False) -> dict[str, Any]:
+def _paper_context(view: PaperView, *, text: bool = False, tracked: bool = False) -> dict[str, Any]:
     context = {
-        **paper_facts(view.paper, view.upvotes),
+        **paper_facts(view.paper, view.upvotes, tracked=tracked),
         "position": POSITION_MARKER,
         "note": view.note,
         "pinned": view.pinned,
@@ -200,9 +229,13 @@ def title_search(title: str) -> str:
     return "https://arxiv.org/search/?" + urlencode({"query": title, "searchtype": "title"})
 
 
-def render_edition(edition: Edition, views: Iterable[PaperView]) -> RenderedEdition:
-    """Everything readers of ``edition`` share, rendered once."""
+def render_edition(edition: Edition, views: Iterable[PaperView], *, tracking: bool = True) -> RenderedEdition:
+    """Everything readers of ``edition`` share, rendered once. ``tracking``: tracked links and the
+    open pixel as CLICK_TRACKING and OPEN_TRACKING say; False: neither (a test send, an editor's
+    preview — nobody's clicks)."""
     views = list(views)
+    tracked = tracking and settings.CLICK_TRACKING
+    pixel = tracking and settings.OPEN_TRACKING
     common = {
         "SITE_NAME": settings.SITE_NAME,
         "edition": edition,
@@ -210,16 +243,17 @@ def render_edition(edition: Edition, views: Iterable[PaperView]) -> RenderedEdit
         "listing_url": listing_url(edition),
     }
     links = dict(LINK_MARKERS)
+    open_pixel = settings.SITE_URL + reverse("newsletter:open_pixel", args=[CLICK_MARKER]) if pixel else ""
 
     blocks = "".join(
         f"<!--P:{view.paper.pk}-->"
-        f"{render_to_string('emails/digest-paper.html', _paper_context(view))}"
+        f"{render_to_string('emails/digest-paper.html', _paper_context(view, tracked=tracked))}"
         f"<!--/P:{view.paper.pk}-->"
         for view in views
     )
     document = render_to_string(
         "emails/digest-body.html",
-        {**common, **links, "preheader": PREHEADER_MARKER, "papers_html": blocks},
+        {**common, **links, "preheader": PREHEADER_MARKER, "papers_html": blocks, "open_pixel": open_pixel},
     )
     inlined = _inliner.inline(document)
     # Cut after inlining, so what is filled back per reader carries its inlined styles.
@@ -239,7 +273,8 @@ def render_edition(edition: Edition, views: Iterable[PaperView]) -> RenderedEdit
     text, notice_text = _cut_out(text, "NOTICE", NOTICE_MARKER)
     text_head, _, text_tail = text.partition(PAPERS_MARKER)
     paper_text: dict[int, str] = {
-        view.paper.pk: render_plain("emails/digest-paper.txt", _paper_context(view, text=True)) for view in views
+        view.paper.pk: render_plain("emails/digest-paper.txt", _paper_context(view, text=True, tracked=tracked))
+        for view in views
     }
     subject = render_subject("emails/digest-subject.txt", common)
     titles = {view.paper.pk: one_line(view.paper.title) for view in views}
@@ -352,12 +387,14 @@ def render_digest(
     prefix; ``<prefix><paper id>/more/`` and ``/less/`` record votes. ``reasons``: the reason codes
     of each paper of ``paper_ids`` (Delivery.reasons); ``unmatched``: say that nothing matched.
     Only strings are joined: each shared rendering is cut at its markers once, and every reader's
-    values fill the cuts. Papers withdrawn since planning (not in ``rendered``) are left out."""
+    values fill the cuts. Papers withdrawn since planning (not in ``rendered``) are left out.
+    ``links["click_token"]`` fills the tracked links (newsletter.links.click_token)."""
     listed = reasons if isinstance(reasons, list) else []
     papers = [(pid, _codes(listed, index)) for index, pid in enumerate(paper_ids) if pid in rendered.paper_text]
     subject, named = _subject(rendered, papers, unmatched)
     more, less = FEEDBACK_MARKERS["more"], FEEDBACK_MARKERS["less"]
     text_links = {LINK_MARKERS[name]: url for name, url in links.items() if name in LINK_MARKERS}
+    text_links.setdefault(CLICK_MARKER, UNSIGNED)
     head = dict(text_links)
     head[NOTICE_MARKER] = (
         _fill(_pieces(rendered, ("notice_text", 0), rendered.notice_text), text_links) if unmatched else ""
@@ -368,6 +405,7 @@ def render_digest(
     for position, (pid, why) in enumerate(zip(pids, whys, strict=True), start=1):
         values = {
             POSITION_MARKER: str(position),
+            CLICK_MARKER: text_links[CLICK_MARKER],
             more: f"{feedback_url}{pid}/more/",
             less: f"{feedback_url}{pid}/less/",
             WHY_MARKER: why[0],
@@ -386,6 +424,7 @@ def render_digest(
         for position, (pid, (_, paragraph, says_pick)) in enumerate(zip(pids, whys, strict=True), start=1):
             values = {
                 POSITION_MARKER: str(position),
+                CLICK_MARKER: html_links[CLICK_MARKER],
                 more: html_escape(f"{feedback_url}{pid}/more/"),
                 less: html_escape(f"{feedback_url}{pid}/less/"),
                 WHY_MARKER: paragraph,
@@ -450,7 +489,16 @@ def rendered_edition(edition: Edition) -> RenderedEdition:
     intro or papers change, or a paper is withdrawn). Checks for withdrawn papers: call it once per
     chunk or request, not once per reader."""
     withdrawn = tuple(sorted(withdrawn_papers(edition)))
-    key = (edition.pk, edition.subject, edition.intro, tuple(edition.paper_ids), tuple(edition.pinned_ids), withdrawn)
+    key = (
+        edition.pk,
+        edition.subject,
+        edition.intro,
+        tuple(edition.paper_ids),
+        tuple(edition.pinned_ids),
+        withdrawn,
+        settings.CLICK_TRACKING,
+        settings.OPEN_TRACKING,
+    )
     rendered = _rendered.get(key)
     if rendered is None:
         rendered = _rendered[key] = render_edition(edition, paper_views(edition, withdrawn))

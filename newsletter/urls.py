@@ -7,6 +7,8 @@ app_name = "newsletter"
 
 urlpatterns = [
     path("d/<str:token>/", views.view_digest, name="view_digest"),
+    path("c/<str:token>/<int:paper_id>/<str:kind>/", views.click, name="click"),
+    path("o/<str:token>.gif", views.open_pixel, name="open_pixel"),
     # Before the vote pattern, which would take "undo" and "mute" for votes.
     path("f/<str:token>/<int:paper_id>/undo/", views.feedback_undo, name="feedback_undo"),
     *(

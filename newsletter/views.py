@@ -3,18 +3,20 @@ from __future__ import annotations
 from typing import Any
 
 from csp.decorators import csp_update
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from newsletter import steering
+from newsletter import clicks, steering
 from newsletter.digest_email import build_message
-from newsletter.links import read_view_token, way_back, web_view_links
-from newsletter.models import Delivery, Edition, Feedback
+from newsletter.links import read_click_token, read_view_token, way_back, web_view_links
+from newsletter.models import Click, Delivery, Edition, Feedback
 from newsletter.rendering import listing_path, paper_facts, paper_views, rendered_edition, withdrawn_papers
 from newsletter.steering import mute_candidates
 from papers.models import Paper
@@ -38,6 +40,41 @@ def view_digest(request: HttpRequest, token: str) -> HttpResponse:
     message = build_message(row, row.subscriber, rendered_edition(row.edition), shown_links=links)
     html = message.alternatives[0][0] if message.alternatives else format_html("<pre>{}</pre>", message.body)
     return HttpResponse(html)
+
+
+def _untraceable(response: HttpResponse) -> HttpResponse:
+    """No cache keeps it (each request must reach us), and the target never sees our URL (a token)."""
+    add_never_cache_headers(response)
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@require_safe
+def click(request: HttpRequest, token: str, paper_id: int, kind: str) -> HttpResponse:
+    """A tracked link of a digest: records the click (GET only, with CLICK_TRACKING on) and
+    redirects to the paper's stored link of ``kind``. A forged or dead token leads to the paper's
+    page and records nothing; an unknown paper or kind is the site's 404."""
+    if kind not in Click.Link.values:
+        raise Http404("No such link")
+    paper = get_object_or_404(Paper, pk=paper_id)
+    delivery = read_click_token(token)
+    if delivery is None:
+        return _untraceable(HttpResponseRedirect(clicks.target(paper, Click.Link.PAGE)))
+    if settings.CLICK_TRACKING and not clicks.prefetched(request):
+        clicks.record_click(delivery, paper.pk, kind)
+    return _untraceable(HttpResponseRedirect(clicks.target(paper, kind)))
+
+
+@require_safe
+def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
+    """The open pixel (OPEN_TRACKING): a 1x1 GIF that sets the delivery's opened_at once. Always
+    the image, whatever the token, so no mail client shows a broken one."""
+    if settings.OPEN_TRACKING and request.method == "GET":
+        delivery = read_click_token(token)
+        if delivery is not None:
+            clicks.record_open(delivery)
+    return _untraceable(HttpResponse(clicks.PIXEL, content_type="image/gif"))
 
 
 def archive(request: HttpRequest) -> HttpResponse:

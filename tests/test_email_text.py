@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from email import message_from_bytes, policy
+from urllib.parse import urlsplit
 
 import pytest
 from django.core import mail
@@ -78,13 +79,19 @@ def digest_for(edition: Edition, **fields) -> tuple[Delivery, object]:
     return row, digest_email.build_message(row, subscriber, rendering.rendered_edition(edition))
 
 
-def test_a_digest_text_part_shows_titles_notes_and_links_as_written():
+@pytest.mark.parametrize("tracking", [True, False])
+def test_a_digest_text_part_shows_titles_notes_and_links_as_written(client, settings, tracking):
+    settings.CLICK_TRACKING = tracking
     _, message = digest_for(edition_with_hostile_text())
     text, html = parts(message)
 
     assert TITLE in text
     assert "x<i and j>n, R&D's way." in text
-    assert f"Code: {CODE}" in text
+    (code,) = [line.split("Code: ", 1)[1] for line in text.splitlines() if "Code: " in line]
+    if tracking:  # the tracked link leads to the link as written
+        assert "/c/" in code and client.get(urlsplit(code).path)["Location"] == CODE
+    else:
+        assert code == CODE
     assert "PAPERS & CO" in text
     assert "&amp;" not in text and "&#x27;" not in text and "&lt;" not in text
     assert html is not None

@@ -205,9 +205,11 @@ def test_a_forwarded_view_link_hands_over_nothing_and_dies_with_the_link_key(cli
     assert client.get(view_url).status_code == 400
 
 
-def test_a_paper_without_an_arxiv_id_links_to_a_search_for_its_title_not_the_home_page():
+def test_a_paper_without_an_arxiv_id_links_to_a_search_for_its_title_not_the_home_page(settings):
     """A pasted text-dump paper has no page here (the site does not list it): its link is arXiv's
-    title search, where the reader can find it."""
+    title search, where the reader can find it. (Direct links; tracked ones lead to the same:
+    test_clicks.py.)"""
+    settings.CLICK_TRACKING = False
     paper = PaperFactory(title="Curriculum by compression & more", arxiv_id=None, project_url="", pdf_url="")
     DailyEntryFactory(day=DAY, paper=paper, upvotes=5)
     edition = services.edition_publish(kind="daily", day=DAY)
@@ -237,7 +239,9 @@ RICH = {
 
 
 def one_paper_digest(settings, **fields):
+    """The digest of one paper, its links direct (the tracked ones lead to these: test_clicks.py)."""
     settings.SITE_URL = "https://paperboy.example"
+    settings.CLICK_TRACKING = False
     settings.POSTAL_ADDRESS = "Paperboy, 1 Example Street, Springfield"
     DailyEntryFactory(day=DAY, paper=PaperFactory(**fields), upvotes=163)
     edition = services.edition_publish(kind="daily", day=DAY)
