@@ -4,9 +4,11 @@ what was there before, "less" offers to mute the paper's topics, and a link lead
 from __future__ import annotations
 
 import datetime as dt
+import time
 from types import SimpleNamespace
 
 import pytest
+from django.core import signing
 from django.test import Client
 from django.urls import reverse
 
@@ -19,6 +21,14 @@ from tests.factories import DailyEntryFactory, DeliveryFactory, PaperFactory, Su
 pytestmark = pytest.mark.django_db
 DAY = dt.date(2026, 6, 1)
 UNKNOWN = SimpleNamespace(pk=999_999)  # no such paper
+
+
+@pytest.fixture(autouse=True)
+def steady_tokens(monkeypatch):
+    """Tokens carry the second they were signed: one the page signs and one the test signs to compare
+    must not straddle a second (the tests compare whole addresses)."""
+    now = signing.b62_encode(int(time.time()))
+    monkeypatch.setattr(signing.TimestampSigner, "timestamp", lambda self: now)
 
 
 @pytest.fixture
