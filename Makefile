@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-requirements
 AXE := tests/browser/node_modules/axe-core/axe.min.js
+# make run's web port; links in digests follow it (SITE_URL) unless SITE_URL is set.
+PORT_WEB ?= 8000
 
 .PHONY: run test demo bench lint migrations-check browser clean
 
@@ -20,14 +22,14 @@ $(STAMP): requirements.txt
 run: $(STAMP)
 	@$(PY) manage.py migrate --noinput
 	@echo
-	@echo "  Paperboy:  http://127.0.0.1:8000/"
-	@echo "  Admin:     http://127.0.0.1:8000/admin/"
+	@echo "  Paperboy:  http://127.0.0.1:$(PORT_WEB)/"
+	@echo "  Admin:     http://127.0.0.1:$(PORT_WEB)/admin/"
 	@$(PY) manage.py shell --no-imports -c "from django.contrib.auth import get_user_model as g; import sys; sys.exit(0 if g().objects.filter(is_superuser=True).exists() else 1)" \
 		|| echo "  No admin user yet: in another terminal run  $(PY) manage.py createsuperuser"
 	@echo "  Outbox:    var/outbox/ (every email is written there as an .eml file)"
 	@echo "  Ctrl-C stops the web server and the worker."
 	@echo
-	@$(VENV)/bin/honcho start --procfile Procfile.dev --env /dev/null
+	@PORT_WEB=$(PORT_WEB) SITE_URL="$${SITE_URL:-http://127.0.0.1:$(PORT_WEB)}" $(VENV)/bin/honcho start --procfile Procfile.dev --env /dev/null
 
 ## test: the whole suite (uses DATABASE_URL / REDIS_URL when set; CI=true makes them mandatory)
 test: $(STAMP) browser

@@ -11,7 +11,7 @@ from django.contrib import admin
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
-from django_ratelimit.core import is_ratelimited
+from django_ratelimit.core import get_usage
 from kombu import Connection
 from kombu.utils.url import maybe_sanitize_url
 
@@ -111,21 +111,28 @@ def _login_ip(group: str, request: HttpRequest) -> str:
 
 
 def admin_login(request: HttpRequest) -> HttpResponse:
-    """Django admin's login, with its POSTs counted per username and per client address: password
-    guessing gets a few tries per window, not an endless stream."""
-    if request.method == "POST":
-        limits = [
-            ("admin-login-username", _login_username, settings.ADMIN_LOGIN_RATE_PER_USERNAME),
-            ("admin-login-ip", _login_ip, settings.ADMIN_LOGIN_RATE_PER_IP),
-        ]
-        # Every limit is counted (no short-circuit), so neither can be probed on its own.
-        limited = [
-            is_ratelimited(request, group=group, key=key, rate=rate, method="POST", increment=True)
-            for group, key, rate in limits
-        ]
-        if any(limited):
-            logger.warning("admin login throttled for %r from %s", _login_username("", request), _login_ip("", request))
-            return HttpResponse(
-                "Too many login attempts. Try again in a few minutes.\n", status=429, content_type="text/plain"
-            )
-    return admin.site.login(request)
+    """Django admin's login, with its failed POSTs counted per username and per client address:
+    password guessing gets a few tries per window, not an endless stream, while an editor who signs
+    in on several devices is never refused for having succeeded."""
+    if request.method != "POST":
+        return admin.site.login(request)
+    limits = [
+        ("admin-login-username", _login_username, settings.ADMIN_LOGIN_RATE_PER_USERNAME),
+        ("admin-login-ip", _login_ip, settings.ADMIN_LOGIN_RATE_PER_IP),
+    ]
+
+    def used_up() -> bool:
+        # Every limit is looked at (no short-circuit), so neither can be probed on its own.
+        usage = [get_usage(request, group=group, key=key, rate=rate, method="POST") for group, key, rate in limits]
+        return any(u is not None and u["count"] >= u["limit"] for u in usage)  # None: RATELIMIT_FAIL_OPEN
+
+    if used_up():
+        logger.warning("admin login throttled for %r from %s", _login_username("", request), _login_ip("", request))
+        return HttpResponse(
+            "Too many failed login attempts. Try again in a few minutes.\n", status=429, content_type="text/plain"
+        )
+    response = admin.site.login(request)
+    if response.status_code != 302:  # the form again: a wrong password (a success redirects)
+        for group, key, rate in limits:
+            get_usage(request, group=group, key=key, rate=rate, method="POST", increment=True)
+    return response

@@ -52,7 +52,7 @@ def _frame(title: str, days: Sequence[dt.date], top: float, body: str, width: in
                 f'<text class="axis" x="{x:.1f}" y="{HEIGHT - 6}" text-anchor="{anchor}">{days[index]:%b %-d}</text>'
             )
     svg = (
-        f'<svg class="chart" viewBox="0 0 {width} {HEIGHT}" width="{width}" height="{HEIGHT}" role="img" '
+        f'<svg class="chart w{width}" viewBox="0 0 {width} {HEIGHT}" width="{width}" height="{HEIGHT}" role="img" '
         f'aria-label="{escape(title)}" focusable="false"><title>{escape(title)}</title>'
         f"{''.join(grid)}{''.join(labels)}{body}</svg>"
     )

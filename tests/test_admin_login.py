@@ -47,3 +47,14 @@ def test_a_login_within_the_limits_works(client, editor):
     response = log_in(client, "the-right-password")
     assert response.status_code == 302 and response["Location"] == "/admin/"
     assert client.session["_auth_user_id"] == str(editor.pk)
+
+
+def test_successful_logins_do_not_use_up_the_limit(client, editor, settings):
+    """An editor signing in on several devices is never refused: only failures count."""
+    settings.ADMIN_LOGIN_RATE_PER_USERNAME = "3/5m"
+    for _ in range(6):
+        assert log_in(client, "the-right-password").status_code == 302
+        client.logout()
+    for _ in range(3):
+        assert log_in(client, "guess").status_code == 200
+    assert log_in(client, "the-right-password").status_code == 429

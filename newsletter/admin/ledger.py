@@ -11,7 +11,7 @@ from django.http import HttpRequest
 
 from common.text import plural
 from newsletter.admin.resend import dispatch_now, requeue, warn_paused
-from newsletter.models import Delivery, Feedback, TrackingEvent
+from newsletter.models import Click, Delivery, Feedback, TrackingEvent
 
 DeliveryStatus = Delivery.Status
 M = TypeVar("M", bound=Model)
@@ -114,3 +114,22 @@ class TrackingEventAdmin(ReadOnlyAdmin[TrackingEvent]):
     list_select_related = ["delivery__edition"]
     search_fields = ["event_id", "delivery__subscriber__email"]
     date_hierarchy = "received_at"
+
+
+@admin.register(Click)
+class ClickAdmin(ReadOnlyAdmin[Click]):
+    """Which reader followed which paper's link, from which digest (first-party tracking)."""
+
+    list_display = ["created_at", "reader", "paper", "link", "edition"]
+    list_filter = ["link"]
+    list_select_related = ["delivery__subscriber", "delivery__edition", "paper"]
+    search_fields = ["delivery__subscriber__email", "paper__title", "paper__arxiv_id"]
+    date_hierarchy = "created_at"
+
+    @admin.display(description="reader", ordering="delivery__subscriber__email")
+    def reader(self, click: Click) -> str:
+        return click.delivery.subscriber.email
+
+    @admin.display(description="edition", ordering="delivery__edition")
+    def edition(self, click: Click) -> str:
+        return str(click.delivery.edition)

@@ -97,6 +97,9 @@ def test_daily_entries_fit_1400_px_and_are_curated_in_the_list(editor_page):
             note="Lead story: worth a line in the intro." if n == 1 else "",
             paper=PaperFactory.create(title=f"{titles[n % 3].strip()} ({n})", upvotes=100 - n),
         )
+    page.goto(reverse("admin:papers_dailyentry_changelist") + "?o=1.-4.-7")  # sorted by three columns
+    assert page.locator("#result_list thead .sortpriority").count() == 3
+    check_admin_page(page, "admin-daily-entries-sorted")
     page.goto(reverse("admin:papers_dailyentry_changelist"))
     check_admin_page(page, "admin-daily-entries")
 

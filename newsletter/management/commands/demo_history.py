@@ -177,7 +177,7 @@ class History:
                 parameters={"sample": True, "day": day.isoformat()},
                 status=IngestRun.Status.FAILED if failed else IngestRun.Status.SUCCEEDED,
                 finished_at=self.moment(day, hour),
-                created=0 if failed else self.rng.randint(10, 40),
+                updated=0 if failed else self.rng.randint(10, 40),  # the sample papers, seen again
                 errors="sample: the source answered 503" if failed else "",
             )
             # started_at is auto_now_add: the made-up time goes in afterwards.
