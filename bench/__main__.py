@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench.results import Result, cores
 
-MODULES = ["ingest", "ranking", "relevance", "email_quality", "signup_load", "send", "esp_batch"]
+MODULES = ["ingest", "ranking", "search", "relevance", "email_quality", "signup_load", "send", "esp_batch"]
 ROOT = Path(__file__).resolve().parent.parent
 
 
