@@ -41,7 +41,12 @@ def view_digest(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def archive(request: HttpRequest) -> HttpResponse:
-    editions = Edition.objects.published().order_by("-period_start", "kind")[:200]
+    editions = list(Edition.objects.published().order_by("-period_start", "kind")[:200])
+    # What each edition's page shows: its papers that have a page here (an arXiv id), in one query.
+    ids = {pk for edition in editions for pk in edition.paper_ids}
+    public = set(Paper.objects.filter(pk__in=ids, arxiv_id__isnull=False).values_list("pk", flat=True))
+    for edition in editions:
+        edition.public_papers = sum(1 for pk in edition.paper_ids if pk in public)  # type: ignore[attr-defined]
     return render(request, "newsletter/archive.html", {"editions": editions})
 
 
@@ -49,7 +54,12 @@ def archive_edition(request: HttpRequest, pk: int) -> HttpResponse:
     """The edition as its digest shows it (the same facts of each paper), without the personal parts."""
     edition = get_object_or_404(Edition.objects.published(), pk=pk)
     withdrawn = withdrawn_papers(edition)  # hidden or deleted since publishing: not shown publicly
-    papers = [{**paper_facts(view.paper, view.upvotes), "note": view.note} for view in paper_views(edition, withdrawn)]
+    # A paper without an arXiv id (a pasted text dump) has no page here, so no public page lists it.
+    papers = [
+        {**paper_facts(view.paper, view.upvotes), "note": view.note}
+        for view in paper_views(edition, withdrawn)
+        if view.paper.arxiv_id
+    ]
     return render(
         request,
         "newsletter/archive_edition.html",

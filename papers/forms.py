@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 
-from papers.search import QUERY_MAX_CHARS
+from papers.search import QUERY_MAX_CHARS, full_text
 
 
 class SearchForm(forms.Form):
@@ -12,7 +12,10 @@ class SearchForm(forms.Form):
         label="Search papers",
         max_length=QUERY_MAX_CHARS,
         required=False,
-        help_text='Titles, abstracts, authors and keywords. "Exact phrase", -exclude, or.',
+        help_text=(
+            "Searches titles, abstracts, authors and keywords. "
+            '"Quotes" for a phrase, -word to leave out, or for either.'
+        ),
         widget=forms.TextInput(attrs={"placeholder": "e.g. diffusion transformer"}),
     )
     since = forms.DateField(
@@ -21,6 +24,13 @@ class SearchForm(forms.Form):
     until = forms.DateField(
         label="to", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not full_text():  # SQLite's substring search knows no "or" (papers/search.py)
+            self.fields[
+                "q"
+            ].help_text = 'Searches titles, abstracts, authors and keywords. "Quotes" for a phrase, -word to leave out.'
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

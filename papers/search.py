@@ -123,9 +123,18 @@ def _matching(term: str) -> Q:
     )
 
 
+def searchable(query: str) -> bool:
+    """Whether ``query`` has anything to search for: not only stop words ("the") or punctuation."""
+    if full_text():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT numnode(websearch_to_tsquery(%s, %s))", [CONFIG, query])
+            return bool(cursor.fetchone()[0])
+    return any(_terms(query))
+
+
 def _substring_search(papers: QuerySet[Paper], query: str) -> QuerySet[Paper]:
     wanted, excluded = _terms(query)
-    if not wanted:
+    if not wanted and not excluded:
         return papers.none()
     for term in wanted:
         papers = papers.filter(_matching(term))
@@ -149,8 +158,19 @@ def highlighted(papers: Sequence[Paper], query: str) -> list[Paper]:
     wanted, _ = _terms(query)
     for paper in papers:
         paper.title_html = _mark_terms(paper.title, wanted)  # type: ignore[attr-defined]
-        paper.snippet_html = _mark_terms(_opening(paper.abstract or paper.ai_summary), wanted)  # type: ignore[attr-defined]
+        paper.snippet_html = _mark_terms(_passage(paper.abstract or paper.ai_summary, wanted), wanted)  # type: ignore[attr-defined]
     return list(papers)
+
+
+def _passage(text: str, terms: list[str]) -> str:
+    """About SNIPPET_WORDS words of ``text`` around the first match of ``terms`` (else its start),
+    with "…" where it was cut."""
+    words = text.split()
+    folded = [term.casefold() for term in terms]
+    first = next((i for i, word in enumerate(words) if any(term in word.casefold() for term in folded)), 0)
+    start = max(0, min(first - SNIPPET_WORDS // 3, len(words) - SNIPPET_WORDS))
+    end = start + SNIPPET_WORDS
+    return ("… " if start else "") + " ".join(words[start:end]) + (" …" if end < len(words) else "")
 
 
 def _headlines(papers: Sequence[Paper], query: str) -> list[Paper]:
@@ -175,8 +195,8 @@ def _headlines(papers: Sequence[Paper], query: str) -> list[Paper]:
     for paper in papers:
         row = by_pk.get(paper.pk, {})
         paper.title_html = _markers_to_html(row.get("title_marked") or paper.title, start, stop)  # type: ignore[attr-defined]
-        snippet = row.get("snippet_marked") or _opening(paper.ai_summary)
-        paper.snippet_html = _markers_to_html(snippet, start, stop)  # type: ignore[attr-defined]
+        snippet = _with_ellipses(row.get("snippet_marked") or "", paper.abstract, start, stop)
+        paper.snippet_html = _markers_to_html(snippet or _passage(paper.ai_summary, []), start, stop)  # type: ignore[attr-defined]
     return list(papers)
 
 
@@ -185,9 +205,16 @@ def _markers_to_html(text: str, start: str, stop: str) -> SafeString:
     return mark_safe(html)  # noqa: S308 (escaped above; only our own markers became tags)
 
 
-def _opening(text: str) -> str:
-    words = text.split()
-    return " ".join(words[:SNIPPET_WORDS]) + (" …" if len(words) > SNIPPET_WORDS else "")
+def _with_ellipses(snippet: str, text: str, start: str, stop: str) -> str:
+    """ts_headline's passage of ``text``, with "…" where it starts after the text's start or ends
+    before its end (ts_headline marks neither)."""
+    plain = " ".join(snippet.replace(start, "").replace(stop, "").split())
+    if not plain:
+        return ""
+    whole = " ".join(text.split())
+    head = "" if whole.startswith(plain[:40]) else "… "
+    tail = "" if whole.endswith(plain[-40:]) else " …"
+    return head + snippet.strip() + tail
 
 
 def _mark_terms(text: str, terms: list[str]) -> SafeString:

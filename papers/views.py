@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from papers.forms import SearchForm
 from papers.models import DailyEntry, DailyEntryQuerySet, Paper, PaperAuthor
-from papers.search import highlighted, search_papers
+from papers.search import highlighted, search_papers, searchable
 from subscribers.forms import SignupForm
 
 # A listing shows each paper's first three authors and "et al." when there are more
@@ -123,6 +123,13 @@ def _shift(start: dt.date, step: str, by: int) -> dt.date:
     return dt.date(start.year + month // 12, month % 12 + 1, 1)
 
 
+def _within_calendar(start: dt.date, step: str) -> None:
+    """ValueError or OverflowError when the period before or after ``start`` is outside Python's
+    calendar (years 1-9999), which the previous/next links would need."""
+    _shift(start, step, -1)
+    _shift(start, step, 2)
+
+
 def _period_args(start: dt.date, step: str) -> dict[str, Any]:
     if step == "week":
         year, week, _ = start.isocalendar()
@@ -134,7 +141,8 @@ def week_listing(request: HttpRequest, year: str, week: str) -> HttpResponse:
     """``/papers/week/2026-W34/``: ISO week 34 of 2026 (Monday to Sunday)."""
     try:
         start = dt.date.fromisocalendar(int(year), int(week), 1)
-    except ValueError as error:  # W00, W54 in a 52-week year
+        _within_calendar(start, "week")
+    except (ValueError, OverflowError) as error:  # W00, W54 in a 52-week year, year 0 or 9999's last
         raise Http404("No such week") from error
     context = _period_context(start, start + dt.timedelta(days=6), "week")
     context["heading"] = f"Week {int(week)}, {int(year)}"
@@ -143,9 +151,11 @@ def week_listing(request: HttpRequest, year: str, week: str) -> HttpResponse:
 
 def month_listing(request: HttpRequest, year: str, month: str) -> HttpResponse:
     """``/papers/month/2026-08/``."""
-    if not 1 <= int(month) <= 12:
-        raise Http404("No such month")
-    start = dt.date(int(year), int(month), 1)
+    try:
+        start = dt.date(int(year), int(month), 1)
+        _within_calendar(start, "month")
+    except (ValueError, OverflowError) as error:  # month 00 or 13, year 0, 9999-12
+        raise Http404("No such month") from error
     end = _shift(start, "month", 1) - dt.timedelta(days=1)
     context = _period_context(start, end, "month")
     context["heading"] = start.strftime("%B %Y")
@@ -179,5 +189,7 @@ def search(request: HttpRequest) -> HttpResponse:
         # The page links keep the query and the dates: everything but ``page``.
         kept = request.GET.copy()
         kept.pop("page", None)
-        context.update(query=query, page=page, results=results, kept_query=kept.urlencode())
+        context.update(
+            query=query, page=page, results=results, kept_query=kept.urlencode(), searchable=searchable(query)
+        )
     return render(request, "papers/search.html", context)

@@ -25,8 +25,11 @@ from papers.api.serializers import (
     ListingSerializer,
     PageQuerySerializer,
     PaperDetailSerializer,
+    SearchQuerySerializer,
+    SearchResultsSerializer,
 )
 from papers.models import DailyEntry, DailyEntryQuerySet, Paper, PaperAuthor
+from papers.search import search_papers
 
 
 def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
@@ -69,10 +72,14 @@ def _authors() -> Prefetch[Any]:
     return Prefetch("author_links", queryset=PaperAuthor.objects.select_related("author"))
 
 
-def papers_with_details() -> Any:
-    """Papers with their authors and their listed days: three queries for any number of papers."""
+def with_details(papers: Any) -> Any:
+    """``papers`` with their authors and their listed days: three queries for any number of papers."""
     listed = Prefetch("entries", queryset=DailyEntry.objects.listed().order_by("-day"), to_attr="listed_entries")
-    return Paper.objects.defer("embedding").prefetch_related(_authors(), listed)
+    return papers.prefetch_related(_authors(), listed)
+
+
+def papers_with_details() -> Any:
+    return with_details(Paper.objects.defer("embedding", "search_vector"))
 
 
 View = TypeVar("View", bound=Callable[..., Any])
@@ -211,5 +218,35 @@ class PaperDetail(APIView):
             if paper is None or not paper.listed_entries:  # drafts and hidden papers are not public
                 raise NotFound(f"No listed paper has the arXiv id {arxiv_id}.")
             return dict(PaperDetailSerializer(paper).data)
+
+        return cached_answer(request, compute)
+
+
+class SearchPapers(APIView):
+    @extend_schema(
+        operation_id="papers_search",
+        summary="Search the listed papers: titles, abstracts, authors and keywords, best match first",
+        description=(
+            'Web-search syntax on PostgreSQL: words (stemmed), "an exact phrase", `or`, `-excluded`. '
+            "On SQLite every word must occur, and `or` is not supported."
+        ),
+        parameters=[SearchQuerySerializer],
+        responses={
+            200: SearchResultsSerializer,
+            400: OpenApiResponse(
+                OpenApiTypes.OBJECT, description="A query parameter is not valid: each one named with what is wrong."
+            ),
+            429: TOO_MANY,
+        },
+    )
+    def get(self, request: Request) -> HttpResponseBase:
+        query = checked_query(SearchQuerySerializer, request)
+        page = Page(query)
+
+        def compute() -> dict[str, Any]:
+            matches = search_papers(query["q"], since=query.get("since"), until=query.get("until"))
+            items = page.paginate_queryset(with_details(matches), request, view=self) or []
+            # drf-stubs types the instance as one Paper even with many=True.
+            return page.envelope(PaperDetailSerializer(items, many=True).data)  # type: ignore[arg-type]
 
         return cached_answer(request, compute)

@@ -73,7 +73,7 @@ def test_home_day_month_and_paper_pages(page):
 
     page.goto(reverse("month_listing", kwargs={"year": "2026", "month": "08"}))
     assert page.locator("article.paper").count() == 3
-    check_layout(page, "page-month", ["h1", ".day-nav strong", *CARD_TEXT])
+    check_layout(page, "page-month", ["h1", ".day-nav h2", *CARD_TEXT])
 
     page.goto(rich.get_absolute_url())
     check_layout(page, "page-paper", ["h1", ".paper-detail .meta", ".abstract", ".links a"])

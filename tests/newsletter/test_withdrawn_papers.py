@@ -113,3 +113,18 @@ def test_a_paper_without_an_entry_in_the_period_is_not_withdrawn(planned_edition
     Paper.objects.filter(pk=deleted).delete()
 
     assert rendering.withdrawn_papers(edition) == {hidden: "hidden", deleted: "deleted"}
+
+
+def test_the_archive_lists_and_counts_only_papers_with_a_page_here(planned_edition, client):
+    """A pasted paper without an arXiv id went out in the email (with an arXiv search link), but no
+    public page lists it until an editor completes it: the archive's count and page agree on that."""
+    edition, _ = planned_edition(2)
+    pasted = Paper.objects.get(pk=edition.paper_ids[0])
+    Paper.objects.filter(pk=pasted.pk).update(arxiv_id=None)
+    shown = len(edition.paper_ids) - 1
+
+    archive = client.get(reverse("newsletter:archive")).content.decode()
+    assert f"({shown} paper{'s' if shown != 1 else ''})" in archive
+    page = client.get(reverse("newsletter:archive_edition", args=[edition.pk])).content.decode()
+    assert pasted.title not in page
+    assert all(Paper.objects.get(pk=pk).title in page for pk in edition.paper_ids[1:])

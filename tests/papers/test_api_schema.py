@@ -11,6 +11,7 @@ import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
+from schemathesis import checks
 
 from config.wsgi import application
 from papers import services
@@ -46,4 +47,10 @@ schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", applicati
 @schema.parametrize()
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_endpoint_answers_as_its_schema_says(case):
+    query = case.query or {}
+    if str(query.get("since", "")) > str(query.get("until", "~")):
+        # A date range that ends before it starts is valid for the schema (which cannot relate two
+        # parameters) and answered with a 400 that names it; every other check still applies.
+        case.call_and_validate(excluded_checks=[checks.positive_data_acceptance])
+        return
     case.call_and_validate()

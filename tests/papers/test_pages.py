@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 
 import pytest
@@ -56,7 +57,7 @@ def test_day_page_navigates_between_listed_days(client):
     assert 'rel="next"' not in response.text
     monday = client.get("/papers/2026-03-02/").text
     assert 'rel="next" href="/papers/2026-03-04/"' in monday
-    assert "No approved papers for this day." in client.get("/papers/2026-03-03/").text
+    assert "No papers listed for this day." in client.get("/papers/2026-03-03/").text
     assert client.get("/papers/2026-02-30/").status_code == 404
 
 
@@ -202,3 +203,33 @@ def test_feeds_show_scraped_text_as_text_and_date_a_back_filled_day_on_that_day(
     assert summary.get("type") == "html" and "&lt;script&gt;" in summary.text
     assert atom.find("a:entry/a:published", ns).text.startswith("2026-03-02")
     assert atom.find("a:entry/a:updated", ns).text.startswith("2026-03-02"), "Atom requires <updated>"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/",
+        f"/papers/{TUESDAY.isoformat()}/",
+        "/papers/week/2026-W10/",
+        "/papers/month/2026-03/",
+        "/papers/2603.00001/",
+        "/search/?q=things",
+    ],
+)
+def test_headings_go_down_one_level_at_a_time(client, url):
+    """Screen-reader users move by headings: none skips a level (h1, then h2, then h3)."""
+    from bs4 import BeautifulSoup
+
+    from papers.search import index_all
+
+    DailyEntryFactory(day=TUESDAY, paper__arxiv_id="2603.00001", paper__ai_summary="In short.")
+    index_all()
+    response = client.get(url)
+    assert response.status_code == 200
+    levels = [int(tag.name[1]) for tag in BeautifulSoup(response.content, "html.parser").find_all(HEADINGS)]
+    assert levels[0] == 1, levels
+    assert all(after - before <= 1 for before, after in itertools.pairwise(levels)), levels
+    assert len(levels) > 1, levels
+
+
+HEADINGS = ["h1", "h2", "h3", "h4", "h5", "h6"]

@@ -101,3 +101,19 @@ def test_a_paper_page_shows_its_people_keywords_and_discussion(client):
     assert f'<a href="{paper.hf_url}#community">7 comments on Hugging Face</a>' in page
     assert "GitHub ★ 42" in page and "Keywords: sparse attention, &lt;b&gt;long context&lt;/b&gt;" in page
     assert 'href="/papers/2026-08-17/"' in page, "the days it was listed"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/papers/week/9999-W52/",
+        "/papers/week/0001-W01/",
+        "/papers/week/0000-W01/",
+        "/papers/month/0001-01/",
+        "/papers/month/9999-12/",
+        "/papers/month/0000-01/",
+        "/papers/month/2026-13/",
+    ],
+)
+def test_periods_at_the_calendars_edges_are_not_found_not_an_error(client, url):
+    assert client.get(url).status_code == 404
