@@ -273,9 +273,7 @@ def substring_work(text: str) -> int:
     from papers.search import _listed_between, _substring_search
     from papers.views import RESULTS_PER_PAGE
 
-    papers = Paper.objects.defer("embedding", "search_vector").filter(
-        _listed_between(None, None), arxiv_id__isnull=False
-    )
+    papers = Paper.objects.defer("embedding").filter(_listed_between(None, None), arxiv_id__isnull=False)
     page = Paginator(_substring_search(papers, text).order_by("-upvotes", "-pk"), RESULTS_PER_PAGE).get_page(1)
     list(page.object_list)
     return page.paginator.count
