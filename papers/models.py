@@ -175,7 +175,12 @@ class PaperSearch(models.Model):
     listed_last = models.DateField(null=True)
 
     class Meta:
-        indexes = [models.Index(fields=["upvotes"], name="papersearch_upvotes")]  # search's most upvoted matches
+        # Search's most upvoted matches, and its date ranges (papers/search.py).
+        indexes = [
+            models.Index(fields=["upvotes"], name="papersearch_upvotes"),
+            models.Index(fields=["listed_first"], name="papersearch_listed_first"),
+            models.Index(fields=["listed_last"], name="papersearch_listed_last"),
+        ]
 
     def __str__(self) -> str:
         return f"search row of paper {self.paper_id}"

@@ -28,7 +28,7 @@ from typing import Any, overload
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, Max, Min, OuterRef, Q, QuerySet
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -190,7 +190,7 @@ def search_papers(query: str, *, since: dt.date | None = None, until: dt.date | 
     if full_text():
         terms = SearchQuery(query, search_type="websearch", config=CONFIG)
         matches = PaperSearch.objects.filter(_listed_between(since, until), vector=terms)
-        thresholds = _upvote_thresholds()
+        thresholds = _upvote_thresholds(since, until)
         with transaction.atomic(), connection.cursor() as cursor:
             # The planner costs a match (@@) as cheap, but each one it checks on a row reads that row's
             # vector (out of line, ~2 KB): with a LIMIT it would scan the table, or walk the upvotes
@@ -214,15 +214,24 @@ def search_papers(query: str, *, since: dt.date | None = None, until: dt.date | 
 
 
 # Where ``_candidates`` looks first for the most upvoted matches: among the papers at least as upvoted
-# as the (4 x CAP)th most upvoted one, then the (32 x CAP)th.
+# as the (4 x CAP)th most upvoted one, then the (32 x CAP)th (of those listed in the date range).
 _UPVOTE_STEPS = (4, 32)
 
 
-def _upvote_thresholds() -> list[int]:
-    """The upvotes of the (step x CAP)th most upvoted paper for each of _UPVOTE_STEPS, while there are
-    that many papers (an index-only scan of the upvotes index)."""
+def _upvote_thresholds(since: dt.date | None, until: dt.date | None) -> list[int]:
+    """The upvotes of the (step x CAP)th most upvoted paper for each of _UPVOTE_STEPS (an index-only
+    scan of the upvotes index), while there are that many papers. With a date range, of the papers
+    listed in it, as estimated from its share of all the listed days: the thresholds change how much
+    work finding the most upvoted matches takes, not which they are."""
+    share = 1.0
+    if since or until:
+        days = PaperSearch.objects.aggregate(first=Min("listed_first"), last=Max("listed_last"))
+        if days["first"] is None:
+            return []
+        start, end = max(since or days["first"], days["first"]), min(until or days["last"], days["last"])
+        share = max((end - start).days + 1, 1) / ((days["last"] - days["first"]).days + 1)
     by_upvotes = PaperSearch.objects.order_by("-upvotes").values_list("upvotes", flat=True)
-    found = [by_upvotes[step * CAP : step * CAP + 1].first() for step in _UPVOTE_STEPS]
+    found = [by_upvotes[offset : offset + 1].first() for offset in (int(step * CAP / share) for step in _UPVOTE_STEPS)]
     return [least for least in found if least is not None]
 
 
@@ -273,22 +282,16 @@ def _candidates(
     A try among the papers upvoted at least as much as some paper that finds more than CAP matches
     holds the CAP most upvoted of all: every match it leaves out has fewer upvotes than each one in.
     So a common word ("model": ~90% of the papers) is done by its first try, reading ~4 x CAP rows
-    rather than its ~90k matches; a rare one's first try finds few, and then its matches are read
-    (at most CAP + 1 of them). Which tries run changes the work only, not the answer."""
-    some: list[int] | None = None  # up to CAP + 1 matches, in no order
+    rather than its ~90k matches; a rare one's tries find few (in few rows: the index on upvotes and
+    the GIN index narrow them down together), and then its matches are read whole, sorted by upvotes
+    (all of them: counting them up to CAP + 1 is the same work). Which tries run changes the work
+    only, not the answer."""
     for least in thresholds:
         found = top(least)
         if len(found) > CAP:
             return len(found), found[:CAP]
-        if some is None and len(found) * 8 < CAP:  # few of the most upvoted match: maybe a rare word
-            some = list(matches.values_list("paper_id", flat=True)[: CAP + 1])
-            if len(some) <= CAP:
-                return len(some), some
-    if some is None:
-        some = list(matches.values_list("paper_id", flat=True)[: CAP + 1])
-        if len(some) <= CAP:
-            return len(some), some
-    return len(some), top(None)[:CAP]
+    found = top(None)
+    return len(found), found[:CAP]
 
 
 # --- The SQLite fallback ----------------------------------------------------------------------------

@@ -53,7 +53,11 @@ class Migration(migrations.Migration):
                 ("listed_last", models.DateField(null=True)),
             ],
             options={
-                "indexes": [models.Index(fields=["upvotes"], name="papersearch_upvotes")],
+                "indexes": [
+                    models.Index(fields=["upvotes"], name="papersearch_upvotes"),
+                    models.Index(fields=["listed_first"], name="papersearch_listed_first"),
+                    models.Index(fields=["listed_last"], name="papersearch_listed_last"),
+                ],
             },
         ),
         migrations.RunPython(forwards, backwards),
