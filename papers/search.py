@@ -282,14 +282,18 @@ def _candidates(
     A try among the papers upvoted at least as much as some paper that finds more than CAP matches
     holds the CAP most upvoted of all: every match it leaves out has fewer upvotes than each one in.
     So a common word ("model": ~90% of the papers) is done by its first try, reading ~4 x CAP rows
-    rather than its ~90k matches; a rare one's tries find few (in few rows: the index on upvotes and
-    the GIN index narrow them down together), and then its matches are read whole, sorted by upvotes
-    (all of them: counting them up to CAP + 1 is the same work). Which tries run changes the work
-    only, not the answer."""
+    rather than its ~90k matches; a rare one's first try finds few (in few rows: the index on upvotes
+    and the GIN index narrow them down together), and then its matches are counted up to CAP + 1, in
+    no order, which is all of them. Which tries run changes the work only, not the answer."""
+    counted = False
     for least in thresholds:
         found = top(least)
         if len(found) > CAP:
             return len(found), found[:CAP]
+        if not counted and len(found) * 8 < CAP:  # few of the most upvoted match: maybe few match at all
+            counted, some = True, list(matches.values_list("paper_id", flat=True)[: CAP + 1])
+            if len(some) <= CAP:
+                return len(some), some
     found = top(None)
     return len(found), found[:CAP]
 

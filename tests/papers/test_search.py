@@ -203,6 +203,16 @@ def test_an_upvote_change_shows_in_search_at_once(real_day, fixtures_dir, tmp_pa
 
 
 @needs_postgres
+def test_a_paper_listed_again_by_ingest_is_found_in_the_new_dates_at_once(real_day, fixtures_dir, settings):
+    later = DAY + dt.timedelta(days=3)
+    assert found("EnvHarness", since=later) == []
+    settings.PAPERBOY_NEW_ENTRY_STATUS = DailyEntry.Status.APPROVED
+    # The same papers on a later day: new entries, no text changed.
+    services.ingest("hf", day=later, path=fixtures_dir / "hf_api" / "daily_papers_date_2026-08-21.json")
+    assert found("EnvHarness", since=later) == ["EnvHarness: Awakening Static Worlds for Agent Learning"]
+
+
+@needs_postgres
 def test_past_the_cap_the_count_says_so_and_the_most_upvoted_are_ranked(client, api, monkeypatch):
     monkeypatch.setattr(search, "CAP", 3)
     # The least upvoted has the best match (its title); past the cap, it is not among the ranked.
