@@ -214,8 +214,9 @@ def search_papers(query: str, *, since: dt.date | None = None, until: dt.date | 
 
 
 # Where ``_candidates`` looks first for the most upvoted matches: among the papers at least as upvoted
-# as the (4 x CAP)th most upvoted one, then the (32 x CAP)th (of those listed in the date range).
-_UPVOTE_STEPS = (4, 32)
+# as the (4 x CAP)th most upvoted one, then the (12 x CAP)th, the (36 x CAP)th (of those listed in the
+# date range).
+_UPVOTE_STEPS = (4, 12, 36)
 
 
 def _upvote_thresholds(since: dt.date | None, until: dt.date | None) -> list[int]:
