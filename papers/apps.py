@@ -26,6 +26,14 @@ def _index_renamed_author(sender: type, instance: Any, created: bool, **kwargs: 
         transaction.on_commit(lambda: index_papers(ids))
 
 
+def _refresh_entry_paper(sender: type, instance: Any, **kwargs: Any) -> None:
+    from papers.search import refresh_listing
+
+    # An entry saved or deleted (admin, the shell): its paper's listed days in the search table.
+    paper_id = instance.paper_id
+    transaction.on_commit(lambda: refresh_listing([paper_id]))
+
+
 class PapersConfig(AppConfig):
     name = "papers"
 
@@ -39,6 +47,8 @@ class PapersConfig(AppConfig):
         for model in (Paper, DailyEntry, Author):
             post_save.connect(_papers_changed, sender=model, dispatch_uid=f"papers.version.save.{model.__name__}")
             post_delete.connect(_papers_changed, sender=model, dispatch_uid=f"papers.version.delete.{model.__name__}")
-        # Search vectors (papers/search.py); ingest, which saves nothing one by one, indexes its own writes.
+        # The search table (papers/search.py); ingest, which saves nothing one by one, indexes its own writes.
         post_save.connect(_index_saved_paper, sender=Paper, dispatch_uid="papers.search.paper")
         post_save.connect(_index_renamed_author, sender=Author, dispatch_uid="papers.search.author")
+        post_save.connect(_refresh_entry_paper, sender=DailyEntry, dispatch_uid="papers.search.entry.save")
+        post_delete.connect(_refresh_entry_paper, sender=DailyEntry, dispatch_uid="papers.search.entry.delete")

@@ -16,7 +16,7 @@ from common.db import insert_rows
 from papers.embeddings import TEXT_FIELDS
 from papers.ingest_plan import Change, author_names
 from papers.models import Author, DailyEntry, Paper, PaperAuthor, default_entry_status
-from papers.search import SEARCHED_FIELDS, index_papers
+from papers.search import SEARCHED_FIELDS, index_papers, refresh_listing
 from papers.sources.base import PaperRecord
 from papers.version import papers_changed
 
@@ -40,7 +40,14 @@ def write_batch(changes: list[Change], *, source: str, authors: dict[str, Author
         _write_papers(changes)
         _write_author_links(changes, authors)
         _write_entries(changes, source)
-        index_papers(change.paper.pk for change in changes if _text_changed(change))
+        indexed = {change.paper.pk for change in changes if _text_changed(change)}
+        index_papers(indexed)
+        # Changed upvotes (or arXiv id) or a new entry, which may be approved: the search table's listing.
+        refresh_listing(
+            change.paper.pk
+            for change in changes
+            if change.paper.pk not in indexed and (change.fields or (change.entry is not None and change.entry.new))
+        )
         papers_changed()  # bulk writes send no signals: cached listings learn of them here
 
 

@@ -43,9 +43,19 @@ class PaperQuerySet(models.QuerySet["Paper"]):
         return self.filter(arxiv_id__isnull=True)
 
     def update(self, **kwargs: Any) -> int:
+        # An UPDATE sends no post_save: the search table (papers/search.py) and cached listings learn of it here.
+        from papers.search import SEARCHED_FIELDS, index_papers, refresh_listing
+
+        searched = bool(set(kwargs) & SEARCHED_FIELDS)
+        listed = bool(set(kwargs) & {"upvotes", "arxiv_id"})
+        ids = list(self.values_list("pk", flat=True)) if searched or listed else []
         count = super().update(**kwargs)
+        if searched:
+            index_papers(ids)
+        elif listed:
+            refresh_listing(ids)
         if count:
-            _changed_papers()  # an UPDATE sends no post_save: cached listings learn of it here
+            _changed_papers()
         return count
 
 
@@ -100,9 +110,6 @@ class Paper(models.Model):
     overridden_fields = models.JSONField(default=list, blank=True, editable=False)
     # all-MiniLM-L6-v2 of the paper's text, 384 float32 (papers/embeddings.py); empty until computed.
     embedding = models.BinaryField(null=True, blank=True, editable=False)
-    # Full-text search on PostgreSQL (papers/search.py keeps it current; a GIN index serves it).
-    # A plain text column on SQLite, where search falls back to substring matching.
-    search_vector = SearchVectorField(null=True, editable=False)
     first_seen = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -153,6 +160,32 @@ class Paper(models.Model):
         return ", ".join(names[:3]) + (" et al." if len(names) > 3 else "")
 
 
+class PaperSearch(models.Model):
+    """What search reads (papers/search.py, which keeps it current), one row per paper, in a table of
+    its own: the vector and what filters and orders the matches without reading the wide paper rows
+    (~3 KB each). On SQLite, where search matches the papers' text directly, it stays empty."""
+
+    paper = models.OneToOneField(Paper, on_delete=models.CASCADE, primary_key=True, related_name="search")
+    # Title weighted A, authors and keywords B, abstract C, AI summary D; a GIN index serves it (PostgreSQL).
+    vector = SearchVectorField(null=True)
+    upvotes = models.PositiveIntegerField(default=0)  # the paper's, to pick the most upvoted matches
+    # The first and last day of the paper's approved entries; None when it is not listed (no approved
+    # entry, or no arXiv id).
+    listed_first = models.DateField(null=True)
+    listed_last = models.DateField(null=True)
+
+    class Meta:
+        # Search's most upvoted matches, and its date ranges (papers/search.py).
+        indexes = [
+            models.Index(fields=["upvotes"], name="papersearch_upvotes"),
+            models.Index(fields=["listed_first"], name="papersearch_listed_first"),
+            models.Index(fields=["listed_last"], name="papersearch_listed_last"),
+        ]
+
+    def __str__(self) -> str:
+        return f"search row of paper {self.paper_id}"
+
+
 class PaperAuthor(models.Model):
     paper = models.ForeignKey(Paper, on_delete=models.CASCADE, related_name="author_links")
     author = models.ForeignKey(Author, on_delete=models.CASCADE, related_name="paper_links")
@@ -194,9 +227,18 @@ class DailyEntryQuerySet(models.QuerySet["DailyEntry"]):
         return self.alias(nth_of_paper=nth).filter(nth_of_paper=1).order_by(*order)
 
     def update(self, **kwargs: Any) -> int:
+        # Admin's approve/hide actions: an UPDATE sends no post_save, so the search table's listed days
+        # (papers/search.py) and cached listings learn of it here. The papers are read before: the
+        # update may take the entries out of this queryset's filter.
+        from papers.search import refresh_listing
+
+        listing = bool(set(kwargs) & {"status", "day", "paper", "paper_id"})
+        ids = list(self.values_list("paper_id", flat=True).distinct()) if listing else []
         count = super().update(**kwargs)
+        if ids:
+            refresh_listing(ids)
         if count:
-            _changed_papers()  # admin's approve/hide actions: an UPDATE sends no post_save
+            _changed_papers()
         return count
 
 

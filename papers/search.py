@@ -1,16 +1,21 @@
 """Search over the listed papers' titles, abstracts, authors and keywords.
 
-On PostgreSQL: full-text search. Each paper keeps a ``search_vector`` (title weighted A, authors
-and keywords B, abstract C, AI summary D) that ``index_papers`` computes in one UPDATE, with a GIN
-index on it (migration 0005); a query is read with ``websearch_to_tsquery`` (``"exact phrase"``,
-``or``, ``-word``), which accepts any text without a syntax error, and results are ordered by
-``ts_rank``, then upvotes. ``highlighted`` marks the matched words with PostgreSQL's ``ts_headline``.
+On PostgreSQL: full-text search. Each paper has a row in ``PaperSearch``, a narrow table of its own
+(migration 0006): its vector (title weighted A, authors and keywords B, abstract C, AI summary D),
+with a GIN index, its upvotes and its first and last listed days, which ``index_papers`` computes in
+one INSERT ... ON CONFLICT DO UPDATE. Matching, the listed and date filters and the count read that
+table only: the paper rows are ~3 KB each (abstract, summary), so scanning ~90k matches of a common
+word there cost ~200 ms even without the vectors. A query is read with ``websearch_to_tsquery``
+(``"exact phrase"``, ``or``, ``-word``), which accepts any text without a syntax error; results are
+ordered by ``ts_rank``, then upvotes, among at most ``CAP`` matches (see there).
+``highlighted`` marks the matched words with PostgreSQL's ``ts_headline``.
 
 On SQLite (the embedded default of ``make run``): every word (or quoted phrase) must occur in one
 of the same fields, ``-word`` excludes, results are ordered by upvotes; highlighting is done here.
 
-The vectors are kept current by ingest (``papers.ingest_write``) and by saves of a paper or an
-author (``papers.apps``); ``manage.py index_search`` recomputes them all.
+The rows are kept current by ingest (``papers.ingest_write``), by saves of a paper, an author or an
+entry (``papers.apps``) and by ``update()`` of papers and entries (admin's actions,
+``papers.models``); ``manage.py index_search`` recomputes them all.
 """
 
 from __future__ import annotations
@@ -18,25 +23,34 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, overload
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
-from django.db import connection
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import Exists, F, Max, Min, OuterRef, Q, QuerySet
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from papers.models import DailyEntry, Paper, PaperAuthor
+from papers.models import DailyEntry, Paper, PaperAuthor, PaperSearch
 
 CONFIG = "english"  # stemming: "diffusion models" finds "diffusion model"
 QUERY_MAX_CHARS = 200
 SEARCHED_FIELDS = frozenset({"title", "abstract", "ai_summary", "ai_keywords"})  # besides the authors
 
-# ``index_papers``' statement: weights A-D as the module docstring says. Keywords are a JSON list
-# from the source; anything else there (an object, a string) is left out rather than failing.
+# At most this many matches are counted ("1,000+ papers match") and ranked: a query matching more
+# ranks the CAP most upvoted of them. This bounds a common word's work ("model" matches most papers):
+# counting stops at CAP + 1 rows, and ts_rank, which reads each vector (~2 KB, out of line), runs for
+# CAP rows, not for every match. Below the cap, the count and the ranking are exact.
+CAP = 1_000
+
+# ``index_papers``' statement: one row of papers_papersearch per paper, inserted or replaced, with the
+# vector's weights as the module docstring says, the paper's upvotes and the first and last day of its
+# approved entries (none unless it has an arXiv id: only such papers have a page). Keywords are a JSON
+# list from the source; anything else there (an object, a string) is left out rather than failing.
 _INDEX_SQL = """
-UPDATE papers_paper AS paper SET search_vector =
+INSERT INTO papers_papersearch (paper_id, vector, upvotes, listed_first, listed_last)
+SELECT paper.id,
        setweight(to_tsvector(%(config)s, paper.title), 'A')
     || setweight(to_tsvector(%(config)s, coalesce((
            SELECT string_agg(author.name, ' ')
@@ -46,7 +60,24 @@ UPDATE papers_paper AS paper SET search_vector =
            SELECT string_agg(keyword, ' ') FROM jsonb_array_elements_text(paper.ai_keywords) AS keyword), '')
            ELSE '' END), 'B')
     || setweight(to_tsvector(%(config)s, paper.abstract), 'C')
-    || setweight(to_tsvector(%(config)s, paper.ai_summary), 'D')
+    || setweight(to_tsvector(%(config)s, paper.ai_summary), 'D'),
+       paper.upvotes, listed.first_day, listed.last_day
+FROM papers_paper AS paper CROSS JOIN LATERAL (
+    SELECT min(entry.day) AS first_day, max(entry.day) AS last_day FROM papers_dailyentry AS entry
+    WHERE entry.paper_id = paper.id AND entry.status = %(approved)s AND paper.arxiv_id IS NOT NULL) AS listed
+{where}
+ON CONFLICT (paper_id) DO UPDATE SET vector = EXCLUDED.vector, upvotes = EXCLUDED.upvotes,
+    listed_first = EXCLUDED.listed_first, listed_last = EXCLUDED.listed_last
+"""
+
+# ``refresh_listing``'s: the same listing columns, the vector left as it is.
+_REFRESH_SQL = """
+UPDATE papers_papersearch AS search SET upvotes = paper.upvotes, listed_first = listed.first_day,
+    listed_last = listed.last_day
+FROM papers_paper AS paper CROSS JOIN LATERAL (
+    SELECT min(entry.day) AS first_day, max(entry.day) AS last_day FROM papers_dailyentry AS entry
+    WHERE entry.paper_id = paper.id AND entry.status = %(approved)s AND paper.arxiv_id IS NOT NULL) AS listed
+WHERE search.paper_id = paper.id AND paper.id = ANY(%(ids)s)
 """
 
 
@@ -54,24 +85,53 @@ def full_text() -> bool:
     return connection.vendor == "postgresql"
 
 
+def _params(**more: Any) -> dict[str, Any]:
+    return {"config": CONFIG, "approved": DailyEntry.Status.APPROVED.value, **more}
+
+
 def index_papers(paper_ids: Iterable[int]) -> None:
-    """Recompute the search vectors of these papers (after their text or authors changed)."""
+    """Recompute the search rows of these papers (after their text or authors changed)."""
     ids = list(paper_ids)
     if ids and full_text():
         with connection.cursor() as cursor:
-            cursor.execute(_INDEX_SQL + " WHERE paper.id = ANY(%(ids)s)", {"config": CONFIG, "ids": ids})
+            cursor.execute(_INDEX_SQL.format(where="WHERE paper.id = ANY(%(ids)s)"), _params(ids=ids))
 
 
 def index_all() -> int:
-    """Recompute every paper's search vector; returns how many papers there are."""
+    """Recompute every paper's search row; returns how many papers there are."""
     if not full_text():
         return Paper.objects.count()
     with connection.cursor() as cursor:
-        cursor.execute(_INDEX_SQL, {"config": CONFIG})
+        cursor.execute(_INDEX_SQL.format(where=""), _params())
         return int(cursor.rowcount)
 
 
-def _listed_between(since: dt.date | None, until: dt.date | None) -> Exists:
+def refresh_listing(paper_ids: Iterable[int]) -> None:
+    """Bring these papers' upvotes and listed days in the search table up to date (after an entry was
+    approved, hidden or added, or the upvotes changed), without recomputing their vectors."""
+    ids = list(paper_ids)
+    if ids and full_text():
+        with connection.cursor() as cursor:
+            cursor.execute(_REFRESH_SQL, _params(ids=ids))
+
+
+def _listed_between(since: dt.date | None, until: dt.date | None) -> Q:
+    """Search rows of papers listed (with an approved entry) between ``since`` and ``until``. The first
+    and last listed days decide it but for a paper listed before and after the range, whose entries
+    are looked at."""
+    if since and until:
+        entries = DailyEntry.objects.approved().filter(paper=OuterRef("paper_id"), day__range=(since, until))
+        spanning = Q(listed_first__lt=since, listed_last__gt=until) & Q(Exists(entries))
+        return Q(listed_first__range=(since, until)) | Q(listed_last__range=(since, until)) | spanning
+    if since:
+        return Q(listed_last__gte=since)
+    if until:
+        return Q(listed_first__lte=until)
+    return Q(listed_last__isnull=False)
+
+
+def _listed_between_entries(since: dt.date | None, until: dt.date | None) -> Exists:
+    """The same filter on papers, from their entries (the SQLite fallback, which has no search table)."""
     entries = DailyEntry.objects.approved().filter(paper=OuterRef("pk"))
     if since:
         entries = entries.filter(day__gte=since)
@@ -80,17 +140,163 @@ def _listed_between(since: dt.date | None, until: dt.date | None) -> Exists:
     return Exists(entries)
 
 
-def search_papers(query: str, *, since: dt.date | None = None, until: dt.date | None = None) -> QuerySet[Paper]:
+class SearchResults:
+    """Search's results, best match first, as ``Paginator`` and DRF's pagination take them: ``count()``
+    (at most ``CAP`` on PostgreSQL; ``capped``: more match), and slices, whose papers are read then.
+
+    On PostgreSQL the ranked order is known up front (at most CAP paper ids, from the narrow search
+    table), so a page reads the wide paper rows of its own 20 papers only."""
+
+    def __init__(self, *, ranked: list[int] | None = None, matched: int = 0, papers: QuerySet[Paper] | None = None):
+        self._ranked, self._matched, self._papers = ranked, matched, papers
+
+    def count(self) -> int:
+        if self._ranked is None:
+            return self._queryset().count()
+        return len(self._ranked)
+
+    def __len__(self) -> int:
+        return self.count()
+
+    @property
+    def capped(self) -> bool:
+        """Whether more than CAP papers match (``count()`` then says CAP)."""
+        return self._matched > len(self._ranked or ())
+
+    def _queryset(self) -> QuerySet[Paper]:
+        assert self._papers is not None
+        return self._papers
+
+    @overload
+    def __getitem__(self, index: int) -> Paper: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Paper]: ...
+    def __getitem__(self, index: int | slice) -> Paper | list[Paper]:
+        if isinstance(index, int):
+            return self[index : index + 1 or None][0]
+        if self._ranked is None:
+            return list(self._queryset()[index])
+        ids = self._ranked[index]
+        by_pk = Paper.objects.defer("embedding").in_bulk(ids)
+        return [by_pk[pk] for pk in ids if pk in by_pk]
+
+    def __iter__(self) -> Iterator[Paper]:
+        return iter(self[:])
+
+
+def search_papers(query: str, *, since: dt.date | None = None, until: dt.date | None = None) -> SearchResults:
     """The listed papers matching ``query`` (listed between ``since`` and ``until`` when given),
-    the best match first."""
-    papers = Paper.objects.defer("embedding", "search_vector").filter(
-        _listed_between(since, until), arxiv_id__isnull=False
-    )
+    the best match first; on PostgreSQL, of more than CAP matches only the CAP most upvoted."""
     if full_text():
         terms = SearchQuery(query, search_type="websearch", config=CONFIG)
-        ranked = papers.filter(search_vector=terms).annotate(rank=SearchRank(F("search_vector"), terms))
-        return ranked.order_by("-rank", "-upvotes", "-pk")
-    return _substring_search(papers, query).order_by("-upvotes", "-pk")
+        matches = PaperSearch.objects.filter(_listed_between(since, until), vector=terms)
+        thresholds = _upvote_thresholds(since, until)
+        with transaction.atomic(), connection.cursor() as cursor:
+            # The planner costs a match (@@) as cheap, but each one it checks on a row reads that row's
+            # vector (out of line, ~2 KB): with a LIMIT it would scan the table, or walk the upvotes
+            # index, checking every row. The GIN index finds the matches without reading vectors
+            # (but to check a phrase), so its bitmap is the way here.
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            # A phrase's rows are sorted with their vectors (those short enough to be in the row):
+            # in memory, not in a temporary file.
+            cursor.execute("SET LOCAL work_mem = '32MB'")
+            top = _top_by_upvotes(PaperSearch.objects.filter(_listed_between(since, until)), matches, query)
+            matched, candidates = _candidates(matches, top, thresholds)
+            ranked = (
+                PaperSearch.objects.filter(pk__in=candidates)
+                .annotate(rank=SearchRank(F("vector"), terms))
+                .order_by("-rank", "-upvotes", "-paper_id")
+                .values_list("paper_id", flat=True)
+            )
+            return SearchResults(ranked=list(ranked), matched=matched)
+    papers = Paper.objects.defer("embedding").filter(_listed_between_entries(since, until), arxiv_id__isnull=False)
+    return SearchResults(papers=_substring_search(papers, query).order_by("-upvotes", "-pk"))
+
+
+# Where ``_candidates`` looks first for the most upvoted matches: among the papers at least as upvoted
+# as the (4 x CAP)th most upvoted one, then the (12 x CAP)th, the (36 x CAP)th (of those listed in the
+# date range).
+_UPVOTE_STEPS = (4, 12, 36)
+
+
+def _upvote_thresholds(since: dt.date | None, until: dt.date | None) -> list[int]:
+    """The upvotes of the (step x CAP)th most upvoted paper for each of _UPVOTE_STEPS (an index-only
+    scan of the upvotes index), while there are that many papers. With a date range, of the papers
+    listed in it, as estimated from its share of all the listed days: the thresholds change how much
+    work finding the most upvoted matches takes, not which they are."""
+    share = 1.0
+    if since or until:
+        days = PaperSearch.objects.aggregate(first=Min("listed_first"), last=Max("listed_last"))
+        if days["first"] is None:
+            return []
+        start, end = max(since or days["first"], days["first"]), min(until or days["last"], days["last"])
+        share = max((end - start).days + 1, 1) / ((days["last"] - days["first"]).days + 1)
+    by_upvotes = PaperSearch.objects.order_by("-upvotes").values_list("upvotes", flat=True)
+    found = [by_upvotes[offset : offset + 1].first() for offset in (int(step * CAP / share) for step in _UPVOTE_STEPS)]
+    return [least for least in found if least is not None]
+
+
+_PHRASE = re.compile(r"<(?:\d+|-)>")
+
+
+def _top_by_upvotes(
+    listed: QuerySet[PaperSearch], matches: QuerySet[PaperSearch], query: str
+) -> Callable[[int | None], list[int]]:
+    """A function of ``least``: up to CAP + 1 of ``matches`` with at least ``least`` upvotes (None:
+    any), the most upvoted first.
+
+    A phrase (``"language models"``) is checked on each row's vector, which the GIN index only
+    narrows down to the rows with all its words: checked in the bitmap, every such row's vector
+    would be read. So the rows with all the words (the phrase relaxed to an AND, which the index
+    answers alone) are read in upvote order, and the phrase checked on them until CAP + 1 have it.
+    Not for a negated phrase (``-"a b"``), whose relaxed form would leave out some matches."""
+    ordered = matches.order_by("-upvotes", "-paper_id").values_list("paper_id", flat=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT websearch_to_tsquery(%s, %s)::text", [CONFIG, query])
+        parsed: str = cursor.fetchone()[0]
+    if not _PHRASE.search(parsed) or "!" in parsed:
+        return lambda least: list((ordered if least is None else ordered.filter(upvotes__gte=least))[: CAP + 1])
+    # The lexemes are already stemmed: 'simple' keeps them as they are.
+    relaxed = SearchQuery(_PHRASE.sub("&", parsed), search_type="raw", config="simple")
+
+    def top(least: int | None) -> list[int]:
+        rows = listed.filter(vector=relaxed, **({"upvotes__gte": least} if least is not None else {}))
+        sql, params = rows.order_by("-upvotes", "-paper_id").values_list("paper_id", "vector").query.sql_with_params()
+        with connection.cursor() as cursor:
+            # OFFSET 0 keeps the phrase check out of the subquery (where it would run on every row).
+            cursor.execute(
+                f"SELECT ordered.paper_id FROM ({sql} OFFSET 0) AS ordered"  # noqa: S608 (Django's own SQL)
+                " WHERE ordered.vector @@ websearch_to_tsquery(%s, %s) LIMIT %s",
+                [*params, CONFIG, query, CAP + 1],
+            )
+            return [row[0] for row in cursor.fetchall()]
+
+    return top
+
+
+def _candidates(
+    matches: QuerySet[PaperSearch], top: Callable[[int | None], list[int]], thresholds: list[int]
+) -> tuple[int, list[int]]:
+    """How many of ``matches`` there are, counted up to CAP + 1, and the ids of the CAP most upvoted
+    of them (all of them, if not more), without reading every match of a common word.
+
+    A try among the papers upvoted at least as much as some paper that finds more than CAP matches
+    holds the CAP most upvoted of all: every match it leaves out has fewer upvotes than each one in.
+    So a common word ("model": ~90% of the papers) is done by its first try, reading ~4 x CAP rows
+    rather than its ~90k matches; a rare one's first try finds few (in few rows: the index on upvotes
+    and the GIN index narrow them down together), and then its matches are counted up to CAP + 1, in
+    no order, which is all of them. Which tries run changes the work only, not the answer."""
+    counted = False
+    for least in thresholds:
+        found = top(least)
+        if len(found) > CAP:
+            return len(found), found[:CAP]
+        if not counted and len(found) * 8 < CAP:  # few of the most upvoted match: maybe few match at all
+            counted, some = True, list(matches.values_list("paper_id", flat=True)[: CAP + 1])
+            if len(some) <= CAP:
+                return len(some), some
+    found = top(None)
+    return len(found), found[:CAP]
 
 
 # --- The SQLite fallback ----------------------------------------------------------------------------

@@ -189,7 +189,14 @@ def search(request: HttpRequest) -> HttpResponse:
         # The page links keep the query and the dates: everything but ``page``.
         kept = request.GET.copy()
         kept.pop("page", None)
+        # Past search's cap the count says "1,000+" (papers/search.py: CAP), and the pages go that far.
+        count_text = f"{page.paginator.count:,}" + ("+" if matches.capped else "")
         context.update(
-            query=query, page=page, results=results, kept_query=kept.urlencode(), searchable=searchable(query)
+            query=query,
+            page=page,
+            results=results,
+            kept_query=kept.urlencode(),
+            searchable=searchable(query),
+            count_text=count_text,
         )
     return render(request, "papers/search.html", context)

@@ -139,6 +139,10 @@ class ListingSerializer(_PageSerializer):
 
 
 class SearchResultsSerializer(_PageSerializer):
+    count = serializers.IntegerField(
+        help_text="Matching papers, counted up to 1,000 (PostgreSQL): 1000 means 1,000 or more, and then the "
+        "1,000 most upvoted of them are ranked and paged."
+    )
     results = PaperDetailSerializer(many=True)
 
 

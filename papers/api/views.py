@@ -72,14 +72,19 @@ def _authors() -> Prefetch[Any]:
     return Prefetch("author_links", queryset=PaperAuthor.objects.select_related("author"))
 
 
+def details() -> tuple[Prefetch[Any], Prefetch[Any]]:
+    """A paper's authors and listed days, as the answers show them."""
+    listed = Prefetch("entries", queryset=DailyEntry.objects.listed().order_by("-day"), to_attr="listed_entries")
+    return _authors(), listed
+
+
 def with_details(papers: Any) -> Any:
     """``papers`` with their authors and their listed days: three queries for any number of papers."""
-    listed = Prefetch("entries", queryset=DailyEntry.objects.listed().order_by("-day"), to_attr="listed_entries")
-    return papers.prefetch_related(_authors(), listed)
+    return papers.prefetch_related(*details())
 
 
 def papers_with_details() -> Any:
-    return with_details(Paper.objects.defer("embedding", "search_vector"))
+    return with_details(Paper.objects.defer("embedding"))
 
 
 View = TypeVar("View", bound=Callable[..., Any])
@@ -228,7 +233,8 @@ class SearchPapers(APIView):
         summary="Search the listed papers: titles, abstracts, authors and keywords, best match first",
         description=(
             'Web-search syntax on PostgreSQL: words (stemmed), "an exact phrase", `or`, `-excluded`. '
-            "On SQLite every word must occur, and `or` is not supported."
+            "On SQLite every word must occur, and `or` is not supported. On PostgreSQL a query matching more "
+            "than 1,000 papers counts 1,000 (`count`) and ranks the 1,000 most upvoted of them."
         ),
         parameters=[SearchQuerySerializer],
         responses={
@@ -245,7 +251,8 @@ class SearchPapers(APIView):
 
         def compute() -> dict[str, Any]:
             matches = search_papers(query["q"], since=query.get("since"), until=query.get("until"))
-            items = page.paginate_queryset(with_details(matches), request, view=self) or []
+            items: list[Paper] = page.paginate_queryset(matches, request, view=self) or []  # type: ignore[arg-type]
+            prefetch_related_objects(items, *details())
             # drf-stubs types the instance as one Paper even with many=True.
             return page.envelope(PaperDetailSerializer(items, many=True).data)  # type: ignore[arg-type]
 

@@ -12,10 +12,8 @@ def forwards(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     if schema_editor.connection.vendor != "postgresql":
         return
     schema_editor.execute(f"CREATE INDEX {INDEX} ON papers_paper USING gin (search_vector)")
-    # The current definition of the vectors (a later change to it comes with its own migration).
-    from papers.search import index_all
-
-    index_all()
+    # The vectors were computed here by papers.search.index_all; they moved to their own table in 0006,
+    # which computes them (today's index_all writes that table, which does not exist yet here).
 
 
 def backwards(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:

@@ -13,8 +13,8 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.urls import reverse
 
-from papers import services
-from papers.models import Author, DailyEntry, Paper
+from papers import search, services
+from papers.models import Author, DailyEntry, Paper, PaperSearch
 from papers.search import _mark_terms, _terms, highlighted, index_all, search_papers
 from tests.conftest import clean_env, run_python
 from tests.factories import DailyEntryFactory, PaperFactory
@@ -43,11 +43,15 @@ def real_day(fixtures_dir):
 
 
 @needs_postgres
-def test_the_vector_and_its_gin_index_exist():
+def test_the_search_table_has_its_gin_index_and_the_paper_no_vector():
     with connection.cursor() as cursor:
-        cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'papers_paper' AND indexdef LIKE '%gin%'")
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'papers_papersearch' AND indexdef LIKE '%gin%'"
+        )
         definitions = [row[0] for row in cursor.fetchall()]
-    assert any("USING gin (search_vector)" in definition for definition in definitions), definitions
+        columns = [column.name for column in connection.introspection.get_table_description(cursor, "papers_paper")]
+    assert any("USING gin (vector)" in definition for definition in definitions), definitions
+    assert "search_vector" not in columns
 
 
 @needs_postgres
@@ -108,6 +112,14 @@ def test_the_date_range_is_the_days_a_paper_was_listed():
     assert list(search_papers("tokamak", until=dt.date(2026, 6, 1))) == [early]
     assert list(search_papers("tokamak", since=dt.date(2026, 4, 1), until=dt.date(2026, 8, 31))) == []
     assert list(search_papers("tokamak", since=dt.date(2026, 9, 1), until=dt.date(2026, 9, 1))) == [late]
+    # Listed before, inside and after a range: found by its entry inside it, not by its first or last day.
+    spanning = listed(day=dt.date(2026, 1, 1), title="Spanning tokamak paper")
+    for day in (dt.date(2026, 5, 1), dt.date(2026, 12, 1)):
+        DailyEntryFactory(day=day, paper=spanning)
+    DailyEntryFactory(day=dt.date(2026, 6, 1), paper=spanning, status=DailyEntry.Status.HIDDEN)
+    index_all()
+    assert list(search_papers("tokamak", since=dt.date(2026, 4, 1), until=dt.date(2026, 8, 31))) == [spanning]
+    assert list(search_papers("tokamak", since=dt.date(2026, 5, 2), until=dt.date(2026, 8, 31))) == []
 
 
 @needs_postgres
@@ -145,10 +157,89 @@ def test_an_editors_admin_edit_and_an_author_rename_are_searchable(client, djang
 
 
 @needs_postgres
+def test_a_curation_change_shows_in_search_at_once(client, django_capture_on_commit_callbacks):
+    paper = listed(title="Okapi sightings")
+    index_all()
+    client.force_login(get_user_model().objects.create_superuser("editor", "editor@example.org", "pw"))
+    entry = paper.entries.get()
+    changelist = reverse("admin:papers_dailyentry_changelist")
+    # Admin's actions: an UPDATE of the entries (no post_save).
+    client.post(changelist, {"action": "hide", "_selected_action": [entry.pk]})
+    assert found("okapi") == []
+    client.post(changelist, {"action": "approve", "_selected_action": [entry.pk]})
+    assert found("okapi") == ["Okapi sightings"]
+    # An entry saved or deleted one by one (admin's change page, the shell): on commit.
+    with django_capture_on_commit_callbacks(execute=True):
+        entry.status = DailyEntry.Status.PENDING
+        entry.save()
+    assert found("okapi") == []
+    later = DAY + dt.timedelta(days=30)
+    with django_capture_on_commit_callbacks(execute=True):
+        added = DailyEntryFactory(day=later, paper=paper, status=DailyEntry.Status.APPROVED)
+    assert found("okapi") == ["Okapi sightings"]
+    assert found("okapi", until=DAY) == []
+    with django_capture_on_commit_callbacks(execute=True):
+        added.delete()
+    assert found("okapi") == []
+
+
+@needs_postgres
+def test_an_upvote_change_shows_in_search_at_once(real_day, fixtures_dir, tmp_path, monkeypatch):
+    # With a cap of 1, the one ranked result is the most upvoted match: upvotes decide it.
+    monkeypatch.setattr(search, "CAP", 1)
+    least = "2608.13210"  # "NARU: A Benchmark for ...", 1 upvote
+    assert [p.arxiv_id for p in search_papers("benchmark")] != [least]
+    items = json.loads((fixtures_dir / "hf_api" / "daily_papers_date_2026-08-21.json").read_text())
+    for item in items:
+        if item["paper"]["id"] == least:
+            item["paper"]["upvotes"] = 5000
+    changed = tmp_path / "day.json"
+    changed.write_text(json.dumps(items))
+    services.ingest("hf", day=DAY, path=changed)  # the upvotes change, no searched text does
+    assert [p.arxiv_id for p in search_papers("benchmark")] == [least]
+    # And an UPDATE of papers (the shell, a script).
+    Paper.objects.filter(arxiv_id=least).update(upvotes=0)
+    assert [p.arxiv_id for p in search_papers("benchmark")] != [least]
+
+
+@needs_postgres
+def test_a_paper_listed_again_by_ingest_is_found_in_the_new_dates_at_once(real_day, fixtures_dir, settings):
+    later = DAY + dt.timedelta(days=3)
+    assert found("EnvHarness", since=later) == []
+    settings.PAPERBOY_NEW_ENTRY_STATUS = DailyEntry.Status.APPROVED
+    # The same papers on a later day: new entries, no text changed.
+    services.ingest("hf", day=later, path=fixtures_dir / "hf_api" / "daily_papers_date_2026-08-21.json")
+    assert found("EnvHarness", since=later) == ["EnvHarness: Awakening Static Worlds for Agent Learning"]
+
+
+@needs_postgres
+def test_past_the_cap_the_count_says_so_and_the_most_upvoted_are_ranked(client, api, monkeypatch):
+    monkeypatch.setattr(search, "CAP", 3)
+    # The least upvoted has the best match (its title); past the cap, it is not among the ranked.
+    listed(title="Capybara", abstract="", upvotes=0)
+    for number in range(1, 5):
+        listed(title=f"Study {number}", abstract="On the capybara and the pig.", upvotes=number)
+    index_all()
+    results = search_papers("capybara")
+    assert (results.count(), results.capped) == (3, True)
+    assert [p.title for p in results] == ["Study 4", "Study 3", "Study 2"]
+    html = client.get(reverse("search"), {"q": "capybara"}).content.decode()
+    assert "3+ papers match <strong>capybara</strong>" in html
+    assert client.get("/api/v1/search/", {"q": "capybara"}).json()["count"] == 3
+    # At the cap, nothing is left out: exact count and ranking.
+    monkeypatch.setattr(search, "CAP", 5)
+    results = search_papers("capybara")
+    assert (results.count(), results.capped) == (5, False)
+    assert results[0].title == "Capybara"
+    html = client.get(reverse("search"), {"q": "capybara"}).content.decode()
+    assert "5 papers match <strong>capybara</strong>" in html
+
+
+@needs_postgres
 def test_index_all_rebuilds_every_vector_and_the_command_says_so(capsys):
     paper = listed(title="Ocelot behaviour")
     index_all()
-    Paper.objects.update(search_vector=None)
+    PaperSearch.objects.all().delete()
     assert found("ocelot") == []
     from django.core.management import call_command
 
@@ -333,14 +424,14 @@ import django, datetime as dt
 django.setup()
 from django.core.management import call_command
 call_command("migrate", verbosity=0)
-from papers import services
+from papers import search, services
 from papers.models import DailyEntry
 from papers.search import search_papers, highlighted
 services.ingest("hf", day=dt.date(2026, 8, 21), path={str(day_file)!r})
 DailyEntry.objects.update(status="approved")
 print([p.arxiv_id for p in search_papers("Lebryk")])
 print([p.arxiv_id for p in search_papers('"sparse attention" -nothingatall')])
-print(search_papers("agent -EnvHarness").filter(arxiv_id="2608.19880").exists())
+print(any(p.arxiv_id == "2608.19880" for p in search_papers("agent -EnvHarness")))
 print(highlighted(list(search_papers("prefill")), "prefill")[0].title_html)
 print(search_papers("-EnvHarness").count(), search_papers("the").count())
 """

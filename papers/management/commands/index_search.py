@@ -11,12 +11,12 @@ from papers.models import Paper
 from papers.search import full_text, index_papers
 from papers.version import papers_changed
 
-BATCH = 5_000  # papers per UPDATE: progress to show, and no single long lock on the whole table
+BATCH = 5_000  # papers per statement: progress to show, and no single long lock on the whole table
 
 
 class Command(BaseCommand):
     help = (
-        "Recompute every paper's full-text search vector (PostgreSQL). Ingest and admin edits keep them "
+        "Recompute every paper's full-text search row (PostgreSQL). Ingest and admin edits keep them "
         "current; run this after changing papers by hand in SQL, or after a change to papers/search.py's index."
     )
 
