@@ -40,6 +40,7 @@ def test_staff_reads_the_dashboard(page):
     page.get_by_label("Username").fill("editor")
     page.get_by_label("Password").fill("a long editor password")
     page.get_by_role("button", name="Log in").click()
+    check_layout(page, "admin-index", [".dashboard-link a", ".dashboard-link p"])  # the link reads in both schemes
     page.get_by_role("link", name="Dashboard").click()
     page.wait_for_selector("h1:text('Dashboard')")
 
