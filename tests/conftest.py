@@ -255,6 +255,15 @@ def page(browser) -> Iterator:
     context.close()
 
 
+@pytest.fixture
+def site_page(browser, live_server) -> Iterator:
+    """A page on Django's live test server: ``goto`` takes the site's own paths."""
+    context = browser.new_context(base_url=live_server.url)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
 class RecordedServer:
     """A real HTTP server on loopback that answers each path from a script of responses.
 

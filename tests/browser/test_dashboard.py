@@ -20,11 +20,8 @@ SAMPLES = Path(__file__).resolve().parents[2] / "papers" / "samples"
 
 
 @pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(base_url=live_server.url)
-    page = context.new_page()
-    yield page
-    context.close()
+def page(site_page):
+    return site_page
 
 
 def test_staff_reads_the_dashboard(page):

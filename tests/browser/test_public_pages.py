@@ -55,11 +55,8 @@ def old_token(subscriber: Subscriber, purpose: Purpose, monkeypatch) -> str:
 
 
 @pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(base_url=live_server.url)
-    page = context.new_page()
-    yield page
-    context.close()
+def page(site_page):
+    return site_page
 
 
 def test_home_day_month_and_paper_pages(page):

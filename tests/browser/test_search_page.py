@@ -18,11 +18,8 @@ RESULT_TEXT = ["h1", ".paper h2 a", ".paper .meta", ".paper .summary", ".paper m
 
 
 @pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(base_url=live_server.url)
-    page = context.new_page()
-    yield page
-    context.close()
+def page(site_page):
+    return site_page
 
 
 @pytest.fixture
