@@ -196,7 +196,7 @@ def search(request: HttpRequest) -> HttpResponse:
             page=page,
             results=results,
             kept_query=kept.urlencode(),
-            searchable=searchable(query),
+            searchable=bool(page.paginator.count) or searchable(query),  # one more query only to explain none
             count_text=count_text,
         )
     return render(request, "papers/search.html", context)
