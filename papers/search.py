@@ -1,13 +1,14 @@
 """Search over the listed papers' titles, abstracts, authors and keywords.
 
 On PostgreSQL: full-text search. Each paper has a row in ``PaperSearch``, a narrow table of its own
-(migration 0006): its vector (title weighted A, authors and keywords B, abstract C, AI summary D),
-with a GIN index, its upvotes and its first and last listed days, which ``index_papers`` computes in
-one INSERT ... ON CONFLICT DO UPDATE. Matching, the listed and date filters and the count read that
+(migrations 0006, 0007): its vector (title weighted A, authors and keywords B, abstract C, AI summary
+D), its head (the title, authors and keywords part alone), its upvotes, with a GIN index over the
+vector and the upvotes, and its first and last listed days, which ``index_papers`` computes in one
+INSERT ... ON CONFLICT DO UPDATE. Matching, the listed and date filters and the count read that
 table only: the paper rows are ~3 KB each (abstract, summary), so scanning ~90k matches of a common
 word there cost ~200 ms even without the vectors. A query is read with ``websearch_to_tsquery``
 (``"exact phrase"``, ``or``, ``-word``), which accepts any text without a syntax error; results are
-ordered by ``ts_rank``, then upvotes, among at most ``CAP`` matches (see there).
+ordered by ``ts_rank`` of the head, then upvotes, among at most ``CAP`` matches (see there).
 ``highlighted`` marks the matched words with PostgreSQL's ``ts_headline``.
 
 On SQLite (the embedded default of ``make run``): every word (or quoted phrase) must occur in one
@@ -21,14 +22,16 @@ entry (``papers.apps``) and by ``update()`` of papers and entries (admin's actio
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, overload
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
 from django.db import connection, transaction
-from django.db.models import Exists, F, Max, Min, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -49,24 +52,25 @@ CAP = 1_000
 # approved entries (none unless it has an arXiv id: only such papers have a page). Keywords are a JSON
 # list from the source; anything else there (an object, a string) is left out rather than failing.
 _INDEX_SQL = """
-INSERT INTO papers_papersearch (paper_id, vector, upvotes, listed_first, listed_last)
-SELECT paper.id,
-       setweight(to_tsvector(%(config)s, paper.title), 'A')
-    || setweight(to_tsvector(%(config)s, coalesce((
-           SELECT string_agg(author.name, ' ')
-           FROM papers_paperauthor AS link JOIN papers_author AS author ON author.id = link.author_id
-           WHERE link.paper_id = paper.id), '')), 'B')
-    || setweight(to_tsvector(%(config)s, CASE WHEN jsonb_typeof(paper.ai_keywords) = 'array' THEN coalesce((
-           SELECT string_agg(keyword, ' ') FROM jsonb_array_elements_text(paper.ai_keywords) AS keyword), '')
-           ELSE '' END), 'B')
-    || setweight(to_tsvector(%(config)s, paper.abstract), 'C')
-    || setweight(to_tsvector(%(config)s, paper.ai_summary), 'D'),
+INSERT INTO papers_papersearch (paper_id, head, vector, upvotes, listed_first, listed_last)
+SELECT paper.id, head.vector,
+       head.vector || setweight(to_tsvector(%(config)s, paper.abstract), 'C')
+                   || setweight(to_tsvector(%(config)s, paper.ai_summary), 'D'),
        paper.upvotes, listed.first_day, listed.last_day
 FROM papers_paper AS paper CROSS JOIN LATERAL (
+    SELECT setweight(to_tsvector(%(config)s, paper.title), 'A')
+        || setweight(to_tsvector(%(config)s, coalesce((
+               SELECT string_agg(author.name, ' ')
+               FROM papers_paperauthor AS link JOIN papers_author AS author ON author.id = link.author_id
+               WHERE link.paper_id = paper.id), '')), 'B')
+        || setweight(to_tsvector(%(config)s, CASE WHEN jsonb_typeof(paper.ai_keywords) = 'array' THEN coalesce((
+               SELECT string_agg(keyword, ' ') FROM jsonb_array_elements_text(paper.ai_keywords) AS keyword), '')
+               ELSE '' END), 'B') AS vector) AS head
+CROSS JOIN LATERAL (
     SELECT min(entry.day) AS first_day, max(entry.day) AS last_day FROM papers_dailyentry AS entry
     WHERE entry.paper_id = paper.id AND entry.status = %(approved)s AND paper.arxiv_id IS NOT NULL) AS listed
 {where}
-ON CONFLICT (paper_id) DO UPDATE SET vector = EXCLUDED.vector, upvotes = EXCLUDED.upvotes,
+ON CONFLICT (paper_id) DO UPDATE SET head = EXCLUDED.head, vector = EXCLUDED.vector, upvotes = EXCLUDED.upvotes,
     listed_first = EXCLUDED.listed_first, listed_last = EXCLUDED.listed_last
 """
 
@@ -190,21 +194,31 @@ def search_papers(query: str, *, since: dt.date | None = None, until: dt.date | 
     if full_text():
         terms = SearchQuery(query, search_type="websearch", config=CONFIG)
         matches = PaperSearch.objects.filter(_listed_between(since, until), vector=terms)
-        thresholds = _upvote_thresholds(since, until)
         with transaction.atomic(), connection.cursor() as cursor:
             # The planner costs a match (@@) as cheap, but each one it checks on a row reads that row's
-            # vector (out of line, ~2 KB): with a LIMIT it would scan the table, or walk the upvotes
-            # index, checking every row. The GIN index finds the matches without reading vectors
-            # (but to check a phrase), so its bitmap is the way here.
+            # vector (out of line, ~2 KB): it would rather scan the table, or take the rows with enough
+            # upvotes and check each. The GIN index over the vector and the upvotes answers both
+            # conditions without reading a vector (but to check a phrase), so its bitmap is the way:
+            # no sequential or plain index scans here. Nor JIT: the same mis-costing makes these
+            # queries look expensive enough to compile (~10 ms).
             cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_indexscan = off")
+            cursor.execute("SET LOCAL jit = off")
+            # Nor parallel workers: starting them costs more than these short queries take.
+            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
             # A phrase's rows are sorted with their vectors (those short enough to be in the row):
             # in memory, not in a temporary file.
             cursor.execute("SET LOCAL work_mem = '32MB'")
-            top = _top_by_upvotes(PaperSearch.objects.filter(_listed_between(since, until)), matches, query)
-            matched, candidates = _candidates(matches, top, thresholds)
+            listed = PaperSearch.objects.filter(_listed_between(since, until))
+            top, checks_phrase = _top_by_upvotes(listed, matches, query)
+            thresholds = _upvote_thresholds(since, until)
+            matched, candidates = _candidates(matches, top, thresholds, count_first=not checks_phrase)
+            # Ranked by the title, authors and keywords (``head``: in the row), then the upvotes: a
+            # match in the abstract alone counts as the least, whatever its frequency there, which
+            # spares reading the CAP whole vectors (out of line) on every search.
             ranked = (
                 PaperSearch.objects.filter(pk__in=candidates)
-                .annotate(rank=SearchRank(F("vector"), terms))
+                .annotate(rank=SearchRank(F("head"), terms))
                 .order_by("-rank", "-upvotes", "-paper_id")
                 .values_list("paper_id", flat=True)
             )
@@ -219,21 +233,52 @@ def search_papers(query: str, *, since: dt.date | None = None, until: dt.date | 
 _UPVOTE_STEPS = (4, 12, 36)
 
 
+# The upvotes distribution that ``_upvote_thresholds`` reads, kept for a while per process: stale
+# thresholds change how much work a search does, never its answer (``_candidates`` says why).
+_DISTRIBUTION_SECONDS = 300.0
+_QUANTILES = 200
+_distribution: tuple[float, dict[str, Any]] | None = None
+
+
+def _upvotes_distribution() -> dict[str, Any]:
+    """How many search rows there are, their first and last listed days, and the upvotes at each
+    1/_QUANTILES of them, the most upvoted first (two scans of the narrow table, once per
+    _DISTRIBUTION_SECONDS)."""
+    global _distribution
+    now = time.monotonic()
+    if _distribution is not None and now - _distribution[0] < _DISTRIBUTION_SECONDS:
+        return _distribution[1]
+    rows = PaperSearch.objects.aggregate(total=Count("pk"), first=Min("listed_first"), last=Max("listed_last"))
+    fractions = [i / _QUANTILES for i in range(1, _QUANTILES + 1)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT percentile_disc(%s::float8[]) WITHIN GROUP (ORDER BY upvotes DESC) FROM papers_papersearch",
+            [fractions],
+        )
+        rows["quantiles"] = cursor.fetchone()[0] or []
+    _distribution = (now, rows)
+    return rows
+
+
 def _upvote_thresholds(since: dt.date | None, until: dt.date | None) -> list[int]:
-    """The upvotes of the (step x CAP)th most upvoted paper for each of _UPVOTE_STEPS (an index-only
-    scan of the upvotes index), while there are that many papers. With a date range, of the papers
-    listed in it, as estimated from its share of all the listed days: the thresholds change how much
-    work finding the most upvoted matches takes, not which they are."""
+    """About the upvotes of the (step x CAP)th most upvoted paper for each of _UPVOTE_STEPS, while
+    there are that many papers (from ``_upvotes_distribution``, rounded towards fewer upvotes). With
+    a date range, of the papers listed in it, as estimated from its share of all the listed days."""
+    stats = _upvotes_distribution()
+    if not stats["total"] or stats["first"] is None:
+        return []
     share = 1.0
     if since or until:
-        days = PaperSearch.objects.aggregate(first=Min("listed_first"), last=Max("listed_last"))
-        if days["first"] is None:
-            return []
-        start, end = max(since or days["first"], days["first"]), min(until or days["last"], days["last"])
-        share = max((end - start).days + 1, 1) / ((days["last"] - days["first"]).days + 1)
-    by_upvotes = PaperSearch.objects.order_by("-upvotes").values_list("upvotes", flat=True)
-    found = [by_upvotes[offset : offset + 1].first() for offset in (int(step * CAP / share) for step in _UPVOTE_STEPS)]
-    return [least for least in found if least is not None]
+        start, end = max(since or stats["first"], stats["first"]), min(until or stats["last"], stats["last"])
+        share = max((end - start).days + 1, 1) / ((stats["last"] - stats["first"]).days + 1)
+    quantiles: list[int] = stats["quantiles"]
+    found = []
+    for step in _UPVOTE_STEPS:
+        wanted = step * CAP / share  # the rank, among all the rows, of the paper whose upvotes to take
+        if wanted >= stats["total"]:
+            break
+        found.append(quantiles[min(math.ceil(wanted / stats["total"] * _QUANTILES), _QUANTILES) - 1])
+    return found
 
 
 _PHRASE = re.compile(r"<(?:\d+|-)>")
@@ -241,62 +286,75 @@ _PHRASE = re.compile(r"<(?:\d+|-)>")
 
 def _top_by_upvotes(
     listed: QuerySet[PaperSearch], matches: QuerySet[PaperSearch], query: str
-) -> Callable[[int | None], list[int]]:
-    """A function of ``least``: up to CAP + 1 of ``matches`` with at least ``least`` upvotes (None:
-    any), the most upvoted first.
+) -> tuple[Callable[[int | None, int | None, int], list[int]], bool]:
+    """A function of ``least``, ``below`` and ``limit``: up to ``limit`` of ``matches`` with at least
+    ``least`` upvotes and fewer than ``below`` (None: no bound), the most upvoted first; and whether
+    it checks a phrase on each row (see below).
 
     A phrase (``"language models"``) is checked on each row's vector, which the GIN index only
     narrows down to the rows with all its words: checked in the bitmap, every such row's vector
     would be read. So the rows with all the words (the phrase relaxed to an AND, which the index
     answers alone) are read in upvote order, and the phrase checked on them until CAP + 1 have it.
     Not for a negated phrase (``-"a b"``), whose relaxed form would leave out some matches."""
+
+    def band(rows: QuerySet[PaperSearch], least: int | None, below: int | None) -> QuerySet[PaperSearch]:
+        rows = rows if least is None else rows.filter(upvotes__gte=least)
+        return rows if below is None else rows.filter(upvotes__lt=below)
+
     ordered = matches.order_by("-upvotes", "-paper_id").values_list("paper_id", flat=True)
     with connection.cursor() as cursor:
         cursor.execute("SELECT websearch_to_tsquery(%s, %s)::text", [CONFIG, query])
         parsed: str = cursor.fetchone()[0]
     if not _PHRASE.search(parsed) or "!" in parsed:
-        return lambda least: list((ordered if least is None else ordered.filter(upvotes__gte=least))[: CAP + 1])
+        return lambda least, below, limit: list(band(ordered, least, below)[:limit]), False
     # The lexemes are already stemmed: 'simple' keeps them as they are.
     relaxed = SearchQuery(_PHRASE.sub("&", parsed), search_type="raw", config="simple")
 
-    def top(least: int | None) -> list[int]:
-        rows = listed.filter(vector=relaxed, **({"upvotes__gte": least} if least is not None else {}))
+    def top(least: int | None, below: int | None, limit: int) -> list[int]:
+        rows = band(listed.filter(vector=relaxed), least, below)
         sql, params = rows.order_by("-upvotes", "-paper_id").values_list("paper_id", "vector").query.sql_with_params()
         with connection.cursor() as cursor:
             # OFFSET 0 keeps the phrase check out of the subquery (where it would run on every row).
             cursor.execute(
                 f"SELECT ordered.paper_id FROM ({sql} OFFSET 0) AS ordered"  # noqa: S608 (Django's own SQL)
                 " WHERE ordered.vector @@ websearch_to_tsquery(%s, %s) LIMIT %s",
-                [*params, CONFIG, query, CAP + 1],
+                [*params, CONFIG, query, limit],
             )
             return [row[0] for row in cursor.fetchall()]
 
-    return top
+    return top, True
 
 
 def _candidates(
-    matches: QuerySet[PaperSearch], top: Callable[[int | None], list[int]], thresholds: list[int]
+    matches: QuerySet[PaperSearch],
+    top: Callable[[int | None, int | None, int], list[int]],
+    thresholds: list[int],
+    *,
+    count_first: bool,
 ) -> tuple[int, list[int]]:
     """How many of ``matches`` there are, counted up to CAP + 1, and the ids of the CAP most upvoted
     of them (all of them, if not more), without reading every match of a common word.
 
-    A try among the papers upvoted at least as much as some paper that finds more than CAP matches
-    holds the CAP most upvoted of all: every match it leaves out has fewer upvotes than each one in.
-    So a common word ("model": ~90% of the papers) is done by its first try, reading ~4 x CAP rows
-    rather than its ~90k matches; a rare one's first try finds few (in few rows: the index on upvotes
-    and the GIN index narrow them down together), and then its matches are counted up to CAP + 1, in
-    no order, which is all of them. Which tries run changes the work only, not the answer."""
-    counted = False
-    for least in thresholds:
-        found = top(least)
+    The matches are read in bands of upvotes, the most upvoted band first (at least the first
+    threshold, then between it and the next, ..., then the rest), until more than CAP are found: the
+    bands' matches in order are the most upvoted ones. So a common word ("model": ~90% of the papers)
+    is done by its first band, reading ~4 x CAP rows rather than its ~90k matches, and each row is
+    read once (for a phrase, checked on its vector: once). A rare word's first band finds few (in
+    few rows: the GIN index over vector and upvotes narrows them down), and then, ``count_first``,
+    its matches are counted up to CAP + 1, in no order, which is all of them. Which bands there are
+    changes the work only, not the answer."""
+    found: list[int] = []
+    below: int | None = None
+    for least in [*thresholds, None]:
+        found += top(least, below, CAP + 1 - len(found))
         if len(found) > CAP:
             return len(found), found[:CAP]
-        if not counted and len(found) * 8 < CAP:  # few of the most upvoted match: maybe few match at all
-            counted, some = True, list(matches.values_list("paper_id", flat=True)[: CAP + 1])
+        if count_first and below is None and len(found) * 8 < CAP:  # few of the most upvoted match
+            some = list(matches.values_list("paper_id", flat=True)[: CAP + 1])
             if len(some) <= CAP:
                 return len(some), some
-    found = top(None)
-    return len(found), found[:CAP]
+        below = least
+    return len(found), found
 
 
 # --- The SQLite fallback ----------------------------------------------------------------------------

@@ -50,7 +50,8 @@ def test_the_search_table_has_its_gin_index_and_the_paper_no_vector():
         )
         definitions = [row[0] for row in cursor.fetchall()]
         columns = [column.name for column in connection.introspection.get_table_description(cursor, "papers_paper")]
-    assert any("USING gin (vector)" in definition for definition in definitions), definitions
+    # Over the vector and the upvotes (btree_gin): matches with enough upvotes, found by the index alone.
+    assert any("USING gin (vector, upvotes)" in definition for definition in definitions), definitions
     assert "search_vector" not in columns
 
 
@@ -91,6 +92,31 @@ def test_websearch_syntax_phrases_or_and_exclusion():
         "Graph neural networks",
         "Video models, not diffusion",
     ]
+
+
+@needs_postgres
+@pytest.mark.parametrize("thresholds", [[], [45], [90, 60, 30], [500, 200], [0], [29, 28, 27]])
+@pytest.mark.parametrize("query", ["alpha", '"beta gamma"', "alpha -delta", "gamma or delta"])
+def test_any_upvote_bands_give_the_most_upvoted_matches(monkeypatch, thresholds, query):
+    """Search reads matches in bands of upvotes (``_candidates``): whatever the bands, which only
+    change the work, the count and the CAP papers are those of reading every match."""
+    monkeypatch.setattr(search, "CAP", 10)
+    monkeypatch.setattr(search, "_upvote_thresholds", lambda since, until: thresholds)
+    words = ["alpha beta gamma", "alpha gamma beta", "gamma delta", "beta gamma alpha delta", "epsilon"]
+    papers = [listed(title=f"Paper {n}", abstract=words[n % 5], upvotes=n * 3) for n in range(40)]
+    index_all()
+    wanted = {
+        "alpha": lambda text: "alpha" in text,
+        '"beta gamma"': lambda text: "beta gamma" in text,
+        "alpha -delta": lambda text: "alpha" in text and "delta" not in text,
+        "gamma or delta": lambda text: "gamma" in text or "delta" in text,
+    }[query]
+    matching = sorted((paper for paper in papers if wanted(paper.abstract)), key=lambda p: -p.upvotes)
+    results = search_papers(query)
+    assert (results.count(), results.capped) == (min(len(matching), 10), len(matching) > 10)
+    assert {paper.pk for paper in results} == {paper.pk for paper in matching[:10]}
+    # No title matches: the ranking is the upvotes'.
+    assert [paper.pk for paper in results] == [paper.pk for paper in matching[:10]]
 
 
 def test_only_listed_papers_are_found():
