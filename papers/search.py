@@ -301,12 +301,15 @@ def _top_by_upvotes(
         rows = rows if least is None else rows.filter(upvotes__gte=least)
         return rows if below is None else rows.filter(upvotes__lt=below)
 
-    ordered = matches.order_by("-upvotes", "-paper_id").values_list("paper_id", flat=True)
+    def ordered(least: int | None, below: int | None, limit: int) -> list[int]:
+        rows = band(matches, least, below).order_by("-upvotes", "-paper_id")
+        return list(rows.values_list("paper_id", flat=True)[:limit])
+
     with connection.cursor() as cursor:
         cursor.execute("SELECT websearch_to_tsquery(%s, %s)::text", [CONFIG, query])
         parsed: str = cursor.fetchone()[0]
     if not _PHRASE.search(parsed) or "!" in parsed:
-        return lambda least, below, limit: list(band(ordered, least, below)[:limit]), False
+        return ordered, False
     # The lexemes are already stemmed: 'simple' keeps them as they are.
     relaxed = SearchQuery(_PHRASE.sub("&", parsed), search_type="raw", config="simple")
 
