@@ -109,9 +109,19 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     # django-redis: one client per pool and incr() in one atomic round trip (Django's own backend
     # builds a redis-py client per call: 0.1 ms of a signup's CPU, BENCHMARKS.md).
-    CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES: dict[str, dict[str, object]] = {
+        "default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Rendered public pages (papers/pagecache.py), in each process's memory: a hit reads no page over the
+# network, and a restart (a deploy: new templates) starts afresh. Whether a page is still current is
+# told by the papers version in the shared cache above. At most ~500 pages of ~60 KB per process.
+CACHES["pages"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "paperboy-pages",
+    "OPTIONS": {"MAX_ENTRIES": 500},
+}
 
 # --- Celery ---------------------------------------------------------------------------------
 # No broker configured: a folder on disk is the queue and `make run` starts one embedded worker
@@ -253,6 +263,13 @@ ARXIV_INGEST_HOUR = env.int("ARXIV_INGEST_HOUR", default=5)
 ARXIV_ENRICH_CATEGORIES = env.bool("ARXIV_ENRICH_CATEGORIES", default=True)
 if not all(0 <= hour <= 23 for hour in [*HF_INGEST_HOURS, ARXIV_INGEST_HOUR]):
     raise ImproperlyConfigured("HF_INGEST_HOURS and ARXIV_INGEST_HOUR take hours from 0 to 23 (UTC).")
+
+# --- Public pages (papers/pagecache.py) -----------------------------------------------------
+# How long the home page, the day, week and month listings and search results stay cached. A change
+# to papers or entries replaces them at once (papers/version.py): this bounds memory and the age of
+# the "trending" sort. Without REDIS_URL nothing is cached (an ingest in the worker could not clear
+# each web process's own cache).
+PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=300 if REDIS_URL else 0)
 
 # --- JSON API (papers/api/, /api/v1/) --------------------------------------------------------
 # Requests per client address (RATELIMIT_IP_META_KEY) across the API; more answer 429 with Retry-After.

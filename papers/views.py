@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from papers.forms import SearchForm
 from papers.models import DailyEntry, DailyEntryQuerySet, Paper, PaperAuthor
+from papers.pagecache import cached_page
 from papers.search import highlighted, search_papers, searchable
 from subscribers.forms import SignupForm
 
@@ -39,6 +40,7 @@ def _day_context(day: dt.date | None, *, latest: bool = False) -> dict[str, Any]
     return {"day": day, "entries": _entries_on(day), "previous_day": previous_day, "next_day": next_day}
 
 
+@cached_page
 def home(request: HttpRequest) -> HttpResponse:
     context = {**_day_context(DailyEntry.objects.latest_day(), latest=True), "signup_form": SignupForm()}
     return render(request, "home.html", context)
@@ -67,6 +69,7 @@ def _sorted(entries: DailyEntryQuerySet, sort: str, now: dt.datetime) -> list[Da
     return entries
 
 
+@cached_page
 def day_listing(request: HttpRequest, day: dt.date) -> HttpResponse:
     sort = request.GET.get("sort", "upvotes")
     sort = sort if sort in SORTS else "upvotes"
@@ -137,6 +140,7 @@ def _period_args(start: dt.date, step: str) -> dict[str, Any]:
     return {"url": f"/papers/month/{start.year}-{start.month:02d}/", "label": start.strftime("%B %Y")}
 
 
+@cached_page
 def week_listing(request: HttpRequest, year: str, week: str) -> HttpResponse:
     """``/papers/week/2026-W34/``: ISO week 34 of 2026 (Monday to Sunday)."""
     try:
@@ -149,6 +153,7 @@ def week_listing(request: HttpRequest, year: str, week: str) -> HttpResponse:
     return render(request, "papers/period.html", context)
 
 
+@cached_page
 def month_listing(request: HttpRequest, year: str, month: str) -> HttpResponse:
     """``/papers/month/2026-08/``."""
     try:
@@ -174,6 +179,7 @@ def this_period(request: HttpRequest, step: str) -> HttpResponse:
 RESULTS_PER_PAGE = 20
 
 
+@cached_page
 def search(request: HttpRequest) -> HttpResponse:
     """``/search/?q=&since=&until=&page=``: the listed papers matching ``q``, best match first."""
     form = SearchForm(request.GET)
