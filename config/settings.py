@@ -8,6 +8,7 @@ Every variable is listed with its default in README.md ("Configuration").
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
@@ -109,7 +110,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     # django-redis: one client per pool and incr() in one atomic round trip (Django's own backend
     # builds a redis-py client per call: 0.1 ms of a signup's CPU, BENCHMARKS.md).
-    CACHES: dict[str, dict[str, object]] = {
+    CACHES: dict[str, dict[str, Any]] = {
         "default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": REDIS_URL}
     }
 else:
