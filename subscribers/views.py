@@ -11,11 +11,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
-from django_ratelimit.core import is_ratelimited
-from django_ratelimit.decorators import ratelimit
 
 from subscribers import services
 from subscribers.forms import PreferencesForm, SignupForm
+from subscribers.limits import signup_limited
 from subscribers.models import Subscriber, ip_hash
 from subscribers.tokens import Purpose, TokenExpired, TokenInvalid, make_token, read_token
 
@@ -30,36 +29,19 @@ def rate_limited(request: HttpRequest, exception: Exception | None = None) -> Ht
     return render(request, "subscribers/rate_limited.html", status=429)
 
 
-def _email_rate(group: str, request: HttpRequest) -> str:
-    return settings.SIGNUP_RATE_PER_EMAIL
-
-
-def _ip_rate(group: str, request: HttpRequest) -> str:
-    return settings.SIGNUP_RATE_PER_IP
-
-
 @require_http_methods(["GET", "POST"])
-# django-ratelimit ships no types: mypy sees an untyped decorator.
-@ratelimit(key="ip", rate=_ip_rate, method="POST", block=False, group="signup-ip")  # type: ignore[untyped-decorator]
 def subscribe(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST":
-        if getattr(request, "limited", False):
+        valid = form.is_valid()
+        # Every POST counts for its client address; a valid one for its mailbox too, so Victim+1@
+        # and "victim"@ share victim@'s limit. Bots count for their address only.
+        mailbox = form.mailbox if valid and not form.is_bot else None
+        if signup_limited(request, client_ip(request) or "", mailbox):
             return rate_limited(request)
-        if form.is_valid():
+        if valid:
             if form.is_bot:
                 return redirect("subscribers:check_inbox")  # bots see success and achieve nothing
-            # Counted per mailbox, so Victim+1@ and "victim"@ share victim@'s limit.
-            mailbox = form.mailbox
-            if is_ratelimited(
-                request,
-                group="signup-email",
-                key=lambda group, request: mailbox,
-                rate=_email_rate,
-                method="POST",
-                increment=True,
-            ):
-                return rate_limited(request)
             # The same work for every address, whatever its state: no query, one task published
             # (services.subscriber_signup_request); the worker finds out what the address is.
             services.subscriber_signup_request(
