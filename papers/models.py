@@ -167,12 +167,15 @@ class PaperSearch(models.Model):
 
     paper = models.OneToOneField(Paper, on_delete=models.CASCADE, primary_key=True, related_name="search")
     # Title weighted A, authors and keywords B, abstract C, AI summary D: what a query must match. On
-    # PostgreSQL a GIN index over it and the upvotes (btree_gin) answers "matches with at least so
-    # many upvotes" without reading a vector (migration 0007).
+    # PostgreSQL a GIN index over it, ``pairs`` and the upvotes (btree_gin) answers "matches with at
+    # least so many upvotes" without reading a vector (migration 0007).
     vector = SearchVectorField(null=True)
     # The title, authors and keywords of ``vector`` alone (~0.3 KB, kept in the row, where the whole
     # vector is ~2 KB out of line): the ranking reads this one.
     head = SearchVectorField(null=True)
+    # Every two lexemes side by side in ``vector`` ("train data"), as lexemes: in the GIN index, they
+    # find the rows with a phrase's words in a row without reading each row's vector. Never read.
+    pairs = SearchVectorField(null=True)
     upvotes = models.PositiveIntegerField(default=0)  # the paper's, to pick the most upvoted matches
     # The first and last day of the paper's approved entries; None when it is not listed (no approved
     # entry, or no arXiv id).

@@ -31,7 +31,8 @@ from typing import Any, overload
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Count, Exists, F, Max, Min, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -52,11 +53,8 @@ CAP = 1_000
 # approved entries (none unless it has an arXiv id: only such papers have a page). Keywords are a JSON
 # list from the source; anything else there (an object, a string) is left out rather than failing.
 _INDEX_SQL = """
-INSERT INTO papers_papersearch (paper_id, head, vector, upvotes, listed_first, listed_last)
-SELECT paper.id, head.vector,
-       head.vector || setweight(to_tsvector(%(config)s, paper.abstract), 'C')
-                   || setweight(to_tsvector(%(config)s, paper.ai_summary), 'D'),
-       paper.upvotes, listed.first_day, listed.last_day
+INSERT INTO papers_papersearch (paper_id, head, vector, pairs, upvotes, listed_first, listed_last)
+SELECT paper.id, head.vector, whole.vector, pairs.vector, paper.upvotes, listed.first_day, listed.last_day
 FROM papers_paper AS paper CROSS JOIN LATERAL (
     SELECT setweight(to_tsvector(%(config)s, paper.title), 'A')
         || setweight(to_tsvector(%(config)s, coalesce((
@@ -67,11 +65,20 @@ FROM papers_paper AS paper CROSS JOIN LATERAL (
                SELECT string_agg(keyword, ' ') FROM jsonb_array_elements_text(paper.ai_keywords) AS keyword), '')
                ELSE '' END), 'B') AS vector) AS head
 CROSS JOIN LATERAL (
+    SELECT head.vector || setweight(to_tsvector(%(config)s, paper.abstract), 'C')
+                       || setweight(to_tsvector(%(config)s, paper.ai_summary), 'D') AS vector) AS whole
+CROSS JOIN LATERAL (
+    SELECT coalesce(array_to_tsvector(array_agg(DISTINCT first.lexeme || ' ' || second.lexeme)), ''::tsvector)
+        AS vector
+    FROM (SELECT lexeme, unnest(positions) AS position FROM unnest(whole.vector)) AS first
+    JOIN (SELECT lexeme, unnest(positions) AS position FROM unnest(whole.vector)) AS second
+        ON second.position = first.position + 1) AS pairs
+CROSS JOIN LATERAL (
     SELECT min(entry.day) AS first_day, max(entry.day) AS last_day FROM papers_dailyentry AS entry
     WHERE entry.paper_id = paper.id AND entry.status = %(approved)s AND paper.arxiv_id IS NOT NULL) AS listed
 {where}
-ON CONFLICT (paper_id) DO UPDATE SET head = EXCLUDED.head, vector = EXCLUDED.vector, upvotes = EXCLUDED.upvotes,
-    listed_first = EXCLUDED.listed_first, listed_last = EXCLUDED.listed_last
+ON CONFLICT (paper_id) DO UPDATE SET head = EXCLUDED.head, vector = EXCLUDED.vector, pairs = EXCLUDED.pairs,
+    upvotes = EXCLUDED.upvotes, listed_first = EXCLUDED.listed_first, listed_last = EXCLUDED.listed_last
 """
 
 # ``refresh_listing``'s: the same listing columns, the vector left as it is.
@@ -282,6 +289,11 @@ def _upvote_thresholds(since: dt.date | None, until: dt.date | None) -> list[int
 
 
 _PHRASE = re.compile(r"<(?:\d+|-)>")
+# Two lexemes side by side in websearch_to_tsquery's text ('larg' <-> 'languag' <-> 'model': two
+# pairs, overlapping), and a query that is exactly one such pair.
+_LEXEME = r"'(?:[^']|'')+'"
+_PAIR = re.compile(r"'((?:[^']|'')+)' <-> (?='((?:[^']|'')+)')")
+_ONE_PAIR = re.compile(rf"{_LEXEME} <-> {_LEXEME}")
 
 
 def _top_by_upvotes(
@@ -294,8 +306,11 @@ def _top_by_upvotes(
     A phrase (``"language models"``) is checked on each row's vector, which the GIN index only
     narrows down to the rows with all its words: checked in the bitmap, every such row's vector
     would be read. So the rows with all the words (the phrase relaxed to an AND, which the index
-    answers alone) are read in upvote order, and the phrase checked on them until CAP + 1 have it.
-    Not for a negated phrase (``-"a b"``), whose relaxed form would leave out some matches."""
+    answers alone) and with each pair of its adjacent words side by side (``pairs``: the index
+    again) are read in upvote order, and the phrase checked on them until ``limit`` have it. A
+    query that is one phrase of two words is answered by its pair alone: nothing left to check.
+    Not for a negated phrase (``-"a b"``), whose relaxed form would leave out some matches; nor
+    pairs for a query with ``or``, where one pair alone is not needed for a match."""
 
     def band(rows: QuerySet[PaperSearch], least: int | None, below: int | None) -> QuerySet[PaperSearch]:
         rows = rows if least is None else rows.filter(upvotes__gte=least)
@@ -311,10 +326,19 @@ def _top_by_upvotes(
     if not _PHRASE.search(parsed) or "!" in parsed:
         return ordered, False
     # The lexemes are already stemmed: 'simple' keeps them as they are.
-    relaxed = SearchQuery(_PHRASE.sub("&", parsed), search_type="raw", config="simple")
+    relaxed = listed.filter(vector=SearchQuery(_PHRASE.sub("&", parsed), search_type="raw", config="simple"))
+    pairs = [f"'{first} {second}'" for first, second in _PAIR.findall(parsed)] if "|" not in parsed else []
+    if pairs:
+        # Cast, not to_tsquery: that would read a pair's space as two words.
+        side_by_side = RawSQL('"papers_papersearch"."pairs" @@ %s::tsquery', [" & ".join(pairs)], BooleanField())
+        relaxed = relaxed.filter(side_by_side)
+    if _ONE_PAIR.fullmatch(parsed):
+        return lambda least, below, limit: list(
+            band(relaxed, least, below).order_by("-upvotes", "-paper_id").values_list("paper_id", flat=True)[:limit]
+        ), True
 
     def top(least: int | None, below: int | None, limit: int) -> list[int]:
-        rows = band(listed.filter(vector=relaxed), least, below)
+        rows = band(relaxed, least, below)
         sql, params = rows.order_by("-upvotes", "-paper_id").values_list("paper_id", "vector").query.sql_with_params()
         with connection.cursor() as cursor:
             # OFFSET 0 keeps the phrase check out of the subquery (where it would run on every row).

@@ -1,6 +1,6 @@
-"""Search's GIN index covers the upvotes too (btree_gin), the btree index on the upvotes goes, and
-each row gets ``head``, the title, authors and keywords part of its vector, which the ranking reads
-(papers/search.py says why)."""
+"""Search's GIN index covers the upvotes too (btree_gin) and ``pairs``, the lexemes side by side in
+each vector (phrases); the btree index on the upvotes goes; and each row gets ``head``, the title,
+authors and keywords part of its vector, which the ranking reads (papers/search.py says why)."""
 
 import django.contrib.postgres.search
 from django.apps.registry import Apps
@@ -9,14 +9,14 @@ from django.db import migrations
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 OLD_INDEX = "papers_papersearch_vector_gin"
-INDEX = "papersearch_vector_upvotes_gin"
+INDEX = "papersearch_vector_pairs_upvotes_gin"
 
 
 def forwards(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     if schema_editor.connection.vendor != "postgresql":
         return
     schema_editor.execute(f"DROP INDEX IF EXISTS {OLD_INDEX}")
-    schema_editor.execute(f"CREATE INDEX {INDEX} ON papers_papersearch USING gin (vector, upvotes)")
+    schema_editor.execute(f"CREATE INDEX {INDEX} ON papers_papersearch USING gin (vector, pairs, upvotes)")
     # MAIN: compressed in the row if need be, out of line only if the row would not fit in a page;
     # the vector (EXTENDED) goes out of line first (toast_tuple_target, 0006).
     schema_editor.execute("ALTER TABLE papers_papersearch ALTER COLUMN head SET STORAGE MAIN")
@@ -43,6 +43,11 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="papersearch",
             name="head",
+            field=django.contrib.postgres.search.SearchVectorField(null=True),
+        ),
+        migrations.AddField(
+            model_name="papersearch",
+            name="pairs",
             field=django.contrib.postgres.search.SearchVectorField(null=True),
         ),
         migrations.RunPython(forwards, backwards),
