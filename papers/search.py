@@ -223,8 +223,10 @@ def search_papers(query: str, *, since: dt.date | None = None, until: dt.date | 
             # Ranked by the title, authors and keywords (``head``: in the row), then the upvotes: a
             # match in the abstract alone counts as the least, whatever its frequency there, which
             # spares reading the CAP whole vectors (out of line) on every search.
+            # One array parameter rather than pk__in's CAP placeholders: 3 ms instead of 10 here.
+            among = RawSQL('"papers_papersearch"."paper_id" = ANY(%s)', [candidates], BooleanField())
             ranked = (
-                PaperSearch.objects.filter(pk__in=candidates)
+                PaperSearch.objects.filter(among)
                 .annotate(rank=SearchRank(F("head"), terms))
                 .order_by("-rank", "-upvotes", "-paper_id")
                 .values_list("paper_id", flat=True)
