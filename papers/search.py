@@ -217,9 +217,8 @@ def search_papers(query: str, *, since: dt.date | None = None, until: dt.date | 
             # in memory, not in a temporary file.
             cursor.execute("SET LOCAL work_mem = '32MB'")
             listed = PaperSearch.objects.filter(_listed_between(since, until))
-            top, checks_phrase = _top_by_upvotes(listed, matches, query)
-            thresholds = _upvote_thresholds(since, until)
-            matched, candidates = _candidates(matches, top, thresholds, count_first=not checks_phrase)
+            top, counted = _top_by_upvotes(listed, matches, query)
+            matched, candidates = _candidates(top, _upvote_thresholds(since, until), counted)
             # Ranked by the title, authors and keywords (``head``: in the row), then the upvotes: a
             # match in the abstract alone counts as the least, whatever its frequency there, which
             # spares reading the CAP whole vectors (out of line) on every search.
@@ -300,10 +299,15 @@ _ONE_PAIR = re.compile(rf"{_LEXEME} <-> {_LEXEME}")
 
 def _top_by_upvotes(
     listed: QuerySet[PaperSearch], matches: QuerySet[PaperSearch], query: str
-) -> tuple[Callable[[int | None, int | None, int], list[int]], bool]:
+) -> tuple[Callable[[int | None, int | None, int], list[int]], QuerySet[PaperSearch] | None]:
     """A function of ``least``, ``below`` and ``limit``: up to ``limit`` of ``matches`` with at least
-    ``least`` upvotes and fewer than ``below`` (None: no bound), the most upvoted first; and whether
-    it checks a phrase on each row (see below).
+    ``least`` upvotes and fewer than ``below`` (None: no bound), the most upvoted first; and the
+    matches to count in no order when few of the most upvoted match (None: not worth it, below).
+
+    Words left out (``code -model``) are the rows of those words (in the same band of upvotes,
+    found by the index) taken away, not a check of each row's vector: the index can tell which rows
+    have a word, not which lack it. Counting in no order would take away every row of the left-out
+    word, so it is not done.
 
     A phrase (``"language models"``) is checked on each row's vector, which the GIN index only
     narrows down to the rows with all its words: checked in the bitmap, every such row's vector
@@ -325,8 +329,18 @@ def _top_by_upvotes(
     with connection.cursor() as cursor:
         cursor.execute("SELECT websearch_to_tsquery(%s, %s)::text", [CONFIG, query])
         parsed: str = cursor.fetchone()[0]
+    if (excluded := _exclusion(parsed)) is not None:
+        positive, negatives = excluded
+        wanted = listed.filter(vector=SearchQuery(positive, search_type="raw", config="simple"))
+        unwanted = listed.filter(vector=SearchQuery(" | ".join(negatives), search_type="raw", config="simple"))
+
+        def without(least: int | None, below: int | None, limit: int) -> list[int]:
+            rows = band(wanted, least, below).exclude(paper_id__in=band(unwanted, least, below).values("paper_id"))
+            return list(rows.order_by("-upvotes", "-paper_id").values_list("paper_id", flat=True)[:limit])
+
+        return without, None
     if not _PHRASE.search(parsed) or "!" in parsed:
-        return ordered, False
+        return ordered, matches
     # The lexemes are already stemmed: 'simple' keeps them as they are.
     relaxed = listed.filter(vector=SearchQuery(_PHRASE.sub("&", parsed), search_type="raw", config="simple"))
     pairs = [f"'{first} {second}'" for first, second in _PAIR.findall(parsed)] if "|" not in parsed else []
@@ -337,7 +351,7 @@ def _top_by_upvotes(
     if _ONE_PAIR.fullmatch(parsed):
         return lambda least, below, limit: list(
             band(relaxed, least, below).order_by("-upvotes", "-paper_id").values_list("paper_id", flat=True)[:limit]
-        ), True
+        ), None
 
     def top(least: int | None, below: int | None, limit: int) -> list[int]:
         rows = band(relaxed, least, below)
@@ -351,15 +365,26 @@ def _top_by_upvotes(
             )
             return [row[0] for row in cursor.fetchall()]
 
-    return top, True
+    return top, None
+
+
+def _exclusion(parsed: str) -> tuple[str, list[str]] | None:
+    """A query of words and left-out words (``'code' & !'model'``), as (the words, the left-out
+    lexemes); None for anything else (phrases, ``or``, groups, only left-out words)."""
+    if "(" in parsed or "|" in parsed or "<" in parsed:
+        return None
+    items = parsed.split(" & ")
+    negatives = [item[1:] for item in items if item.startswith("!")]
+    positives = [item for item in items if not item.startswith("!")]
+    if not negatives or not positives or not all(re.fullmatch(_LEXEME, item) for item in positives + negatives):
+        return None
+    return " & ".join(positives), negatives
 
 
 def _candidates(
-    matches: QuerySet[PaperSearch],
     top: Callable[[int | None, int | None, int], list[int]],
     thresholds: list[int],
-    *,
-    count_first: bool,
+    counted: QuerySet[PaperSearch] | None,
 ) -> tuple[int, list[int]]:
     """How many of ``matches`` there are, counted up to CAP + 1, and the ids of the CAP most upvoted
     of them (all of them, if not more), without reading every match of a common word.
@@ -369,8 +394,8 @@ def _candidates(
     bands' matches in order are the most upvoted ones. So a common word ("model": ~90% of the papers)
     is done by its first band, reading ~4 x CAP rows rather than its ~90k matches, and each row is
     read once (for a phrase, checked on its vector: once). A rare word's first band finds few (in
-    few rows: the GIN index over vector and upvotes narrows them down), and then, ``count_first``,
-    its matches are counted up to CAP + 1, in no order, which is all of them. Which bands there are
+    few rows: the GIN index over vector and upvotes narrows them down), and then its matches
+    (``counted``, when given) are counted up to CAP + 1, in no order, which is all of them. Which bands there are
     changes the work only, not the answer."""
     found: list[int] = []
     below: int | None = None
@@ -378,8 +403,8 @@ def _candidates(
         found += top(least, below, CAP + 1 - len(found))
         if len(found) > CAP:
             return len(found), found[:CAP]
-        if count_first and below is None and len(found) * 8 < CAP:  # few of the most upvoted match
-            some = list(matches.values_list("paper_id", flat=True)[: CAP + 1])
+        if counted is not None and below is None and len(found) * 8 < CAP:  # few of the most upvoted match
+            some = list(counted.values_list("paper_id", flat=True)[: CAP + 1])
             if len(some) <= CAP:
                 return len(some), some
         below = least

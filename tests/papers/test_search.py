@@ -95,7 +95,15 @@ def test_websearch_syntax_phrases_or_and_exclusion():
     ]
 
 
-QUERIES = ["alpha", '"beta gamma"', '"alpha beta gamma"', '"gamma beta" or epsilon', "alpha -delta", "gamma or delta"]
+QUERIES = [
+    "alpha",
+    '"beta gamma"',
+    '"alpha beta gamma"',
+    '"gamma beta" or epsilon',
+    "alpha -delta",
+    "-delta gamma -beta",
+    "gamma or delta",
+]
 
 
 @needs_postgres
@@ -115,6 +123,7 @@ def test_any_upvote_bands_give_the_most_upvoted_matches(monkeypatch, thresholds,
         '"alpha beta gamma"': lambda text: "alpha beta gamma" in text,
         '"gamma beta" or epsilon': lambda text: "gamma beta" in text or "epsilon" in text,
         "alpha -delta": lambda text: "alpha" in text and "delta" not in text,
+        "-delta gamma -beta": lambda text: "gamma" in text and "delta" not in text and "beta" not in text,
         "gamma or delta": lambda text: "gamma" in text or "delta" in text,
     }[query]
     matching = sorted((paper for paper in papers if wanted(paper.abstract)), key=lambda p: -p.upvotes)
