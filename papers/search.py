@@ -285,7 +285,9 @@ def _upvote_thresholds(since: dt.date | None, until: dt.date | None) -> list[int
         wanted = step * CAP / share  # the rank, among all the rows, of the paper whose upvotes to take
         if wanted >= stats["total"]:
             break
-        found.append(quantiles[min(math.ceil(wanted / stats["total"] * _QUANTILES), _QUANTILES) - 1])
+        least = quantiles[min(math.ceil(wanted / stats["total"] * _QUANTILES), _QUANTILES) - 1]
+        if not found or least < found[-1]:  # an equal one would make an empty band
+            found.append(least)
     return found
 
 
