@@ -280,7 +280,7 @@ def _upvote_thresholds(since: dt.date | None, until: dt.date | None) -> list[int
         start, end = max(since or stats["first"], stats["first"]), min(until or stats["last"], stats["last"])
         share = max((end - start).days + 1, 1) / ((stats["last"] - stats["first"]).days + 1)
     quantiles: list[int] = stats["quantiles"]
-    found = []
+    found: list[int] = []
     for step in _UPVOTE_STEPS:
         wanted = step * CAP / share  # the rank, among all the rows, of the paper whose upvotes to take
         if wanted >= stats["total"]:
