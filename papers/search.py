@@ -306,10 +306,8 @@ def _top_by_upvotes(
     ``least`` upvotes and fewer than ``below`` (None: no bound), the most upvoted first; and the
     matches to count in no order when few of the most upvoted match (None: not worth it, below).
 
-    Words left out (``code -model``) are the rows of those words (in the same band of upvotes,
-    found by the index) taken away, not a check of each row's vector: the index can tell which rows
-    have a word, not which lack it. Counting in no order would take away every row of the left-out
-    word, so it is not done.
+    Words left out (``code -model``) need no vector either: the GIN index reads the left-out word's
+    rows too and answers the whole query itself.
 
     A phrase (``"language models"``) is checked on each row's vector, which the GIN index only
     narrows down to the rows with all its words: checked in the bitmap, every such row's vector
@@ -331,16 +329,6 @@ def _top_by_upvotes(
     with connection.cursor() as cursor:
         cursor.execute("SELECT websearch_to_tsquery(%s, %s)::text", [CONFIG, query])
         parsed: str = cursor.fetchone()[0]
-    if (excluded := _exclusion(parsed)) is not None:
-        positive, negatives = excluded
-        wanted = listed.filter(vector=SearchQuery(positive, search_type="raw", config="simple"))
-        unwanted = listed.filter(vector=SearchQuery(" | ".join(negatives), search_type="raw", config="simple"))
-
-        def without(least: int | None, below: int | None, limit: int) -> list[int]:
-            rows = band(wanted, least, below).exclude(paper_id__in=band(unwanted, least, below).values("paper_id"))
-            return list(rows.order_by("-upvotes", "-paper_id").values_list("paper_id", flat=True)[:limit])
-
-        return without, None
     if not _PHRASE.search(parsed) or "!" in parsed:
         return ordered, matches
     # The lexemes are already stemmed: 'simple' keeps them as they are.
@@ -368,19 +356,6 @@ def _top_by_upvotes(
             return [row[0] for row in cursor.fetchall()]
 
     return top, None
-
-
-def _exclusion(parsed: str) -> tuple[str, list[str]] | None:
-    """A query of words and left-out words (``'code' & !'model'``), as (the words, the left-out
-    lexemes); None for anything else (phrases, ``or``, groups, only left-out words)."""
-    if "(" in parsed or "|" in parsed or "<" in parsed:
-        return None
-    items = parsed.split(" & ")
-    negatives = [item[1:] for item in items if item.startswith("!")]
-    positives = [item for item in items if not item.startswith("!")]
-    if not negatives or not positives or not all(re.fullmatch(_LEXEME, item) for item in positives + negatives):
-        return None
-    return " & ".join(positives), negatives
 
 
 def _candidates(
