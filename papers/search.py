@@ -218,7 +218,7 @@ def search_papers(query: str, *, since: dt.date | None = None, until: dt.date | 
             cursor.execute("SET LOCAL work_mem = '32MB'")
             listed = PaperSearch.objects.filter(_listed_between(since, until))
             top, counted = _top_by_upvotes(listed, matches, query)
-            matched, candidates = _candidates(top, _upvote_thresholds(since, until), counted)
+            matched, candidates = _candidates(top, _upvotes_at_rank(since, until), counted)
             # Ranked by the title, authors and keywords (``head``: in the row), then the upvotes: a
             # match in the abstract alone counts as the least, whatever its frequency there, which
             # spares reading the CAP whole vectors (out of line) on every search.
@@ -235,13 +235,12 @@ def search_papers(query: str, *, since: dt.date | None = None, until: dt.date | 
     return SearchResults(papers=_substring_search(papers, query).order_by("-upvotes", "-pk"))
 
 
-# Where ``_candidates`` looks first for the most upvoted matches: among the papers at least as upvoted
-# as the (4 x CAP)th most upvoted one, then the (12 x CAP)th, the (36 x CAP)th (of those listed in the
-# date range).
-_UPVOTE_STEPS = (4, 12, 36)
+# How many of the most upvoted rows ``_candidates`` reads first: FIRST_BAND x CAP (of those listed in
+# the date range).
+FIRST_BAND = 4
 
 
-# The upvotes distribution that ``_upvote_thresholds`` reads, kept for a while per process: stale
+# The upvotes distribution that ``_upvotes_at_rank`` reads, kept for a while per process: stale
 # thresholds change how much work a search does, never its answer (``_candidates`` says why).
 _DISTRIBUTION_SECONDS = 300.0
 _QUANTILES = 200
@@ -268,27 +267,28 @@ def _upvotes_distribution() -> dict[str, Any]:
     return rows
 
 
-def _upvote_thresholds(since: dt.date | None, until: dt.date | None) -> list[int]:
-    """About the upvotes of the (step x CAP)th most upvoted paper for each of _UPVOTE_STEPS, while
-    there are that many papers (from ``_upvotes_distribution``, rounded towards fewer upvotes). With
-    a date range, of the papers listed in it, as estimated from its share of all the listed days."""
+def _upvotes_at_rank(since: dt.date | None, until: dt.date | None) -> Callable[[float], int | None]:
+    """A function of ``rank``: about the upvotes of the rank-th most upvoted paper (listed between
+    ``since`` and ``until``), rounded towards fewer upvotes; None past the last paper. From
+    ``_upvotes_distribution``; a date range's papers are estimated from its share of all the listed
+    days: the answer changes how much work finding the most upvoted matches takes, not which they are."""
     stats = _upvotes_distribution()
     if not stats["total"] or stats["first"] is None:
-        return []
+        return lambda rank: None
     share = 1.0
     if since or until:
         start, end = max(since or stats["first"], stats["first"]), min(until or stats["last"], stats["last"])
         share = max((end - start).days + 1, 1) / ((stats["last"] - stats["first"]).days + 1)
     quantiles: list[int] = stats["quantiles"]
-    found: list[int] = []
-    for step in _UPVOTE_STEPS:
-        wanted = step * CAP / share  # the rank, among all the rows, of the paper whose upvotes to take
-        if wanted >= stats["total"]:
-            break
-        least = quantiles[min(math.ceil(wanted / stats["total"] * _QUANTILES), _QUANTILES) - 1]
-        if not found or least < found[-1]:  # an equal one would make an empty band
-            found.append(least)
-    return found
+    total: int = stats["total"]
+
+    def upvotes(rank: float) -> int | None:
+        among_all = rank / share  # the rank among all the rows
+        if among_all >= total:
+            return None
+        return quantiles[min(math.ceil(among_all / total * _QUANTILES), _QUANTILES) - 1]
+
+    return upvotes
 
 
 _PHRASE = re.compile(r"<(?:\d+|-)>")
@@ -360,32 +360,39 @@ def _top_by_upvotes(
 
 def _candidates(
     top: Callable[[int | None, int | None, int], list[int]],
-    thresholds: list[int],
+    upvotes_at_rank: Callable[[float], int | None],
     counted: QuerySet[PaperSearch] | None,
 ) -> tuple[int, list[int]]:
-    """How many of ``matches`` there are, counted up to CAP + 1, and the ids of the CAP most upvoted
-    of them (all of them, if not more), without reading every match of a common word.
+    """How many matches there are, counted up to CAP + 1, and the ids of the CAP most upvoted of
+    them (all of them, if not more), without reading every match of a common word.
 
-    The matches are read in bands of upvotes, the most upvoted band first (at least the first
-    threshold, then between it and the next, ..., then the rest), until more than CAP are found: the
-    bands' matches in order are the most upvoted ones. So a common word ("model": ~90% of the papers)
-    is done by its first band, reading ~4 x CAP rows rather than its ~90k matches, and each row is
-    read once (for a phrase, checked on its vector: once). A rare word's first band finds few (in
-    few rows: the GIN index over vector and upvotes narrows them down), and then its matches
-    (``counted``, when given) are counted up to CAP + 1, in no order, which is all of them. Which bands there are
-    changes the work only, not the answer."""
+    The matches are read in bands of upvotes, the most upvoted band first, until more than CAP are
+    found: the bands' matches in order are the most upvoted ones. The first band is the FIRST_BAND x
+    CAP most upvoted rows; each next one is sized from the matches found so far, to end with CAP +
+    1 of them (or is the rest). So a common word ("model": ~90% of the papers) is done by its first
+    band, reading ~4 x CAP rows rather than its ~90k matches, a sparser one by its second, and each
+    row is read once (for a phrase, checked on its vector: once). When the first band finds few and
+    so few match at all, the matches (``counted``, when given) are counted up to CAP + 1, in no
+    order, which is all of them if there are no more. Where the bands fall changes the work only,
+    not the answer."""
     found: list[int] = []
     below: int | None = None
-    for least in [*thresholds, None]:
+    rank = float(FIRST_BAND * CAP)
+    while True:
+        least = upvotes_at_rank(rank)
+        if least is not None and below is not None and least >= below:
+            least = None  # the distribution has no fewer upvotes to offer: the rest
         found += top(least, below, CAP + 1 - len(found))
-        if len(found) > CAP:
+        if len(found) > CAP or least is None:
             return len(found), found[:CAP]
-        if counted is not None and below is None and len(found) * 8 < CAP:  # few of the most upvoted match
+        if below is None and counted is not None and len(found) * 8 < CAP:  # few of the most upvoted match
             some = list(counted.values_list("paper_id", flat=True)[: CAP + 1])
             if len(some) <= CAP:
                 return len(some), some
         below = least
-    return len(found), found
+        # Enough rows for the matches still wanted at the density so far, with a margin; at least 3x.
+        density = len(found) / rank
+        rank = max(rank * 3, rank + (CAP + 1 - len(found)) / max(density, 1e-6) * 1.5)
 
 
 # --- The SQLite fallback ----------------------------------------------------------------------------

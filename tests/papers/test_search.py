@@ -107,13 +107,15 @@ QUERIES = [
 
 
 @needs_postgres
-@pytest.mark.parametrize("thresholds", [[], [45], [90, 60, 30], [500, 200], [0], [29, 28, 27]])
+@pytest.mark.parametrize("thresholds", [[], [45], [90, 60, 30], [500, 200], [0], [29, 28, 27], [40, 50, 60]])
 @pytest.mark.parametrize("query", QUERIES)
 def test_any_upvote_bands_give_the_most_upvoted_matches(monkeypatch, thresholds, query):
     """Search reads matches in bands of upvotes (``_candidates``): whatever the bands, which only
     change the work, the count and the CAP papers are those of reading every match."""
     monkeypatch.setattr(search, "CAP", 10)
-    monkeypatch.setattr(search, "_upvote_thresholds", lambda since, until: thresholds)
+    # The bands' lower bounds, one per band, then the rest (an increasing one included: it must end).
+    bounds = iter(thresholds)
+    monkeypatch.setattr(search, "_upvotes_at_rank", lambda since, until: lambda rank: next(bounds, None))
     words = ["alpha beta gamma", "alpha gamma beta", "gamma delta", "beta gamma alpha delta", "epsilon"]
     papers = [listed(title=f"Paper {n}", abstract=words[n % 5], upvotes=n * 3) for n in range(40)]
     index_all()
