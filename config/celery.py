@@ -16,11 +16,35 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 # The longest task (an ingest run paging through arXiv at one request per 3 s, or one send chunk
-# of a few hundred messages) stays well under TASK_TIME_LIMIT; Redis re-delivers an unacknowledged
-# task only after the visibility timeout, so that must be longer still, or a slow task would run
-# twice at once. It must also exceed the longest countdown/ETA we use for retries.
+# of a few hundred messages) stays well under TASK_TIME_LIMIT. With late acks a worker holds a
+# task's message unacknowledged from delivery until the task has run, and that includes the wait of
+# a countdown (a chunk's retry waits up to newsletter.sending.BACKOFF_CEILING, an hour). What the
+# broker does with a message held that long differs:
+# - Redis hands it out again once VISIBILITY_TIMEOUT has passed, whether or not its worker still
+#   lives: shorter than countdown + run, and a slow task would run twice at once.
+# - RabbitMQ requeues it the moment the worker's connection closes (crash, kill), and closes a
+#   channel whose delivery stays unacknowledged past the server's consumer_timeout (30 min by
+#   default) with PRECONDITION_FAILED. The server must allow RABBITMQ_CONSUMER_TIMEOUT
+#   (rabbitmq.conf: consumer_timeout = 7200000); it is a server setting, no client can raise it.
 TASK_TIME_LIMIT = 30 * 60
 VISIBILITY_TIMEOUT = 2 * 60 * 60
+RABBITMQ_CONSUMER_TIMEOUT = VISIBILITY_TIMEOUT
+
+
+def broker_kind(url: str) -> str:
+    """``redis``, ``amqp`` or ``filesystem``: which reliability options the broker takes."""
+    scheme = url.split("://", 1)[0].lower()
+    if scheme in ("amqp", "amqps", "pyamqp"):
+        return "amqp"
+    if scheme in ("redis", "rediss", "sentinel"):
+        return "redis"
+    return scheme
+
+
+def broker_transport_options(url: str) -> dict[str, object]:
+    """The visibility timeout is Redis's; RabbitMQ's counterpart is consumer_timeout on the server."""
+    return {"visibility_timeout": VISIBILITY_TIMEOUT} if broker_kind(url) == "redis" else {}
+
 
 BEAT_SCHEDULE = {
     "ingest-hf-today": {
@@ -49,16 +73,22 @@ app.conf.update(
     # Every Paperboy task is idempotent and takes ids only (but subscribers.signup, which takes the
     # address it is about; run twice it is one more signup, within the mailbox's daily cap), so
     # acknowledging after the task has run is safe: a worker killed mid-task (deploy, OOM) leaves
-    # the message to be re-delivered instead of losing it.
+    # the message to be re-delivered instead of losing it (Redis: after the visibility timeout;
+    # RabbitMQ: at once, when the dead worker's connection closes).
     task_acks_late=True,
+    # A prefork child that dies mid-task (OOM, SIGKILL) while its worker lives: requeue the message
+    # rather than acknowledge it as failed.
     task_reject_on_worker_lost=True,
+    # The broker connection lost mid-task: RabbitMQ has requeued the message and another worker may
+    # already run it; stop ours instead of running it twice at once.
     worker_cancel_long_running_tasks_on_connection_loss=True,
     # Tasks are long (seconds to minutes); prefetching more than one would park messages behind a
-    # busy process while another worker idles.
+    # busy process while another worker idles (and, on RabbitMQ, keep them unacknowledged, so
+    # counting against consumer_timeout, the whole time).
     worker_prefetch_multiplier=1,
     task_time_limit=TASK_TIME_LIMIT,
     task_soft_time_limit=TASK_TIME_LIMIT - 60,
-    broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
+    broker_transport_options=broker_transport_options(settings.CELERY_BROKER_URL),
     result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
     broker_connection_retry_on_startup=True,
     result_expires=24 * 60 * 60,

@@ -128,10 +128,17 @@ CACHES["pages"] = {
 # No broker configured: a folder on disk is the queue and `make run` starts one embedded worker
 # (with beat) that reads it. Tasks then run in the background exactly as they do on Redis,
 # instead of eagerly inside the web request.
+# CELERY_BROKER_URL=amqp://… puts the queue on RabbitMQ; config/celery.py sets each broker's own
+# reliability options (README, "Scale out").
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost/")
 CELERY_EMBEDDED = CELERY_BROKER_URL.startswith("filesystem://")
 CELERY_QUEUE_DIR = VAR_DIR / "celery"
-_default_result_backend = CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
+# Results stay on Redis whichever broker carries the queue: the broker itself when it is Redis,
+# else REDIS_URL when there is one (RabbitMQ's rpc:// results reach only the caller that sent the task).
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    _default_result_backend = CELERY_BROKER_URL
+else:
+    _default_result_backend = REDIS_URL if not CELERY_EMBEDDED else ""
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=_default_result_backend) or None
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 

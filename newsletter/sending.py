@@ -75,9 +75,13 @@ def claim(delivery_ids: list[int]) -> list[Delivery]:
     return rows
 
 
+# A retry's countdown is held unacknowledged by a worker: config/celery.py's broker timeouts exceed it.
+BACKOFF_CEILING = 3600.0
+
+
 def backoff(attempts: int) -> float:
     """Exponential backoff with full jitter: up to 30 s, 60 s, 120 s... capped at an hour."""
-    ceiling = min(30.0 * 2.0 ** max(attempts - 1, 0), 3600.0)
+    ceiling = min(30.0 * 2.0 ** max(attempts - 1, 0), BACKOFF_CEILING)
     return random.uniform(0.5, 1.0) * ceiling  # noqa: S311 (jitter, not a secret)
 
 

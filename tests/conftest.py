@@ -1,8 +1,9 @@
 """Shared test fixtures.
 
 Real services: PostgreSQL comes from DATABASE_URL (the whole suite runs on it), Redis from
-REDIS_URL. With CI=true both are mandatory and a test that cannot reach one fails; on a laptop
-without them such tests skip with the reason.
+REDIS_URL, RabbitMQ from RABBITMQ_URL (default guest on 127.0.0.1:5672; the tests that start real
+Celery workers run once on each broker). With CI=true all are mandatory and a test that cannot
+reach one fails; on a laptop without them such tests skip with the reason.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 def pytest_report_header(config) -> list[str]:
     return [
         f"paperboy: CI={IN_CI} DATABASE_URL={'set' if os.environ.get('DATABASE_URL') else 'unset (SQLite)'} "
-        f"REDIS_URL={'set' if os.environ.get('REDIS_URL') else 'unset'}"
+        f"REDIS_URL={'set' if os.environ.get('REDIS_URL') else 'unset'} "
+        f"RABBITMQ_URL={'set' if os.environ.get('RABBITMQ_URL') else 'unset (guest on 127.0.0.1:5672)'}"
     ]
 
 
@@ -106,6 +108,113 @@ def redis_url() -> str:
     if not tcp_reachable(parts.hostname or "127.0.0.1", parts.port or 6379):
         unavailable(f"Redis at {parts.hostname}:{parts.port} does not answer")
     return url
+
+
+RABBITMQ_URL = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+TEST_VHOST_PREFIX = "paperboy-test-"
+STALE_VHOST_SECONDS = 24 * 3600
+
+
+def rabbitmqctl(*args: str) -> subprocess.CompletedProcess | None:
+    """Run rabbitmqctl, or None when it cannot run here (not installed, not root, a remote broker)."""
+    if not shutil.which("rabbitmqctl"):
+        return None
+    try:
+        result = subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return None
+    return result if result.returncode == 0 else None
+
+
+def _forget_stale_vhosts() -> None:
+    """Vhosts of test runs that died before their teardown (a day old: others may be running now)."""
+    listed = rabbitmqctl("list_vhosts", "name")
+    for name in listed.stdout.split() if listed else []:
+        started = name.removeprefix(TEST_VHOST_PREFIX).split("-", 1)[0]
+        stale = started.isdigit() and time.time() - int(started) > STALE_VHOST_SECONDS
+        if name.startswith(TEST_VHOST_PREFIX) and stale:
+            rabbitmqctl("delete_vhost", name)
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> Iterator[str]:
+    """RabbitMQ (RABBITMQ_URL, else guest on 127.0.0.1:5672) in a virtual host of this test session's
+    own when rabbitmqctl can make one: nothing an earlier run left (queues, unacknowledged messages)
+    is visible in it, and deleting it at the end removes everything the session declared. Without
+    rabbitmqctl the URL's own vhost is used; every test consumes a queue with a fresh name anyway."""
+    parts = urlsplit(RABBITMQ_URL)
+    if not tcp_reachable(parts.hostname or "127.0.0.1", parts.port or 5672):
+        unavailable(f"RabbitMQ at {parts.hostname}:{parts.port or 5672} does not answer (RABBITMQ_URL)")
+    _forget_stale_vhosts()
+    vhost = f"{TEST_VHOST_PREFIX}{int(time.time())}-{os.getpid()}"
+    user = parts.username or "guest"
+    if rabbitmqctl("add_vhost", vhost) and rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*"):
+        yield parts._replace(path="/" + vhost).geturl()
+        rabbitmqctl("delete_vhost", vhost)
+    else:
+        yield RABBITMQ_URL
+
+
+@pytest.fixture(params=["redis", "amqp"])
+def broker_url(request) -> str:
+    """The Celery broker a worker test runs on: each such test runs on Redis and on RabbitMQ.
+    Results and the cache stay on Redis (REDIS_URL) either way, as in production."""
+    request.getfixturevalue("redis_url")
+    return request.getfixturevalue("rabbitmq_url" if request.param == "amqp" else "redis_url")
+
+
+def forget_queue(broker_url: str, queue: str) -> None:
+    """Drop what a test left on the broker: its queue and, on Redis, a killed worker's
+    unacknowledged message (Redis would re-deliver it, to nobody, after the visibility timeout).
+    RabbitMQ requeued such a message when the worker's connection closed; deleting the queue drops it."""
+    if broker_url.startswith("amqp"):
+        from kombu import Connection, Exchange, Queue
+
+        with Connection(broker_url, connect_timeout=5) as connection:
+            channel = connection.default_channel
+            Queue(queue).bind(channel).delete()
+            Exchange(queue).bind(channel).delete()  # Celery's direct exchange of the same name
+        return
+    import json
+
+    import redis
+
+    broker = redis.Redis.from_url(broker_url)
+    for tag, payload in broker.hgetall("unacked").items():
+        if json.loads(payload)[-1] == queue:
+            broker.hdel("unacked", tag)
+            broker.zrem("unacked_index", tag)
+    for key in broker.scan_iter(match=f"*{queue}*"):  # the queue and its bindings
+        broker.delete(key)
+    broker.close()
+
+
+def wake_idle_workers(client, processes: list[Process], timeout: float = 10) -> None:
+    """After signalling RabbitMQ workers to stop: an idle one sleeps in its event loop for up to
+    10 s before it acts on the signal (kombu's hub polls that long when no timer is due), and any
+    message wakes it. Broadcast pings until they are gone. Redis workers poll every second anyway."""
+    if not client.conf.broker_url.startswith("amqp"):
+        return
+    deadline = time.monotonic() + timeout
+    while any(process.popen.poll() is None for process in processes) and time.monotonic() < deadline:
+        client.control.ping(timeout=0.2)
+
+
+def messages_waiting(broker_url: str, queue: str) -> int:
+    """Messages ready in a queue, for any consumer to take (not those a worker holds unacknowledged)."""
+    if broker_url.startswith("amqp"):
+        from kombu import Connection
+
+        with Connection(broker_url, connect_timeout=5) as connection:
+            channel: Any = connection.default_channel  # py-amqp's Channel; kombu's stubs know only the base
+            return int(channel.queue_declare(queue=queue, passive=True).message_count)
+    import redis
+
+    broker = redis.Redis.from_url(broker_url)
+    try:  # kombu keeps a queue as one list per priority step: <queue>, <queue>\x06\x16<step>
+        return sum(int(broker.llen(key)) for key in broker.scan_iter(match=f"{queue}*") if broker.type(key) == b"list")
+    finally:
+        broker.close()
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,15 @@ import uuid
 
 from celery import Celery
 
-from config.celery import BEAT_SCHEDULE, VISIBILITY_TIMEOUT, app
-from tests.conftest import clean_env, run_python
+from config.celery import (
+    BEAT_SCHEDULE,
+    RABBITMQ_CONSUMER_TIMEOUT,
+    VISIBILITY_TIMEOUT,
+    app,
+    broker_kind,
+    broker_transport_options,
+)
+from tests.conftest import clean_env, forget_queue, run_python, wake_idle_workers
 
 
 def start_worker(spawn, env: dict[str, str], *extra: str):
@@ -38,12 +45,13 @@ def start_worker(spawn, env: dict[str, str], *extra: str):
     )
 
 
-def test_task_round_trip_through_a_worker_on_redis(spawn, redis_url, tmp_path):
+def test_task_round_trip_through_a_worker(spawn, broker_url, redis_url, tmp_path):
+    """On Redis and on RabbitMQ; the result comes back through Redis in both cases."""
     queue = f"test-{uuid.uuid4().hex[:8]}"
-    env = clean_env(CELERY_BROKER_URL=redis_url, PAPERBOY_VAR_DIR=str(tmp_path))
+    env = clean_env(CELERY_BROKER_URL=broker_url, REDIS_URL=redis_url, PAPERBOY_VAR_DIR=str(tmp_path))
     worker = start_worker(spawn, env, "--queues", queue)
 
-    client = Celery(broker=redis_url, backend=redis_url)
+    client = Celery(broker=broker_url, backend=redis_url)
     try:
         result = client.send_task("paperboy.worker_health", queue=queue)
         answer = result.get(timeout=60)
@@ -51,10 +59,17 @@ def test_task_round_trip_through_a_worker_on_redis(spawn, redis_url, tmp_path):
         print(worker.output())
         raise
     finally:
+        output = worker.output()
+        # The worker goes before its queue: a consumer whose queue is deleted would declare it again.
+        worker.popen.terminate()
+        wake_idle_workers(client, [worker])
+        worker.stop()
         client.close()
+        forget_queue(broker_url, queue)
     assert answer["database"] == "sqlite"
     assert answer["hostname"]
-    assert "paperboy.worker_health" in worker.output()
+    assert "paperboy.worker_health" in output
+    assert f"transport:   {broker_url.split('://', 1)[0]}://" in output, "the worker used the given broker"
 
 
 def test_embedded_worker_runs_tasks_from_the_folder_queue(spawn, tmp_path):
@@ -100,9 +115,22 @@ def test_every_scheduled_task_exists():
 
 
 def test_reliability_settings():
+    from newsletter.sending import BACKOFF_CEILING
+
     assert app.conf.task_acks_late is True
     assert app.conf.task_reject_on_worker_lost is True
     assert app.conf.worker_prefetch_multiplier == 1
-    # Redis would re-deliver a still-running task once the visibility timeout passes.
-    assert app.conf.task_time_limit < VISIBILITY_TIMEOUT
-    assert app.conf.broker_transport_options["visibility_timeout"] == VISIBILITY_TIMEOUT
+    assert app.conf.worker_cancel_long_running_tasks_on_connection_loss is True
+    # A worker holds a retry's message unacknowledged through its countdown and its run: Redis
+    # would re-deliver it once the visibility timeout passes, RabbitMQ close the channel once its
+    # consumer_timeout does.
+    longest_hold = BACKOFF_CEILING + app.conf.task_time_limit
+    assert longest_hold < VISIBILITY_TIMEOUT
+    assert longest_hold < RABBITMQ_CONSUMER_TIMEOUT
+
+
+def test_the_visibility_timeout_goes_only_to_redis():
+    assert broker_transport_options("redis://127.0.0.1:6379/0") == {"visibility_timeout": VISIBILITY_TIMEOUT}
+    assert broker_transport_options("rediss://cache.internal:6380/0") == {"visibility_timeout": VISIBILITY_TIMEOUT}
+    assert broker_transport_options("amqp://guest:guest@127.0.0.1:5672//") == {}
+    assert broker_kind("amqps://rabbit.internal//") == broker_kind("pyamqp://127.0.0.1//") == "amqp"

@@ -95,3 +95,28 @@ def test_dockerfile_serves_with_gunicorn_and_collects_static():
     assert "collectstatic" in dockerfile
     assert "config.wsgi:application" in dockerfile
     assert (ROOT / "requirements.txt").read_text().count("gunicorn==") == 1
+
+
+RABBITMQ_COMPOSE = yaml.safe_load((ROOT / "docker-compose.rabbitmq.yml").read_text())
+
+
+def test_the_rabbitmq_override_moves_only_the_queue():
+    """docker-compose.rabbitmq.yml: a RabbitMQ service with a health check, its data on a volume and
+    a consumer timeout long enough for config/celery.py; the app services' broker on it."""
+    from config.celery import RABBITMQ_CONSUMER_TIMEOUT
+
+    services = RABBITMQ_COMPOSE["services"]
+    assert set(services) == {"rabbitmq", *APP_SERVICES}
+    rabbitmq = services["rabbitmq"]
+    assert rabbitmq["healthcheck"]["test"] and rabbitmq["hostname"] == "rabbitmq"
+    assert "rabbitmq-data:/var/lib/rabbitmq" in rabbitmq["volumes"]
+    erl_args = rabbitmq["environment"]["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"].split()
+    assert erl_args[:2] == ["-rabbit", "consumer_timeout"]
+    assert int(erl_args[2]) >= RABBITMQ_CONSUMER_TIMEOUT * 1000
+    for name in APP_SERVICES:
+        override = services[name]
+        assert set(override["environment"]) == {"CELERY_BROKER_URL"}, "results and the cache stay on Redis"
+        assert override["environment"]["CELERY_BROKER_URL"].startswith("amqp://")
+        assert all(is_read_by_settings(variable) for variable in override["environment"])
+        assert override["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
+        assert SERVICES[name]["environment"]["CELERY_RESULT_BACKEND"].startswith("redis://")

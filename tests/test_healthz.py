@@ -164,3 +164,15 @@ def test_a_broker_error_is_logged_not_shown(client, settings, caplog):
     assert body["broker"] == {"ok": False}
     assert body["status"] == "degraded"
     assert "healthz: broker down" in caplog.text and "Error" in caplog.text
+
+
+@pytest.mark.django_db
+def test_a_rabbitmq_broker_is_checked_too(admin_client, settings, rabbitmq_url):
+    settings.CELERY_BROKER_URL, settings.CELERY_EMBEDDED = rabbitmq_url, False
+    staff = admin_client.get("/healthz").json()
+    assert staff["broker"]["ok"] is True and staff["broker"]["url"].startswith("amqp://guest:**@")
+
+    settings.CELERY_BROKER_URL = f"amqp://guest:guest@127.0.0.1:{free_port()}//"
+    response = admin_client.get("/healthz")
+    assert response.status_code == 200 and response.json()["status"] == "degraded"
+    assert response.json()["broker"]["ok"] is False

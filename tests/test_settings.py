@@ -91,11 +91,29 @@ def test_api_answers_are_cached_only_in_a_shared_cache():
     assert settings_for({}, "API_CACHE_SECONDS")["API_CACHE_SECONDS"] == 0
 
 
-def test_rabbitmq_broker_has_no_implicit_result_backend():
-    values = settings_for(
-        {"CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//"}, "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"
-    )
-    assert values == {"CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//", "CELERY_RESULT_BACKEND": None}
+def test_rabbitmq_broker_keeps_results_on_redis():
+    rabbitmq = "amqp://guest:guest@127.0.0.1:5672//"
+    names = ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "CELERY_EMBEDDED", "CACHES")
+    values = settings_for({"CELERY_BROKER_URL": rabbitmq, "REDIS_URL": "redis://127.0.0.1:6379/3"}, *names)
+    assert values["CELERY_BROKER_URL"] == rabbitmq
+    assert values["CELERY_RESULT_BACKEND"] == "redis://127.0.0.1:6379/3"
+    assert values["CELERY_EMBEDDED"] is False
+    assert values["CACHES"]["default"]["LOCATION"] == "redis://127.0.0.1:6379/3", "the cache stays on Redis"
+
+    alone = settings_for({"CELERY_BROKER_URL": rabbitmq}, "CELERY_RESULT_BACKEND")
+    assert alone == {"CELERY_RESULT_BACKEND": None}, "no Redis: no implicit result backend"
+
+
+def test_each_broker_gets_its_own_transport_options():
+    read = "from config.celery import app; print(json.dumps(app.conf.broker_transport_options))"
+    code = "import json, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'config.settings'; import django; django.setup();"
+    for url, expected in (
+        ("redis://127.0.0.1:6379/3", {"visibility_timeout": 7200}),
+        ("amqp://guest:guest@127.0.0.1:5672//", {}),
+    ):
+        result = run_python(code + read, clean_env(CELERY_BROKER_URL=url))
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout.strip().splitlines()[-1]) == expected, url
 
 
 def test_email_url_configures_smtp():

@@ -1,20 +1,21 @@
 """Delivery invariants with real parts: a real SMTP server (aiosmtpd), Anymail's test backend,
-and real Celery worker processes on Redis and PostgreSQL.
+and real Celery worker processes on PostgreSQL, with Redis or RabbitMQ as the broker.
 
 Every subscriber gets a digest at most once — whatever runs twice, crashes, or races — and
 exactly once when nothing went wrong; the headers a mailbox provider needs are exact.
 
 The in-process tests call ``sending.send_chunk`` directly (settings point Django's SMTP backend
 at the test's server). The worker tests start ``celery -A config worker`` processes that share
-the pytest-django test database (PostgreSQL only) and a Redis broker, and send tasks by name on a
-queue of their own; they skip on a laptop without those services and fail in CI.
+the pytest-django test database (PostgreSQL only) and a broker, and send tasks by name on a queue
+of their own. Each runs twice: on Redis and on RabbitMQ (``broker_url`` in tests/conftest.py;
+results and the cache are on Redis in both). They skip on a laptop without those services and
+fail in CI.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import os
 import re
 import signal
@@ -39,7 +40,7 @@ from papers.models import Paper
 from subscribers import services
 from subscribers.models import Subscriber
 from subscribers.tokens import Purpose, make_token, read_token
-from tests.conftest import Process, clean_env, free_port
+from tests.conftest import Process, clean_env, forget_queue, free_port, messages_waiting, wake_idle_workers
 from tests.factories import SubscriberFactory
 from tests.newsletter.conftest import LIST_ID, SITE_URL, UNSUBSCRIBE_HEADER
 
@@ -336,7 +337,7 @@ def test_a_reader_who_unsubscribes_after_planning_gets_nothing(
     assert inbox.counts() == Counter({row.subscriber.email.lower(): 1 for row in rows if row.pk not in left})
 
 
-# --- Real workers: Celery on Redis, PostgreSQL ------------------------------------------------------
+# --- Real workers: Celery on Redis or RabbitMQ, PostgreSQL ------------------------------------------
 
 
 class Workers:
@@ -345,13 +346,17 @@ class Workers:
 
     def __init__(self, spawn, client: Celery, env: dict[str, str], queue: str) -> None:
         self.spawn, self.client, self.env, self.queue = spawn, client, env, queue
+        self.broker_url = env["CELERY_BROKER_URL"]
+        self.on_rabbitmq = self.broker_url.startswith("amqp")
         self.started: list = []
 
     def start(self, smtp_port: int, *names: str) -> list:
-        """Start one solo worker per name, all at once (the task runs in the process we start:
-        its pid is the one to kill), and wait until every one of them is ready."""
+        """Start one worker per name, all at once, and wait until every one of them is ready.
+        One thread runs the tasks, in the process we start: its pid is the one to kill. (Not the
+        solo pool: on RabbitMQ it now and then leaves the next message unread for 10 s, until
+        kombu's event loop wakes on a timer.)"""
         env = {**self.env, "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}"}
-        args = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "--concurrency", "1"]
+        args = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "threads", "--concurrency", "1"]
         args += ["--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", self.queue]
         started = [self.spawn([*args, "--hostname", f"{name}@%h"], env, name=name) for name in names]
         self.started += started
@@ -373,6 +378,10 @@ class Workers:
             print(self.output())
             raise
 
+    def waiting(self) -> int:
+        """Messages in the queue that no worker holds."""
+        return messages_waiting(self.broker_url, self.queue)
+
     def output(self) -> str:
         return "\n".join(f"--- {worker.log.name}\n{worker.output()}" for worker in self.started)
 
@@ -381,6 +390,7 @@ class Workers:
         running = [worker for worker in self.started if worker.popen.poll() is None]
         for worker in running:
             worker.popen.send_signal(signal.SIGQUIT)
+        wake_idle_workers(self.client, running)
         for worker in running:
             try:
                 worker.popen.wait(timeout=10)
@@ -390,14 +400,15 @@ class Workers:
 
 
 @pytest.fixture
-def workers(redis_url, test_database_url, spawn, tmp_path) -> Iterator[Workers]:
+def workers(broker_url, redis_url, test_database_url, spawn, tmp_path) -> Iterator[Workers]:
     """Needs PostgreSQL (the workers are other processes and must see the test's committed rows:
-    mark the test ``django_db(transaction=True)``) and Redis; skips without them, fails in CI."""
+    mark the test ``django_db(transaction=True)``), Redis and the broker (Redis or RabbitMQ);
+    skips without them, fails in CI."""
     queue = f"test-delivery-{uuid.uuid4().hex[:8]}"
     env = clean_env(
         DATABASE_URL=test_database_url,
-        CELERY_BROKER_URL=redis_url,
-        REDIS_URL=redis_url,
+        CELERY_BROKER_URL=broker_url,
+        REDIS_URL=redis_url,  # the cache (hand-over records, send rate) and, by default, the results
         SITE_URL=SITE_URL,
         PAPERBOY_VAR_DIR=str(tmp_path),
         DIGEST_SEND_RATE="0",
@@ -405,31 +416,16 @@ def workers(redis_url, test_database_url, spawn, tmp_path) -> Iterator[Workers]:
         DIGEST_PAUSE_AFTER_ERRORS="50",
         DIGEST_SENDING_TIMEOUT_MINUTES="30",
     )
-    client = Celery(broker=redis_url, backend=redis_url)
+    client = Celery(broker=broker_url, backend=redis_url)
     pool = Workers(spawn, client, env, queue)
     yield pool
     pool.stop()
     client.close()
-    forget_queue(redis_url, queue)
-
-
-def forget_queue(redis_url: str, queue: str) -> None:
-    """Drop what the test left in the shared Redis: its queue, and the killed worker's
-    unacknowledged message (Redis would re-deliver it, to nobody, after the visibility timeout)."""
-    import redis
-
-    broker = redis.Redis.from_url(redis_url)
-    for tag, payload in broker.hgetall("unacked").items():
-        if json.loads(payload)[-1] == queue:
-            broker.hdel("unacked", tag)
-            broker.zrem("unacked_index", tag)
-    for key in broker.scan_iter(match=f"*{queue}*"):  # the queue and its bindings
-        broker.delete(key)
-    broker.close()
+    forget_queue(broker_url, queue)
 
 
 def kill_hard(pid: int) -> None:
-    """SIGKILL a process and any children it has (a solo worker has none; a prefork one would)."""
+    """SIGKILL a process and any children it has (a threads-pool worker has none; a prefork one would)."""
     children: list[int] = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
         with contextlib.suppress(OSError):
@@ -524,7 +520,11 @@ def test_a_worker_killed_mid_chunk_sends_every_reader_exactly_one_message(
     workers, smtp_server, planned_edition, statuses, monkeypatch
 ):
     """Killed while the server holds message 5: that row may have gone (unknown); rows 6-20 were
-    never handed over and go back to pending by themselves; nobody gets two, nobody gets none."""
+    never handed over and go back to pending by themselves; nobody gets two, nobody gets none.
+
+    The brokers treat the killed task's unacknowledged message differently: Redis keeps it aside
+    until the visibility timeout (hours), RabbitMQ puts it back in the queue the moment the
+    worker's connection drops, and the successor runs it again. Either way the outcome is the same."""
     inbox = smtp_server(delay=0.3)  # the server takes each message, then thinks: a chunk takes seconds
     _, rows = planned_edition(40)
     ids = [row.pk for row in rows]
@@ -532,12 +532,16 @@ def test_a_worker_killed_mid_chunk_sends_every_reader_exactly_one_message(
     email_of = {row.pk: row.subscriber.email.lower() for row in rows}
 
     (worker,) = workers.start(inbox.port, "doomed")
-    workers.send(doomed)
+    killed_task = workers.send(doomed)
     wait_until(lambda: len(inbox.received) >= 5, timeout=30, what="5 messages", output=workers.output)
     kill_hard(worker.popen.pid)  # during the server's pause after the 5th message arrived
     assert worker.popen.wait(timeout=10) == -signal.SIGKILL
     time.sleep(0.3)
     at_kill = inbox.counts()
+    if workers.on_rabbitmq:
+        wait_until(lambda: workers.waiting() == 1, timeout=10, what="RabbitMQ to requeue the killed task's message")
+    else:
+        assert workers.waiting() == 0, "Redis holds an unacknowledged message until its visibility timeout"
 
     after_kill = statuses(rows)
     sent = [pk for pk in doomed if after_kill[pk] == "sent"]
@@ -554,10 +558,15 @@ def test_a_worker_killed_mid_chunk_sends_every_reader_exactly_one_message(
     assert at_kill[email_of[on_the_wire[0]]] == 1 and not any(at_kill[email_of[pk]] for pk in never_attempted)
 
     workers.start(inbox.port, "successor")
+    redelivered = 0
+    if workers.on_rabbitmq:  # the successor's first task: the killed one, which sends what is pending of it
+        (again,) = workers.results([killed_task])
+        assert again == {"sent": len(never_attempted), "failed": 0, "suppressed": 0, "retrying": 0}
+        redelivered = again["sent"]
     enqueued = route_dispatch(monkeypatch, workers)
-    assert tasks.dispatch() == len(never_attempted) + len(untouched)
+    assert tasks.dispatch() == len(never_attempted) + len(untouched) - redelivered
     outcomes = workers.results(enqueued)
-    assert sum(outcome["sent"] for outcome in outcomes) == len(never_attempted) + len(untouched)
+    assert sum(outcome["sent"] for outcome in outcomes) == len(never_attempted) + len(untouched) - redelivered
     # Redis would hand the killed task's message out again after its visibility timeout: harmless.
     assert workers.results([workers.send(doomed)]) == [{"sent": 0, "failed": 0, "suppressed": 0, "retrying": 0}]
 
