@@ -93,7 +93,7 @@ def run(*, quick: bool, subscribers: int | None = None) -> list[Result]:
     log(f"fake Postmark API at {url}; {database}")
     try:
         email = {
-            "EMAIL_BACKEND": "anymail.backends.postmark.EmailBackend",
+            "EMAIL_BACKEND": "newsletter.postmark.EmailBackend",
             "ANYMAIL_POSTMARK_SERVER_TOKEN": TOKEN,
             "ANYMAIL_POSTMARK_API_URL": url,
             "DIGEST_ESP_BATCH_TEMPLATE": TEMPLATE,

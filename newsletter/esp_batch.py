@@ -22,8 +22,10 @@ if TYPE_CHECKING:
 def build_batch(sender: ChunkSender, rows: list[Delivery]) -> tuple[AnymailMessage | None, list[Delivery]]:
     """One batch call for ``rows``, and the rows it carries (a row whose rendering fails is failed and left out)."""
     merge_data, merge_headers, merge_metadata, built = {}, {}, {}, []
+    # A backend that writes pre-escaped JSON (newsletter/postmark.py) gets the parts in that form too.
+    json_parts = getattr(sender.mail, "writes_json_text", False)
     for row in rows:
-        message = sender.build(row)
+        message = sender.build(row, json_parts=json_parts)
         if message is None:
             continue
         email = row.subscriber.email
@@ -61,6 +63,15 @@ def record_statuses(sender: ChunkSender, batch: AnymailMessage, built: list[Deli
     sender.ledger.flush()
 
 
+def answered_200(batch: AnymailMessage, exc: Exception) -> bool:
+    """The call failed after the provider answered it with a 200: an Anymail error saying so, or
+    anything raised while reading that answer (Anymail keeps the response before reading it)."""
+    if isinstance(exc, AnymailAPIError) and getattr(exc, "status_code", None) == 200:
+        return True
+    response = getattr(getattr(batch, "anymail_status", None), "esp_response", None)
+    return getattr(response, "status_code", None) == 200
+
+
 def send_in_batches(sender: ChunkSender, rows: list[Delivery]) -> None:
     """Stops the sender (rows not taken, and why) when a call fails."""
     size = settings.DIGEST_ESP_BATCH_SIZE
@@ -78,7 +89,7 @@ def send_in_batches(sender: ChunkSender, rows: list[Delivery]) -> None:
             later, problem = rows[start + size :], classify(exc)
             if isinstance(problem, AccountError):  # every message refused for the account: none was taken
                 sender.stop(built + later, problem)
-            elif isinstance(exc, AnymailAPIError) and getattr(exc, "status_code", None) == 200:
+            elif answered_200(batch, exc):
                 # The provider took the call but answered in a way we cannot read: some messages
                 # may have gone. Never guess: the rows become 'unknown' (an editor may resend).
                 for row in built:

@@ -139,9 +139,10 @@ class ChunkSender:
         assert self.handover is not None, "send() starts the hand-over record"
         self.handover.before(rows)
 
-    def build(self, row: Delivery) -> EmailMultiAlternatives | None:
+    def build(self, row: Delivery, *, json_parts: bool = False) -> EmailMultiAlternatives | None:
         """The row's digest, or None: a rendering bug will not fix itself, so the row fails; a
-        digest whose every paper was withdrawn after planning is skipped."""
+        digest whose every paper was withdrawn after planning is skipped. ``json_parts``: see
+        digest_email.build_message."""
         try:
             rendered = self.renderings.get(row.edition_id)
             if rendered is None:
@@ -150,7 +151,7 @@ class ChunkSender:
                 finish_row(row, Delivery.Status.SKIPPED, last_error="every paper of this digest was withdrawn")
                 self.outcome.skipped += 1
                 return None
-            return build_message(row, row.subscriber, rendered)
+            return build_message(row, row.subscriber, rendered, json_parts=json_parts)
         except DatabaseError:
             raise  # the database, not the rendering: send_chunk deals with it
         except Exception as exc:
@@ -298,11 +299,12 @@ def suppress_gone(rows: list[Delivery], outcome: ChunkOutcome) -> list[Delivery]
     return [row for row in rows if row.subscriber_id in receiving]
 
 
-def provider_failed(rows: list[Delivery], problem: Exception, outcome: ChunkOutcome) -> None:
-    """The provider failed us before these rows went out. An account-level refusal pauses the
-    edition at once (its reason shown in admin) and fails nobody; anything else sends the rows back
-    to retry and counts one consecutive error (enough of them pause the edition too)."""
-    edition, error = rows[0].edition, str(problem)
+def provider_failed(rows: list[Delivery], problem: Exception, outcome: ChunkOutcome, edition: Edition) -> None:
+    """The provider failed us before these rows went out (there may be none left: the call that
+    failed was the chunk's last). An account-level refusal pauses the edition at once (its reason
+    shown in admin) and fails nobody; anything else sends the rows back to retry and counts one
+    consecutive error (enough of them pause the edition too)."""
+    error = str(problem)
     if isinstance(problem, AccountError):
         hand_back(rows, error, outcome, attempted=False)
         reason = (
@@ -326,13 +328,13 @@ def send_chunk(delivery_ids: list[int]) -> ChunkOutcome:
         mail = get_connection(fail_silently=False)
         mail.open()
     except Exception as exc:  # the provider is unreachable or refuses us: nothing was sent, all rows go back
-        provider_failed(rows, classify(exc), outcome)
+        provider_failed(rows, classify(exc), outcome, rows[0].edition)
         return outcome
     sender = ChunkSender(mail, outcome)
     try:
         sender.send(rows)
         if sender.problem is not None:  # what was not sent goes back
-            provider_failed(sender.stopped, sender.problem, outcome)
+            provider_failed(sender.stopped, sender.problem, outcome, rows[0].edition)
     except DatabaseError:
         # The database connection broke mid-chunk (a restart, a failover, pg_terminate_backend):
         # on a new connection, record what was sent and put back what was never handed over.
