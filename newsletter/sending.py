@@ -239,6 +239,8 @@ class ChunkSender:
         esp_batch.send_in_batches(self, html)
         if self.problem is not None:
             self.stopped += text
+        elif settings.DIGEST_ESP_BATCH_TEXT_TEMPLATE:
+            esp_batch.send_in_batches(self, text, settings.DIGEST_ESP_BATCH_TEXT_TEMPLATE)
         else:
             self.send_one_by_one(text)
 
