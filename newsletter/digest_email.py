@@ -12,7 +12,6 @@ from newsletter.ledger import message_id_for
 from newsletter.links import personal_links
 from newsletter.mime import email_class
 from newsletter.models import Delivery, Edition
-from newsletter.postmark import JSONText
 from newsletter.rendering import RenderedEdition, paper_views, render_digest, render_edition, withdrawn_papers
 from subscribers.models import Subscriber
 
@@ -28,11 +27,8 @@ def build_message(
     rendered: RenderedEdition,
     *,
     shown_links: tuple[dict[str, str], str] | None = None,
-    json_parts: bool = False,
 ) -> EmailMultiAlternatives:
-    """``shown_links``: (links, feedback stem) to show instead of the reader's personal ones.
-    ``json_parts``: the body and the HTML part are JSONText, which newsletter/postmark.py's batch
-    payload writes without escaping them again."""
+    """``shown_links``: (links, feedback stem) to show instead of the reader's personal ones."""
     links, feedback = shown_links or personal_links(delivery, subscriber)
     wants_html = subscriber.email_format == Subscriber.Format.HTML
     digest = render_digest(
@@ -43,11 +39,10 @@ def build_message(
         html=wants_html,
         reasons=delivery.reasons,
         unmatched=delivery.unmatched,
-        json_parts=json_parts,
     )
     message = email_class()(
         digest.subject,
-        JSONText(digest.text, digest.text_json) if json_parts else digest.text,
+        digest.text,
         settings.DEFAULT_FROM_EMAIL,
         [subscriber.email],
         headers={
@@ -58,7 +53,7 @@ def build_message(
         },
     )
     if wants_html:
-        message.attach_alternative(JSONText(digest.html, digest.html_json) if json_parts else digest.html, "text/html")
+        message.attach_alternative(digest.html, "text/html")
     # Anymail reads these; other backends ignore them.
     message.metadata = {"delivery_id": str(delivery.pk), "edition_id": str(delivery.edition_id)}  # type: ignore[attr-defined]
     # One tag: some ESPs (Postmark) take only one per message.

@@ -27,10 +27,8 @@ def build_batch(
     (DIGEST_ESP_BATCH_TEMPLATE unless given), and the rows it carries (a row whose rendering
     fails is failed and left out)."""
     merge_data, merge_headers, merge_metadata, built = {}, {}, {}, []
-    # A backend that writes pre-escaped JSON (newsletter/postmark.py) gets the parts in that form too.
-    json_parts = getattr(sender.mail, "writes_json_text", False)
     for row in rows:
-        message = sender.build(row, json_parts=json_parts)
+        message = sender.build(row)
         if message is None:
             continue
         email = row.subscriber.email

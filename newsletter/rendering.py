@@ -22,7 +22,6 @@ import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from html import escape as html_escape
-from json.encoder import encode_basestring_ascii  # json.dumps' own escaping of a str (C)
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -114,9 +113,6 @@ class RenderedEdition:
     worded: dict[tuple[str, ...], tuple[str, str, bool]] = field(default_factory=dict, repr=False, compare=False)
     # Each rendering above cut at its markers, once, on first use (see render_digest).
     pieces: dict[tuple[str, int], list[str]] = field(default_factory=dict, repr=False, compare=False)
-    # The same pieces JSON-escaped, for the parts' JSON form (render_digest's ``json_parts``).
-    json_pieces: dict[tuple[str, int], list[str]] = field(default_factory=dict, repr=False, compare=False)
-    json_values: dict[str, str] = field(default_factory=dict, repr=False, compare=False)  # see _json_escaped
 
 
 @dataclass(frozen=True)
@@ -124,9 +120,6 @@ class Digest:
     subject: str
     text: str
     html: str
-    # With render_digest's ``json_parts``: ``json.dumps(text)``, ``json.dumps(html)``.
-    text_json: str = ""
-    html_json: str = ""
 
 
 def email_image(url: str) -> str:
@@ -330,40 +323,6 @@ def _fill(pieces: list[str], values: dict[str, str]) -> str:
     return "".join(parts)
 
 
-def _json_pieces(rendered: RenderedEdition, key: tuple[str, int], part: str) -> list[str]:
-    """``_pieces`` JSON-escaped (markers are plain ASCII: they stay markers, at the same places)."""
-    cut = rendered.json_pieces.get(key)
-    if cut is None:
-        cut = rendered.json_pieces[key] = [
-            encode_basestring_ascii(piece)[1:-1] for piece in _pieces(rendered, key, part)
-        ]
-    return cut
-
-
-def _json_escaped(rendered: RenderedEdition, value: str) -> str:
-    """``value`` JSON-escaped, remembered for values every reader shares (why lines, the badge)."""
-    found = rendered.json_values.get(value)
-    if found is None:
-        found = encode_basestring_ascii(value)[1:-1]
-        if len(rendered.json_values) < WORDED_PER_EDITION:
-            rendered.json_values[value] = found
-    return found
-
-
-def _json_all(values: dict[str, str]) -> dict[str, str]:
-    return {marker: encode_basestring_ascii(value)[1:-1] for marker, value in values.items()}
-
-
-def _stripped_json(escaped: str, whole: str) -> str:
-    """The JSON string of ``whole.strip() + "\\n"``, cut from ``escaped`` (``whole``, escaped)."""
-    kept = whole.strip()
-    if not kept:
-        return encode_basestring_ascii("\n")
-    lead = len(encode_basestring_ascii(whole[: len(whole) - len(whole.lstrip())])) - 2
-    trail = len(encode_basestring_ascii(whole[len(whole.rstrip()) :])) - 2
-    return '"' + escaped[lead : len(escaped) - trail] + '\\n"'
-
-
 def _codes(reasons: list[object], index: int) -> tuple[str, ...]:
     """The reason codes of the paper at ``index``: none past the end of the list (old rows, short
     lists), and only strings (the stored JSON is not trusted to have the planner's shape)."""
@@ -428,17 +387,13 @@ def render_digest(
     html: bool = True,
     reasons: object = (),
     unmatched: bool = False,
-    json_parts: bool = False,
 ) -> Digest:
     """One reader's digest: their papers in their order, their links. ``feedback_url`` is a
     prefix; ``<prefix><paper id>/more/`` and ``/less/`` record votes. ``reasons``: the reason codes
     of each paper of ``paper_ids`` (Delivery.reasons); ``unmatched``: say that nothing matched.
     Only strings are joined: each shared rendering is cut at its markers once, and every reader's
     values fill the cuts. Papers withdrawn since planning (not in ``rendered``) are left out.
-    ``links["click_token"]`` fills the tracked links (newsletter.links.click_token).
-    ``json_parts``: also both parts as JSON strings (``Digest.text_json``, ``html_json``), for an
-    ESP's batch call (newsletter/postmark.py): joined from pieces escaped once per edition, they
-    cost a join, not an escape of the whole part per reader."""
+    ``links["click_token"]`` fills the tracked links (newsletter.links.click_token)."""
     listed = reasons if isinstance(reasons, list) else []
     papers = [(pid, _codes(listed, index)) for index, pid in enumerate(paper_ids) if pid in rendered.paper_text]
     subject, named = _subject(rendered, papers, unmatched)
@@ -450,11 +405,6 @@ def render_digest(
         _fill(_pieces(rendered, ("notice_text", 0), rendered.notice_text), text_links) if unmatched else ""
     )
     text = [_fill(_pieces(rendered, ("text_head", 0), rendered.text_head), head)]
-    json_escape = encode_basestring_ascii
-    json_text: list[str] = []  # with json_parts: the same, JSON-escaped
-    if json_parts:
-        # Escaping is character by character: escaped pieces joined are the whole escaped.
-        json_text = [_fill(_json_pieces(rendered, ("text_head", 0), rendered.text_head), _json_all(head))]
     pids = [pid for pid, _ in papers]
     whys = [_why(rendered, codes) for _, codes in papers]
     for position, (pid, why) in enumerate(zip(pids, whys, strict=True), start=1):
@@ -466,23 +416,8 @@ def render_digest(
             WHY_MARKER: why[0],
         }
         text.append(_fill(_pieces(rendered, ("text", pid), rendered.paper_text[pid]), values))
-        if json_parts:
-            json_values = {
-                POSITION_MARKER: values[POSITION_MARKER],  # digits
-                CLICK_MARKER: json_escape(values[CLICK_MARKER])[1:-1],
-                more: json_escape(values[more])[1:-1],
-                less: json_escape(values[less])[1:-1],
-                WHY_MARKER: _json_escaped(rendered, why[0]),
-            }
-            json_text.append(_fill(_json_pieces(rendered, ("text", pid), rendered.paper_text[pid]), json_values))
     text.append(_fill(_pieces(rendered, ("text_tail", 0), rendered.text_tail), text_links))
-    whole_text = "".join(text)
-    body_text = whole_text.strip() + "\n"
-    text_json = ""
-    if json_parts:
-        json_text.append(_fill(_json_pieces(rendered, ("text_tail", 0), rendered.text_tail), _json_all(text_links)))
-        text_json = _stripped_json("".join(json_text), whole_text)
-    body_html = html_json = ""
+    body_html = ""
     if html:
         html_links = {marker: html_escape(url) for marker, url in text_links.items()}
         head = dict(html_links)
@@ -491,38 +426,19 @@ def render_digest(
             _fill(_pieces(rendered, ("notice_html", 0), rendered.notice_html), html_links) if unmatched else ""
         )
         parts = [_fill(_pieces(rendered, ("html_head", 0), rendered.html_head), head)]
-        escaped: list[str] = []
-        json_links: dict[str, str] = {}
-        if json_parts:
-            json_links = _json_all(html_links)
-            escaped = [_fill(_json_pieces(rendered, ("html_head", 0), rendered.html_head), _json_all(head))]
         for position, (pid, (_, paragraph, says_pick)) in enumerate(zip(pids, whys, strict=True), start=1):
-            pin = "" if says_pick else rendered.pin_html
             values = {
                 POSITION_MARKER: str(position),
                 CLICK_MARKER: html_links[CLICK_MARKER],
                 more: html_escape(f"{feedback_url}{pid}/more/"),
                 less: html_escape(f"{feedback_url}{pid}/less/"),
                 WHY_MARKER: paragraph,
-                PIN_MARKER: pin,
+                PIN_MARKER: "" if says_pick else rendered.pin_html,
             }
             parts.append(_fill(_pieces(rendered, ("html", pid), rendered.paper_html[pid]), values))
-            if json_parts:
-                json_values = {
-                    POSITION_MARKER: values[POSITION_MARKER],  # digits
-                    CLICK_MARKER: json_links[CLICK_MARKER],
-                    more: json_escape(values[more])[1:-1],
-                    less: json_escape(values[less])[1:-1],
-                    WHY_MARKER: _json_escaped(rendered, paragraph),
-                    PIN_MARKER: _json_escaped(rendered, pin),
-                }
-                escaped.append(_fill(_json_pieces(rendered, ("html", pid), rendered.paper_html[pid]), json_values))
         parts.append(_fill(_pieces(rendered, ("html_tail", 0), rendered.html_tail), html_links))
         body_html = "".join(parts)
-        if json_parts:
-            escaped.append(_fill(_json_pieces(rendered, ("html_tail", 0), rendered.html_tail), json_links))
-            html_json = '"' + "".join(escaped) + '"'
-    return Digest(subject=subject, text=body_text, html=body_html, text_json=text_json, html_json=html_json)
+    return Digest(subject=subject, text="".join(text).strip() + "\n", html=body_html)
 
 
 def withdrawn_papers(edition: Edition) -> dict[int, str]:

@@ -139,10 +139,9 @@ class ChunkSender:
         assert self.handover is not None, "send() starts the hand-over record"
         self.handover.before(rows)
 
-    def build(self, row: Delivery, *, json_parts: bool = False) -> EmailMultiAlternatives | None:
+    def build(self, row: Delivery) -> EmailMultiAlternatives | None:
         """The row's digest, or None: a rendering bug will not fix itself, so the row fails; a
-        digest whose every paper was withdrawn after planning is skipped. ``json_parts``: see
-        digest_email.build_message."""
+        digest whose every paper was withdrawn after planning is skipped."""
         try:
             rendered = self.renderings.get(row.edition_id)
             if rendered is None:
@@ -151,7 +150,7 @@ class ChunkSender:
                 finish_row(row, Delivery.Status.SKIPPED, last_error="every paper of this digest was withdrawn")
                 self.outcome.skipped += 1
                 return None
-            return build_message(row, row.subscriber, rendered, json_parts=json_parts)
+            return build_message(row, row.subscriber, rendered)
         except DatabaseError:
             raise  # the database, not the rendering: send_chunk deals with it
         except Exception as exc:

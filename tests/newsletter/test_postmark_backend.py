@@ -1,6 +1,6 @@
 """newsletter/postmark.py sends what Anymail's own Postmark backend sends, byte for byte, and reads
-Postmark's answers as Anymail reads them; its shortcuts (addresses from their parts, pre-escaped
-HTML parts, answers read by position) only ever stand in for Anymail's code, never change a result.
+Postmark's answers as Anymail reads them; its shortcuts (addresses from their parts, answers read
+by position) only ever stand in for Anymail's code, never change a result.
 The same batch goes through both backends over HTTP to the local Postmark stand-in
 (bench/fake_esp.py), and recipient statuses are compared on real Postmark answer shapes."""
 
@@ -19,10 +19,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bench.fake_esp import FakePostmark
-from newsletter import esp_batch, rendering, sending
-from newsletter.digest_email import build_message
+from newsletter import esp_batch, sending
 from newsletter.models import Delivery
-from newsletter.postmark import DigestPayload, EmailBackend, JSONText, address_list
+from newsletter.postmark import DigestPayload, EmailBackend, address_list
 
 TOKEN = "test-server-token"
 TEMPLATE = "paperboy-digest"
@@ -43,7 +42,7 @@ def postmark(settings):
 
 
 def a_batch(rows: list[Delivery]) -> AnymailMessage:
-    """One batch message for ``rows``, built as sending builds it for our backend (JSONText HTML)."""
+    """One batch message for ``rows``, built as sending builds it."""
     mail = get_connection(OURS)
     sender = sending.ChunkSender(mail, sending.ChunkOutcome())
     batch, built = esp_batch.build_batch(sender, rows)
@@ -69,7 +68,6 @@ def test_the_same_batch_goes_out_byte_for_byte_as_through_anymails_backend(postm
         row.subscriber.email = email
         row.subscriber.save()
     batch = a_batch(rows)
-    assert all(isinstance(model["html_body"], JSONText) for model in batch.merge_data.values())
 
     theirs, their_messages, their_statuses = sent_through("anymail.backends.postmark.EmailBackend", batch, postmark)
     ours, our_messages, our_statuses = sent_through(OURS, batch, postmark)
@@ -180,7 +178,7 @@ def test_every_answer_is_read_as_anymail_reads_it(settings, body):
     assert (body in FAILING.values()) == (isinstance(ours, tuple) and ours[0] == "raised")
 
 
-def test_our_payload_is_used_and_serializes_plain_messages_as_anymail_does(settings):
+def test_our_payload_is_used_and_serializes_messages_as_anymail_does(settings):
     settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": TOKEN}
     ours, theirs = EmailBackend(), AnymailPostmark()
     message, payload = batch_payload(ours)
@@ -225,37 +223,6 @@ def test_recipients_are_what_anymails_parser_makes_of_them(addresses):
 @given(st.lists(st.from_regex(r"[A-Za-z0-9.'+_-]{1,12}@[A-Za-z0-9.-]{1,12}", fullmatch=True), min_size=1, max_size=4))
 def test_any_simple_looking_address_is_what_anymails_parser_makes_of_it(addresses):
     assert parsed(address_list, addresses) == parsed(parse_address_list, addresses)
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("email_format", ["html", "text"])
-def test_the_parts_json_forms_are_json_dumps_of_them(planned_edition, email_format):
-    edition, rows = planned_edition(3, papers=5, email_format=email_format)
-    # Non-ASCII (and beyond the BMP) in shared and per-reader parts alike; one reader unmatched.
-    edition.subject = "Papers — “curated” 🧪"
-    edition.intro = 'An intro with "quotes", a \\ and a\ttab'
-    edition.save()
-    rendering.forget_renderings()
-    rows[1].unmatched = True
-    for row in rows:
-        message = build_message(row, row.subscriber, rendering.rendered_edition(edition), json_parts=True)
-        plain = build_message(row, row.subscriber, rendering.rendered_edition(edition))
-        parts = [message.body] + [content for content, _ in message.alternatives]
-        assert len(parts) == (2 if email_format == "html" else 1)
-        for part in parts:
-            assert isinstance(part, JSONText)
-            assert part.json == json.dumps(str(part))
-        assert type(plain.body) is str and all(type(content) is str for content, _ in plain.alternatives)
-        # The same digest as without JSON forms (its links signed in the same second, or not).
-        assert message.body == plain.body or "/unsubscribe/" in message.body
-
-
-@given(st.text(alphabet=st.sampled_from(' \t\n\r\x0b\x0c\x1c\x85\xa0\u2003\u3000ab"\\é🧪'), max_size=12))
-def test_the_text_parts_json_form_is_cut_as_the_text_is_stripped(whole):
-    from json.encoder import encode_basestring_ascii
-
-    escaped = encode_basestring_ascii(whole)[1:-1]
-    assert rendering._stripped_json(escaped, whole) == json.dumps(whole.strip() + "\n")
 
 
 @pytest.mark.django_db
