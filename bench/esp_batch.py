@@ -119,7 +119,8 @@ def _resend(edition, ids: list[int], counter: Callable[[], int], backend: str) -
 PROFILED = {
     ("newsletter/esp_batch.py", "build_batch"): "rendering the digests (build_batch)",
     ("newsletter/links.py", "personal_links"): "of which signing links",
-    ("newsletter/postmark.py", "serialize_data"): "writing the batch JSON",
+    ("newsletter/postmark.py", "build_message_payload"): "Anymail's payload (merge data, recipients)",
+    ("anymail/backends/postmark.py", "serialize_data"): "writing the batch JSON",
     ("requests/sessions.py", "request"): "HTTP (the fake ESP reading the call included)",
     ("newsletter/postmark.py", "parse_recipient_status"): "reading the answer",
     ("newsletter/esp_batch.py", "record_statuses"): "recording the outcomes",
