@@ -35,8 +35,9 @@ _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _DOT_ATOM = re.compile(rf"({_ATEXT}(?:\.{_ATEXT})*)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)")
 
 
-def address_list(addresses: Any, field: str | None = None) -> list[EmailAddress]:
-    """Anymail's ``parse_address_list``, built from the parts for a list of bare ASCII addresses."""
+def address_list(addresses: Any, field: str | None = "to") -> list[EmailAddress]:
+    """Anymail's ``parse_address_list``, built from the parts for a list of bare ASCII addresses.
+    (The payload's ``to`` converter: Anymail names the field in its errors only for its own parser.)"""
     if isinstance(addresses, (list, tuple)) and addresses and all(isinstance(item, str) for item in addresses):
         found = [_DOT_ATOM.fullmatch(item) for item in addresses]
         if all(found):

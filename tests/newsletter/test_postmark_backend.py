@@ -220,6 +220,18 @@ def test_recipients_are_what_anymails_parser_makes_of_them(addresses):
     assert parsed(address_list, addresses) == parsed(parse_address_list, addresses)
 
 
+@pytest.mark.parametrize("to", [["no-at-sign"], ["ok@example.org", "two@@example.org"]])
+def test_an_invalid_recipient_is_refused_with_anymails_words(settings, to):
+    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": TOKEN}
+    errors = []
+    for backend in (AnymailPostmark(), EmailBackend()):
+        message = AnymailMessage(from_email="digest@paperboy.example", to=to, subject="s", body="b")
+        with pytest.raises(AnymailInvalidAddress) as raised:
+            backend.build_message_payload(message, backend.send_defaults)
+        errors.append(str(raised.value))
+    assert errors[0] == errors[1] and "in `to`" in errors[0]
+
+
 @given(st.lists(st.from_regex(r"[A-Za-z0-9.'+_-]{1,12}@[A-Za-z0-9.-]{1,12}", fullmatch=True), min_size=1, max_size=4))
 def test_any_simple_looking_address_is_what_anymails_parser_makes_of_it(addresses):
     assert parsed(address_list, addresses) == parsed(parse_address_list, addresses)
