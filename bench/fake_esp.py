@@ -5,7 +5,8 @@ It implements what Anymail's Postmark backend calls when Paperboy sends digests 
 message, for plain-text readers), with Postmark's request checks (server token, sender,
 recipient, template, model) and its response shapes. It accepts and counts messages; it does
 not deliver or render them. Addresses at ``inactive.example`` get Postmark's "inactive recipient"
-answer (ErrorCode 406); ``fail_next`` answers the next calls with an HTTP error; with
+answer (ErrorCode 406); ``fail_next`` answers the next calls with an HTTP error, ``garble_next``
+with a 200 and the given body instead of Postmark's answer (the messages may have gone); with
 ``sender_signatures`` set, a From address outside it gets Postmark's "not a Sender Signature"
 answer (ErrorCode 400), per message as Postmark gives it.
 
@@ -18,6 +19,7 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import socket
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,11 +39,13 @@ class FakePostmark(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.calls: list[str] = []  # endpoint of every accepted call
         self.messages: list[dict] = []  # every accepted message (kept only when ``keep``)
+        self.bodies: list[bytes] = []  # every call's request body, as sent (kept only when ``keep``)
         self.accepted = 0
         self.refused = 0
         self.bytes = 0
         self.keep = True
         self.fail_next: list[int] = []  # HTTP statuses to answer the next calls with
+        self.garble_next: list[str] = []  # bodies to answer the next calls with (200), as they are
         self.sender_signatures: frozenset[str] | None = None  # None: every From is allowed
 
     @property
@@ -98,17 +102,24 @@ def check_message(message: object, *, template: bool) -> dict | None:
 class _Handler(BaseHTTPRequestHandler):
     server: FakePostmark
     protocol_version = "HTTP/1.1"  # keep-alive, as requests' sessions use it
+    wbufsize = 1 << 17  # an answer is written whole (handle_one_request flushes it)
 
     def log_message(self, format: str, *args) -> None:  # quiet
         pass
 
-    def _answer(self, status: int, body: object) -> None:
-        data = json.dumps(body).encode()
+    def setup(self) -> None:
+        super().setup()
+        # As HTTP servers do on keep-alive connections: without it, an answer written after its
+        # headers waits for the client's delayed ACK (Nagle), ~40 ms a call on Linux loopback.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def _answer(self, status: int, body: object, *, raw_text: bool = False) -> None:
+        data = str(body).encode() if raw_text else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        self.wfile.write(data)  # buffered (wbufsize): headers and body leave in one write
 
     def do_GET(self) -> None:
         if self.path == "/__stats":
@@ -122,8 +133,14 @@ class _Handler(BaseHTTPRequestHandler):
         server = self.server
         with server.lock:
             failure = server.fail_next.pop(0) if server.fail_next else None
+            garble = server.garble_next.pop(0) if server.garble_next else None
+            if server.keep:
+                server.bodies.append(raw)
         if failure:
             self._answer(failure, _error(failure, "Simulated provider failure"))
+            return
+        if garble is not None:
+            self._answer(200, garble, raw_text=True)
             return
         if self.headers.get("X-Postmark-Server-Token") != server.token:
             self._answer(401, _error(10, "Request does not contain a valid Server token."))

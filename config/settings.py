@@ -352,6 +352,9 @@ DIGEST_FAST_MIME = env.bool("DIGEST_FAST_MIME", default=True)
 # template that shows each reader's own rendering ({{subject}}, {{{html_body}}}, {{{text_body}}}),
 # and readers per API call (Postmark takes 500). Empty: one API call per message.
 DIGEST_ESP_BATCH_TEMPLATE = env.str("DIGEST_ESP_BATCH_TEMPLATE", default="")
+# With it, a text-only template ({{subject}}, {{{text_body}}}) for plain-text readers, who then go
+# in batches too. Empty: plain-text readers one API call each.
+DIGEST_ESP_BATCH_TEXT_TEMPLATE = env.str("DIGEST_ESP_BATCH_TEXT_TEMPLATE", default="")
 DIGEST_ESP_BATCH_SIZE = env.int("DIGEST_ESP_BATCH_SIZE", default=500)
 if DIGEST_ESP_BATCH_SIZE < 1:
     raise ImproperlyConfigured("DIGEST_ESP_BATCH_SIZE takes a number of messages, at least 1.")

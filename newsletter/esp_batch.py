@@ -2,11 +2,12 @@
 
 The ESP's stored template DIGEST_ESP_BATCH_TEMPLATE is a shell that shows each reader's own
 rendering, passed as merge data (``subject``, ``html_body``, ``text_body``); headers and
-metadata go per reader."""
+metadata go per reader. With DIGEST_ESP_BATCH_TEXT_TEMPLATE (a text-only shell: ``subject``,
+``text_body``) plain-text readers go in batches of their own; without, one call each."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from anymail.message import AnymailMessage
@@ -19,19 +20,22 @@ if TYPE_CHECKING:
     from newsletter.sending import ChunkSender
 
 
-def build_batch(sender: ChunkSender, rows: list[Delivery]) -> tuple[AnymailMessage | None, list[Delivery]]:
-    """One batch call for ``rows``, and the rows it carries (a row whose rendering fails is failed and left out)."""
+def build_batch(
+    sender: ChunkSender, rows: list[Delivery], template: str = ""
+) -> tuple[AnymailMessage | None, list[Delivery]]:
+    """One batch call for ``rows`` (readers of one format) through the stored ``template``
+    (DIGEST_ESP_BATCH_TEMPLATE unless given), and the rows it carries (a row whose rendering
+    fails is failed and left out)."""
     merge_data, merge_headers, merge_metadata, built = {}, {}, {}, []
     for row in rows:
         message = sender.build(row)
         if message is None:
             continue
         email = row.subscriber.email
-        merge_data[email] = {
-            "subject": message.subject,
-            "html_body": message.alternatives[0][0],
-            "text_body": message.body,
-        }
+        model: dict[str, Any] = {"subject": message.subject, "text_body": message.body}
+        if message.alternatives:  # an HTML reader's
+            model["html_body"] = message.alternatives[0][0]
+        merge_data[email] = model
         merge_headers[email] = message.extra_headers
         merge_metadata[email] = message.metadata  # type: ignore[attr-defined]
         built.append(row)
@@ -42,7 +46,7 @@ def build_batch(sender: ChunkSender, rows: list[Delivery]) -> tuple[AnymailMessa
         to=[row.subscriber.email for row in built],
         tags=[f"digest-{built[0].kind}"],
     )
-    batch.template_id = settings.DIGEST_ESP_BATCH_TEMPLATE
+    batch.template_id = template or settings.DIGEST_ESP_BATCH_TEMPLATE
     batch.merge_data, batch.merge_headers, batch.merge_metadata = merge_data, merge_headers, merge_metadata
     return batch, built
 
@@ -50,22 +54,38 @@ def build_batch(sender: ChunkSender, rows: list[Delivery]) -> tuple[AnymailMessa
 def record_statuses(sender: ChunkSender, batch: AnymailMessage, built: list[Delivery]) -> None:
     """Each recipient's fate as the ESP reported it; what it did not report is 'unknown', never guessed."""
     statuses = {address.lower(): status for address, status in batch.anymail_status.recipients.items()}
-    for row in built:
-        status = statuses.get(row.subscriber.email.lower())
-        if status is not None and status.status in ("sent", "queued"):
-            sender.sent(row, esp_message_id=status.message_id or "", send_seconds=0.0)
-        elif status is not None and status.status in ("rejected", "invalid"):
-            sender.fail(row, f"the provider refused this recipient ({status.status})")
-        else:
-            sender.fail(row, "the provider did not say whether it sent this", status=Delivery.Status.UNKNOWN)
-    sender.ledger.flush()
+    # A call's outcomes arrive together: one ledger UPDATE for them, not one per 100 rows.
+    ledger = sender.ledger
+    limit, ledger.max_rows = ledger.max_rows, max(ledger.max_rows, len(built))
+    try:
+        for row in built:
+            status = statuses.get(row.subscriber.email.lower())
+            if status is not None and status.status in ("sent", "queued"):
+                sender.sent(row, esp_message_id=status.message_id or "", send_seconds=0.0)
+            elif status is not None and status.status in ("rejected", "invalid"):
+                sender.fail(row, f"the provider refused this recipient ({status.status})")
+            else:
+                sender.fail(row, "the provider did not say whether it sent this", status=Delivery.Status.UNKNOWN)
+    finally:
+        ledger.max_rows = limit
+    ledger.flush()
 
 
-def send_in_batches(sender: ChunkSender, rows: list[Delivery]) -> None:
-    """Stops the sender (rows not taken, and why) when a call fails."""
+def answered_200(batch: AnymailMessage, exc: Exception) -> bool:
+    """The call failed after the provider answered it with a 200: an Anymail error saying so, or
+    anything raised while reading that answer (Anymail keeps the response before reading it)."""
+    if isinstance(exc, AnymailAPIError) and getattr(exc, "status_code", None) == 200:
+        return True
+    response = getattr(getattr(batch, "anymail_status", None), "esp_response", None)
+    return getattr(response, "status_code", None) == 200
+
+
+def send_in_batches(sender: ChunkSender, rows: list[Delivery], template: str = "") -> None:
+    """``rows`` (readers of one format) through ``template`` (see build_batch). Stops the sender
+    (rows not taken, and why) when a call fails."""
     size = settings.DIGEST_ESP_BATCH_SIZE
     for start in range(0, len(rows), size):
-        batch, built = build_batch(sender, rows[start : start + size])
+        batch, built = build_batch(sender, rows[start : start + size], template)
         if batch is None:
             continue
         wait_for_send_slot(len(built))
@@ -78,7 +98,7 @@ def send_in_batches(sender: ChunkSender, rows: list[Delivery]) -> None:
             later, problem = rows[start + size :], classify(exc)
             if isinstance(problem, AccountError):  # every message refused for the account: none was taken
                 sender.stop(built + later, problem)
-            elif isinstance(exc, AnymailAPIError) and getattr(exc, "status_code", None) == 200:
+            elif answered_200(batch, exc):
                 # The provider took the call but answered in a way we cannot read: some messages
                 # may have gone. Never guess: the rows become 'unknown' (an editor may resend).
                 for row in built:

@@ -314,8 +314,13 @@ def _pieces(rendered: RenderedEdition, key: tuple[str, int], part: str) -> list[
 
 
 def _fill(pieces: list[str], values: dict[str, str]) -> str:
-    """The rendering with every marker replaced by its value (the other pieces as they are)."""
-    return "".join([values.get(piece, piece) for piece in pieces])
+    """The rendering with every marker replaced by its value (the other pieces as they are).
+    ``_MARKER.split`` puts the markers at the odd positions: only those are looked at."""
+    parts = pieces.copy()
+    for index in range(1, len(parts), 2):
+        marker = parts[index]
+        parts[index] = values.get(marker, marker)
+    return "".join(parts)
 
 
 def _codes(reasons: list[object], index: int) -> tuple[str, ...]:

@@ -242,6 +242,8 @@ class ChunkSender:
         esp_batch.send_in_batches(self, html)
         if self.problem is not None:
             self.stopped += text
+        elif settings.DIGEST_ESP_BATCH_TEXT_TEMPLATE:
+            esp_batch.send_in_batches(self, text, settings.DIGEST_ESP_BATCH_TEXT_TEMPLATE)
         else:
             self.send_one_by_one(text)
 
@@ -302,11 +304,12 @@ def suppress_gone(rows: list[Delivery], outcome: ChunkOutcome) -> list[Delivery]
     return [row for row in rows if row.subscriber_id in receiving]
 
 
-def provider_failed(rows: list[Delivery], problem: Exception, outcome: ChunkOutcome) -> None:
-    """The provider failed us before these rows went out. An account-level refusal pauses the
-    edition at once (its reason shown in admin) and fails nobody; anything else sends the rows back
-    to retry and counts one consecutive error (enough of them pause the edition too)."""
-    edition, error = rows[0].edition, str(problem)
+def provider_failed(rows: list[Delivery], problem: Exception, outcome: ChunkOutcome, edition: Edition) -> None:
+    """The provider failed us before these rows went out (there may be none left: the call that
+    failed was the chunk's last). An account-level refusal pauses the edition at once (its reason
+    shown in admin) and fails nobody; anything else sends the rows back to retry and counts one
+    consecutive error (enough of them pause the edition too)."""
+    error = str(problem)
     if isinstance(problem, AccountError):
         hand_back(rows, error, outcome, attempted=False)
         reason = (
@@ -330,13 +333,13 @@ def send_chunk(delivery_ids: list[int]) -> ChunkOutcome:
         mail = get_connection(fail_silently=False)
         mail.open()
     except Exception as exc:  # the provider is unreachable or refuses us: nothing was sent, all rows go back
-        provider_failed(rows, classify(exc), outcome)
+        provider_failed(rows, classify(exc), outcome, rows[0].edition)
         return outcome
     sender = ChunkSender(mail, outcome)
     try:
         sender.send(rows)
         if sender.problem is not None:  # what was not sent goes back
-            provider_failed(sender.stopped, sender.problem, outcome)
+            provider_failed(sender.stopped, sender.problem, outcome, rows[0].edition)
     except DatabaseError:
         # The database connection broke mid-chunk (a restart, a failover, pg_terminate_backend):
         # on a new connection, record what was sent and put back what was never handed over.

@@ -24,10 +24,14 @@ SENDER = "digest@paperboy.example"
 pytestmark = [pytest.mark.usefixtures("digest_settings"), pytest.mark.django_db]
 
 
-@pytest.fixture
-def postmark(settings):
+# Anymail's own Postmark backend, and ours (newsletter/postmark.py): every test holds for both.
+BACKENDS = ["anymail.backends.postmark.EmailBackend", "newsletter.postmark.EmailBackend"]
+
+
+@pytest.fixture(params=BACKENDS, ids=["anymail", "paperboy"])
+def postmark(settings, request):
     server = FakePostmark(token=TOKEN).start()
-    settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+    settings.EMAIL_BACKEND = request.param
     settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": TOKEN, "POSTMARK_API_URL": server.url}
     settings.DEFAULT_FROM_EMAIL = f"Paperboy <{SENDER}>"
     settings.DIGEST_ESP_BATCH_SIZE = 4

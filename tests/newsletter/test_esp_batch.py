@@ -18,10 +18,14 @@ TEMPLATE = "paperboy-digest"
 pytestmark = pytest.mark.usefixtures("digest_settings")
 
 
-@pytest.fixture
-def postmark(settings):
+# Anymail's own Postmark backend, and ours (newsletter/postmark.py): every test holds for both.
+BACKENDS = ["anymail.backends.postmark.EmailBackend", "newsletter.postmark.EmailBackend"]
+
+
+@pytest.fixture(params=BACKENDS, ids=["anymail", "paperboy"])
+def postmark(settings, request):
     server = FakePostmark(token=TOKEN).start()
-    settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+    settings.EMAIL_BACKEND = request.param
     settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": TOKEN, "POSTMARK_API_URL": server.url}
     settings.DIGEST_ESP_BATCH_TEMPLATE = TEMPLATE
     settings.DIGEST_ESP_BATCH_SIZE = 4
@@ -109,3 +113,56 @@ def test_without_a_batch_template_every_reader_is_one_call(postmark, settings, p
     assert outcome.sent == 3
     assert postmark.calls == ["/email"] * 3
     assert all("HtmlBody" in message and "TemplateAlias" not in message for message in postmark.messages)
+
+
+@pytest.mark.django_db
+def test_with_a_text_template_plain_text_readers_go_in_batches_of_their_own(postmark, settings, planned_edition):
+    settings.DIGEST_ESP_BATCH_TEXT_TEMPLATE = "paperboy-digest-text"
+    _, rows = planned_edition(7)
+    text_rows = rows[4:]
+    for row in text_rows:
+        row.subscriber.email_format = "text"
+        row.subscriber.save()
+    refused = text_rows[2].subscriber
+    refused.email = "gone@inactive.example"
+    refused.save()
+
+    outcome = sending.send_chunk([row.pk for row in rows])
+
+    assert (outcome.sent, outcome.failed, outcome.retry_ids) == (6, 1, [])
+    assert postmark.calls == ["/email/batchWithTemplates"] * 2  # 4 HTML readers, then the 3 plain-text ones
+    by_address = {message["To"]: message for message in postmark.messages}
+    for row in rows:
+        if row.subscriber == refused:
+            assert row.subscriber.email not in by_address
+            continue
+        message = by_address[row.subscriber.email]
+        model = message["TemplateModel"]
+        if row in text_rows:
+            assert message["TemplateAlias"] == "paperboy-digest-text"
+            assert set(model) == {"subject", "text_body"}
+        else:
+            assert message["TemplateAlias"] == TEMPLATE
+            assert set(model) == {"subject", "html_body", "text_body"}
+        unsubscribe = header(message, "List-Unsubscribe")[1:-1].removeprefix("https://paperboy.example")
+        assert unsubscribe.startswith("/unsubscribe/") and unsubscribe in model["text_body"]
+        assert header(message, "List-Unsubscribe-Post") == "List-Unsubscribe=One-Click"
+        assert message["Metadata"] == {"delivery_id": str(row.pk), "edition_id": str(row.edition_id)}
+    stored = Delivery.objects.get(subscriber=refused)
+    assert stored.status == "failed" and "refused this recipient (rejected)" in stored.last_error
+
+
+@pytest.mark.django_db
+def test_a_batch_calls_outcomes_are_recorded_in_one_update(postmark, settings, planned_edition, statuses):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.DIGEST_ESP_BATCH_SIZE = 150  # more than the ledger's 100 rows a write
+    _, rows = planned_edition(150)
+
+    with CaptureQueriesContext(connection) as queries:
+        outcome = sending.send_chunk([row.pk for row in rows])
+
+    assert outcome.sent == 150 and set(statuses(rows).values()) == {"sent"}
+    ledger_writes = [q["sql"] for q in queries.captured_queries if "esp_message_id = v.esp_id" in q["sql"]]
+    assert len(ledger_writes) == 1
