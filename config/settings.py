@@ -110,9 +110,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     # django-redis: one client per pool and incr() in one atomic round trip (Django's own backend
     # builds a redis-py client per call: 0.1 ms of a signup's CPU, BENCHMARKS.md).
-    CACHES: dict[str, dict[str, Any]] = {
-        "default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": REDIS_URL}
-    }
+    CACHES: dict[str, dict[str, Any]] = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Rendered public pages (papers/pagecache.py), in each process's memory: a hit reads no page over the
