@@ -208,16 +208,18 @@ def search_papers(query: str, *, since: dt.date | None = None, until: dt.date | 
             # conditions without reading a vector (but to check a phrase), so its bitmap is the way:
             # no sequential or plain index scans here. Nor JIT: the same mis-costing makes these
             # queries look expensive enough to compile (~10 ms).
-            cursor.execute("SET LOCAL enable_seqscan = off")
-            cursor.execute("SET LOCAL enable_indexscan = off")
-            cursor.execute("SET LOCAL jit = off")
-            # Nor parallel workers: starting them costs more than these short queries take.
-            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-            # A phrase's rows are sorted with their vectors (those short enough to be in the row):
-            # in memory, not in a temporary file.
-            cursor.execute("SET LOCAL work_mem = '32MB'")
+            # Nor parallel workers: starting them costs more than these short queries take. A phrase's
+            # rows are sorted with their vectors (those short enough to be in the row): in memory, not in
+            # a temporary file. All for this transaction only, in the round trip that reads the query.
+            cursor.execute(
+                "SELECT websearch_to_tsquery(%s, %s)::text, set_config('enable_seqscan', 'off', true),"
+                " set_config('enable_indexscan', 'off', true), set_config('jit', 'off', true),"
+                " set_config('max_parallel_workers_per_gather', '0', true), set_config('work_mem', '32MB', true)",
+                [CONFIG, query],
+            )
+            parsed: str = cursor.fetchone()[0]
             listed = PaperSearch.objects.filter(_listed_between(since, until))
-            top, counted = _top_by_upvotes(listed, matches, query)
+            top, counted = _top_by_upvotes(listed, matches, query, parsed)
             matched, candidates = _candidates(top, _upvotes_at_rank(since, until), counted)
             # Ranked by the title, authors and keywords (``head``: in the row), then the upvotes: a
             # match in the abstract alone counts as the least, whatever its frequency there, which
@@ -300,11 +302,12 @@ _ONE_PAIR = re.compile(rf"{_LEXEME} <-> {_LEXEME}")
 
 
 def _top_by_upvotes(
-    listed: QuerySet[PaperSearch], matches: QuerySet[PaperSearch], query: str
+    listed: QuerySet[PaperSearch], matches: QuerySet[PaperSearch], query: str, parsed: str
 ) -> tuple[Callable[[int | None, int | None, int], list[int]], QuerySet[PaperSearch] | None]:
     """A function of ``least``, ``below`` and ``limit``: up to ``limit`` of ``matches`` with at least
     ``least`` upvotes and fewer than ``below`` (None: no bound), the most upvoted first; and the
     matches to count in no order when few of the most upvoted match (None: not worth it, below).
+    ``parsed`` is ``query`` as websearch_to_tsquery's text reads it.
 
     Words left out (``code -model``) need no vector either: the GIN index reads the left-out word's
     rows too and answers the whole query itself.
@@ -326,9 +329,6 @@ def _top_by_upvotes(
         rows = band(matches, least, below).order_by("-upvotes", "-paper_id")
         return list(rows.values_list("paper_id", flat=True)[:limit])
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT websearch_to_tsquery(%s, %s)::text", [CONFIG, query])
-        parsed: str = cursor.fetchone()[0]
     if not _PHRASE.search(parsed) or "!" in parsed:
         return ordered, matches
     # The lexemes are already stemmed: 'simple' keeps them as they are.
