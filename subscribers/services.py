@@ -106,8 +106,9 @@ def _insert_if_new(subscriber: Subscriber) -> bool:
         if connection.vendor == "postgresql":
             # Committed without waiting for the WAL to reach the disk: a database crash in the next
             # few hundred milliseconds may lose the new row, and that loses nothing promised to
-            # anyone (no confirmation has gone out yet; its task is published after the commit, and
-            # the reader can sign up again). Everything else here commits as usual.
+            # anyone: nothing was sent yet but, at most, the confirmation (published after the
+            # commit), whose link then says it is invalid, and the reader can sign up again.
+            # Everything else here commits as usual.
             cursor.execute("SET LOCAL synchronous_commit = off")
         cursor.execute(sql, [*values, hashes[0], hashes[-1], Suppression.Reason.FORGOTTEN])
         row = cursor.fetchone()
