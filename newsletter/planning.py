@@ -160,20 +160,29 @@ def rank(papers: list[PaperInfo], subscriber_ids: list[int]) -> dict[int, Pick]:
     return rank_readers(papers, reader_infos(subscriber_ids), weights=weights(), embed=embed)
 
 
-def insert_deliveries(edition: Edition, picks: list[tuple[int, dt.date, Pick]]) -> None:
+def insert_deliveries(
+    edition: Edition, picks: list[tuple[int, dt.date, Pick]], *, enqueued_at: dt.datetime | None = None
+) -> list[int] | None:
     """One Delivery row per (subscriber id, local date, their Pick: papers with reasons),
     skipping any that would break a unique constraint (planned already). A reader with no papers
-    is 'skipped'. (COPY on PostgreSQL: common.db.insert_rows.)"""
+    is 'skipped'. (COPY on PostgreSQL: common.db.insert_rows.)
+
+    With ``enqueued_at`` (the caller enqueues the new rows itself, at once) the rows are stored
+    as enqueued then and the new pending rows' ids are returned; None where the database cannot
+    say which rows were new (not PostgreSQL), and then nothing is marked enqueued."""
     status = {True: Delivery.Status.PENDING, False: Delivery.Status.SKIPPED}
+    postgresql = connection.vendor == "postgresql"
+    enqueued_at = enqueued_at if postgresql else None
     with transaction.atomic():
-        if connection.vendor == "postgresql":
+        if postgresql:
             # Planned rows may be lost if PostgreSQL crashes in the next moment: nothing was sent
             # for them yet, and the next tick plans them again. So the commit need not wait for the disk.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        insert_rows(
+        names = ("edition_id", "kind", "subscriber_id", "local_date", "paper_ids", "reasons", "unmatched", "status")
+        inserted = insert_rows(
             Delivery,
-            ("edition_id", "kind", "subscriber_id", "local_date", "paper_ids", "reasons", "unmatched", "status"),
+            (*names, "enqueued_at"),
             [
                 (
                     edition.pk,
@@ -181,23 +190,32 @@ def insert_deliveries(edition: Edition, picks: list[tuple[int, dt.date, Pick]]) 
                     subscriber_id,
                     local_date,
                     chosen.paper_ids,
-                    [list(codes) for codes in chosen.reasons],
+                    chosen.reasons,  # tuples: stored as JSON lists all the same
                     chosen.unmatched,
                     status[bool(chosen.paper_ids)],
+                    enqueued_at if chosen.paper_ids else None,
                 )
                 for subscriber_id, local_date, chosen in picks
             ],
             skip_conflicts=True,
+            returning=("id", "status") if enqueued_at else (),
         )
+    if enqueued_at is None or inserted is None:
+        return None
+    return [pk for pk, row_status in inserted if row_status == Delivery.Status.PENDING]
 
 
 def plan_deliveries(
-    edition: Edition, readers: Iterable[tuple[int, dt.date]], *, after_batch: Callable[[], object] | None = None
+    edition: Edition,
+    readers: Iterable[tuple[int, dt.date]],
+    *,
+    after_batch: Callable[[list[int] | None], object] | None = None,
 ) -> int:
     """Rank and create the Delivery rows, PLAN_BATCH readers at a time; idempotent (existing rows
-    are left alone). ``after_batch`` runs once each batch is stored (the tick dispatches it, so
-    the first digests go out while later readers are still being ranked). Returns the number of
-    readers planned."""
+    are left alone). ``after_batch`` runs once each batch is stored, with the ids of its new
+    pending rows, stored as enqueued (None where they are not known: see insert_deliveries): the
+    tick enqueues them, so the first digests go out while later readers are still being ranked.
+    Returns the number of readers planned."""
     readers = list(readers)
     papers = paper_infos(edition)
     planned = 0
@@ -206,17 +224,18 @@ def plan_deliveries(
         local_dates = dict(batch)
         picks = rank(papers, list(local_dates))
         rows = [(subscriber_id, local_dates[subscriber_id], chosen) for subscriber_id, chosen in picks.items()]
-        insert_deliveries(edition, rows)
+        enqueued_at = timezone.now() if after_batch is not None else None
+        new_ids = insert_deliveries(edition, rows, enqueued_at=enqueued_at)
         planned += len(rows)
         if after_batch is not None:
-            after_batch()
+            after_batch(new_ids)
     if planned:
         services.edition_start_sending(edition=edition)
     logger.info("%s: planned %s readers", edition, planned)
     return planned
 
 
-def plan_due(*, now: dt.datetime | None = None, after_batch: Callable[[], object] | None = None) -> int:
+def plan_due(*, now: dt.datetime | None = None, after_batch: Callable[[list[int] | None], object] | None = None) -> int:
     now = now or timezone.now()
     planned = 0
     for kind in (Edition.Kind.DAILY, Edition.Kind.WEEKLY):

@@ -6,6 +6,7 @@ import datetime as dt
 import zoneinfo
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from newsletter import planning, services
@@ -206,13 +207,45 @@ def test_each_planned_batch_is_handed_on_as_soon_as_it_is_stored(day_papers, mon
     for _ in range(5):
         reader(time_zone="UTC", send_hour=6)
     stored_at_each_call = []
+    handed_on = []
 
-    planned = planning.plan_due(
-        now=at(2026, 3, 28, 7), after_batch=lambda: stored_at_each_call.append(Delivery.objects.count())
-    )
+    def after_batch(new_ids):
+        stored_at_each_call.append(Delivery.objects.count())
+        handed_on.append(new_ids)
+
+    planned = planning.plan_due(now=at(2026, 3, 28, 7), after_batch=after_batch)
 
     assert planned == 5
     assert stored_at_each_call == [2, 4, 5]
+    if connection.vendor == "postgresql":  # the database says which rows are new
+        rows = Delivery.objects.order_by("pk")
+        assert [sorted(ids) for ids in handed_on] == [[r.pk for r in rows[i : i + 2]] for i in (0, 2, 4)]
+        assert all(row.enqueued_at is not None for row in rows)
+    else:  # the tick then dispatches the pending rows, none marked enqueued before it
+        assert handed_on == [None, None, None]
+        assert not Delivery.objects.filter(enqueued_at__isnull=False).exists()
+
+
+def test_only_new_pending_rows_are_handed_on_as_enqueued(day_papers):
+    """A reader with no papers (skipped) is not enqueued; a reader planned already is not new."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the planner hands on new rows' ids on PostgreSQL only (RETURNING)")
+    edition = services.edition_publish(kind="daily", day=DAY)
+    keen = reader()
+    picky = reader(interests="medieval tapestry conservation", skip_if_no_match=True)
+    earlier = reader()
+    planning.plan_deliveries(edition, [(earlier.pk, DAY)])
+    handed_on = []
+
+    planning.plan_deliveries(
+        edition, [(keen.pk, DAY), (picky.pk, DAY), (earlier.pk, DAY)], after_batch=handed_on.append
+    )
+
+    rows = {row.subscriber_id: row for row in Delivery.objects.all()}
+    assert handed_on == [[rows[keen.pk].pk]]
+    assert rows[keen.pk].enqueued_at is not None
+    assert rows[picky.pk].status == "skipped" and rows[picky.pk].enqueued_at is None
+    assert rows[earlier.pk].enqueued_at is None, "a row planned before is left as it was"
 
 
 def test_reader_infos_carry_every_preference():
