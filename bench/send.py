@@ -53,6 +53,7 @@ BENCH_QUEUE = "celery"  # the default queue, as dispatch() uses it, on the bench
 SITE_URL = "https://paperboy.example"
 SENDER = "Paperboy <digest@paperboy.example>"
 SEED = 20261202
+POLL_S = 0.1  # how often a send's end is looked for: the end time is late by at most this
 _PHRASES = [
     "diffusion models",
     "large language models",
@@ -344,22 +345,24 @@ def send_day(
     log(f"plan: tick planned {run.planned:,} readers, dispatched {summary['dispatched']:,} in {run.plan_s:.1f} s")
     open_statuses = [Delivery.Status.PENDING, Delivery.Status.SENDING]
     rows = Delivery.objects.filter(edition=edition)
+    still_open = rows.filter(status__in=open_statuses)
     last_report, last_done = time.perf_counter(), -1
-    while True:
-        left = rows.filter(status__in=open_statuses).count()
-        done = run.planned - left
+    # Polled with an EXISTS every POLL_S, counted every 5 s for the progress line: counting the
+    # open rows every 50 ms (until 2026-12-07) took PostgreSQL 18.8 s in a 60.6 s ESP run (627
+    # counts of ~30 ms), CPU taken from the workers being measured.
+    while still_open.exists():
         now = time.perf_counter()
-        if left == 0:
-            break
         if now - last_report >= 5:
+            left = still_open.count()
+            done = run.planned - left
             log(f"send: {done:,}/{run.planned:,} recorded, {done / (now - started):,.0f} msg/s so far")
             if done == last_done:
                 stalled = "\n".join(w.output()[-1500:] for w in workers)
                 raise RuntimeError(f"send: no progress for 5 s with {left} rows open:\n{stalled}")
             last_report, last_done = now, done
         if now - started > timeout:
-            raise RuntimeError(f"send: {left} rows still open after {timeout} s")
-        time.sleep(0.05)
+            raise RuntimeError(f"send: rows still open after {timeout} s")
+        time.sleep(POLL_S)
     run.total_s = time.perf_counter() - started
     run.send_s = run.total_s - run.plan_s
     counts = _status_counts(rows)

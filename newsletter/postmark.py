@@ -1,10 +1,16 @@
-"""Anymail's Postmark backend, with two costs of a 500-digest batch call made small.
+"""Anymail's Postmark backend, with three costs of a 500-digest batch call made small.
 
-EMAIL_BACKEND = "newsletter.postmark.EmailBackend" sends exactly what Anymail's own
-``anymail.backends.postmark.EmailBackend`` sends (same endpoints, same JSON byte for byte, same
+EMAIL_BACKEND = "newsletter.postmark.EmailBackend" sends what Anymail's own
+``anymail.backends.postmark.EmailBackend`` sends (same endpoints, the same JSON value, same
 statuses and errors); only through Anymail's extension points, a payload subclass and a backend
 subclass, each falling back to Anymail's own code whenever its shortcut does not apply:
 
+- The JSON: written by orjson, 17x faster than ``json.dumps`` on a 500-digest batch (4 ms
+  instead of 64 for 16 MB, 2026-12-07; it was a third of a worker's time). The same value,
+  written compact and as UTF-8 rather than escaped to ASCII; whatever orjson refuses (an
+  integer key, a huge int, a type Anymail's encoder refuses too) goes to Anymail's ``json.dumps``,
+  which writes the same value or raises Anymail's error. (orjson also writes UUIDs and enums,
+  where ``json.dumps`` would refuse them; Paperboy's messages carry only text.)
 - Recipients: a bare ASCII address (every reader's, mostly) becomes Anymail's ``EmailAddress``
   from its parts, without the ``email`` package's header parser (~50 µs an address); anything
   else is parsed by Anymail as before.
@@ -12,10 +18,6 @@ subclass, each falling back to Anymail's own code whenever its shortcut does not
   naming the address it was sent to, each recipient's status is read by position (no address
   parsed again); any other answer (an error, a delay, an inactive address, a different ``To``)
   is read by Anymail's own ``parse_recipient_status``.
-
-The batch JSON itself is Anymail's (``json.dumps``): writing it from digest pieces escaped once
-per edition was measured (2026-12-06) and saves nothing, filling the escaped pieces per reader
-costs about what escaping the filled digest does (~75 vs ~85 µs a reader).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import orjson
 from anymail.backends.postmark import EmailBackend as AnymailPostmarkBackend
 from anymail.backends.postmark import PostmarkPayload
 from anymail.message import AnymailRecipientStatus
@@ -46,13 +49,25 @@ def address_list(addresses: Any, field: str | None = "to") -> list[EmailAddress]
     return parsed
 
 
+# Dates and dataclasses go to Anymail's encoder, as json.dumps would send them (it refuses them).
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 class DigestPayload(PostmarkPayload):  # type: ignore[misc]  # Anymail ships no types
-    """Anymail's Postmark payload; its ``to`` converter builds bare addresses from their parts."""
+    """Anymail's Postmark payload; its ``to`` converter builds bare addresses from their parts,
+    and its JSON is written by orjson."""
 
     base_message_attrs = tuple(
         ("to", concat_lists, address_list) if attr == "to" else (attr, combiner, converter)
         for attr, combiner, converter in PostmarkPayload.base_message_attrs
     )
+
+    def serialize_json(self, data: Any) -> bytes | str:
+        try:
+            return orjson.dumps(data, default=self._json_default, option=_ORJSON_OPTIONS)
+        except TypeError:  # orjson.JSONEncodeError included: Anymail's json.dumps says what is wrong
+            serialized: str = super().serialize_json(data)
+            return serialized
 
 
 class EmailBackend(AnymailPostmarkBackend):  # type: ignore[misc]  # Anymail ships no types

@@ -1,17 +1,19 @@
-"""newsletter/postmark.py sends what Anymail's own Postmark backend sends, byte for byte, and reads
-Postmark's answers as Anymail reads them; its shortcuts (addresses from their parts, answers read
-by position) only ever stand in for Anymail's code, never change a result.
+"""newsletter/postmark.py sends what Anymail's own Postmark backend sends (the same JSON value, written
+by orjson), and reads Postmark's answers as Anymail reads them; its shortcuts (orjson, addresses
+from their parts, answers read by position) only ever stand in for Anymail's code, never change a
+result.
 The same batch goes through both backends over HTTP to the local Postmark stand-in
 (bench/fake_esp.py), and recipient statuses are compared on real Postmark answer shapes."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
 import requests
 from anymail.backends.postmark import EmailBackend as AnymailPostmark
-from anymail.exceptions import AnymailInvalidAddress
+from anymail.exceptions import AnymailInvalidAddress, AnymailSerializationError
 from anymail.message import AnymailMessage
 from anymail.utils import parse_address_list
 from django.core.mail import get_connection
@@ -22,6 +24,7 @@ from bench.fake_esp import FakePostmark
 from newsletter import esp_batch, sending
 from newsletter.models import Delivery
 from newsletter.postmark import DigestPayload, EmailBackend, address_list
+from papers.models import Paper
 
 TOKEN = "test-server-token"
 TEMPLATE = "paperboy-digest"
@@ -61,18 +64,22 @@ def sent_through(backend: str, batch: AnymailMessage, server: FakePostmark) -> t
 
 
 @pytest.mark.django_db
-def test_the_same_batch_goes_out_byte_for_byte_as_through_anymails_backend(postmark, planned_edition):
+def test_the_same_batch_goes_out_as_through_anymails_backend(postmark, planned_edition):
     _, rows = planned_edition(6, papers=5)
     # Addresses our shortcut takes, and ones it leaves to Anymail's parser.
     for row, email in zip(rows, ["Mixed.Case@Example.org", "a+tag@example.org", "o'hara@example.org"], strict=False):
         row.subscriber.email = email
         row.subscriber.save()
+    paper = rows[0].edition.paper_ids[0]
+    Paper.objects.filter(pk=paper).update(title='Zoë\'s "fast" <b>&amp;</b> 🚀 \\ \u2028 models')
     batch = a_batch(rows)
 
     theirs, their_messages, their_statuses = sent_through("anymail.backends.postmark.EmailBackend", batch, postmark)
     ours, our_messages, our_statuses = sent_through(OURS, batch, postmark)
 
-    assert ours == theirs
+    assert json.loads(ours) == json.loads(theirs)
+    assert "Zoë" in ours.decode("utf-8") and b"\\u00eb" in theirs, "UTF-8 where json.dumps writes escapes"
+    assert "🚀" in our_messages[0]["TemplateModel"]["html_body"]
     assert postmark.calls == ["/email/batchWithTemplates"] * 2
     assert len(our_messages) == len(rows)
     for row, mine, anymails in zip(rows, our_messages, their_messages, strict=True):  # recipient by recipient
@@ -186,12 +193,43 @@ def test_our_payload_is_used_and_serializes_messages_as_anymail_does(settings):
     message.merge_headers = {TO[0]: {"List-Unsubscribe": "<https://x.example/u/>"}}
     message.merge_metadata = {TO[1]: {"delivery_id": "7"}}
     mine = ours.build_message_payload(message, ours.send_defaults).serialize_data()
-    assert mine == theirs.build_message_payload(message, theirs.send_defaults).serialize_data()
+    assert json.loads(mine) == json.loads(theirs.build_message_payload(message, theirs.send_defaults).serialize_data())
     single = AnymailMessage(subject="s", body="b", from_email="digest@paperboy.example", to=TO[:1])
-    assert (
-        ours.build_message_payload(single, {}).serialize_data()
-        == theirs.build_message_payload(single, {}).serialize_data()
+    assert json.loads(ours.build_message_payload(single, {}).serialize_data()) == json.loads(
+        theirs.build_message_payload(single, {}).serialize_data()
     )
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"delivery_id": "7", "note": 'quotes " and \\ backslashes, ü, 🚀, \u2028, \x00 and \n'},
+        {"nested": {"list": [1, 2.5, True, None], "tuple": (1, "a")}, "big": 2**63 - 1},
+        {1: "an integer key", "huge": 2**70},  # orjson refuses both: Anymail's json.dumps writes them
+    ],
+)
+def test_the_json_is_the_value_anymails_json_dumps_writes(settings, metadata):
+    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": TOKEN}
+    written = {}
+    for name, backend in (("ours", EmailBackend()), ("theirs", AnymailPostmark())):
+        message, _ = batch_payload(backend)
+        message.merge_metadata = {TO[0]: metadata}
+        message.merge_headers = {TO[1]: {"X-Note": "Zoë <z@example.org>"}}
+        written[name] = backend.build_message_payload(message, backend.send_defaults).serialize_data()
+    assert json.loads(written["ours"]) == json.loads(written["theirs"])
+
+
+@pytest.mark.parametrize("value", [dt.datetime(2026, 12, 7, tzinfo=dt.UTC), dt.date(2026, 12, 7), object()])
+def test_what_anymail_refuses_to_write_ours_refuses_with_anymails_error(settings, value):
+    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": TOKEN}
+    errors = []
+    for backend in (EmailBackend(), AnymailPostmark()):
+        message, _ = batch_payload(backend)
+        message.merge_metadata = {TO[0]: {"when": value}}
+        with pytest.raises(AnymailSerializationError) as raised:
+            backend.build_message_payload(message, backend.send_defaults).serialize_data()
+        errors.append(str(raised.value).splitlines()[0])
+    assert errors[0] == errors[1]
 
 
 ADDRESSES = [
