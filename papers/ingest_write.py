@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 
 from common.db import insert_rows
 from papers.embeddings import TEXT_FIELDS
@@ -69,10 +70,31 @@ def write_each(
             yield change, None
 
 
+def _create_papers(papers: list[Paper]) -> None:
+    """New papers, each given its pk. On PostgreSQL by COPY (``insert_rows``), their ids taken from
+    the table's sequence first: bulk_create spent ~0.3 ms a paper writing and parsing a 23-column
+    VALUES list (10,000 new papers: 5.9 s of an 11 s ingest, 2026-12-07)."""
+    if connection.vendor != "postgresql":
+        Paper.objects.bulk_create(papers)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [Paper._meta.db_table, len(papers)],
+        )
+        ids = [pk for (pk,) in cursor.fetchall()]
+    now = timezone.now()
+    for paper, pk in zip(papers, ids, strict=True):
+        paper.pk = pk
+        paper.first_seen = paper.updated_at = now  # as bulk_create's pre_save sets them
+    names = tuple(field.attname for field in Paper._meta.concrete_fields)
+    insert_rows(Paper, names, [tuple(getattr(paper, name) for name in names) for paper in papers])
+
+
 def _write_papers(changes: list[Change]) -> None:
     created = [change.paper for change in changes if change.stored is None]
     if created:
-        Paper.objects.bulk_create(created)
+        _create_papers(created)
     # Changed papers: only the fields that changed are written, grouped so that one statement sets the
     # same columns on each of its rows. An upsert on the primary key (INSERT ... ON CONFLICT DO UPDATE)
     # rather than bulk_update, whose CASE WHEN per row and column made 10k changed records take 29 s

@@ -8,6 +8,7 @@ import datetime as dt
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from papers import ingest
 from papers.ingest import Outcome, run_ingest, upsert_records
@@ -452,7 +453,7 @@ def test_what_is_stored_is_read_in_chunks_where_a_query_takes_few_parameters(mon
 
 def test_new_records_cost_a_fixed_number_of_queries(django_assert_max_num_queries):
     records = [record(n, authors=("Ada Lovelace", f"Author {n}", "Alan Turing")) for n in range(1, 61)]
-    with django_assert_max_num_queries(12):  # lookups, authors, then one statement per table
+    with django_assert_max_num_queries(14):  # lookups, authors, then a statement or two per table
         outcome = upsert_records(records, source="arxiv", default_day=DAY)
     assert counts(outcome) == (60, 0, 0, 0)
     assert Paper.objects.count() == DailyEntry.objects.on(DAY).count() == 60
@@ -468,3 +469,42 @@ def test_changed_records_cost_a_fixed_number_of_queries(django_assert_max_num_qu
     paper = Paper.objects.get(arxiv_id="2601.00007")
     assert (paper.upvotes, paper.abstract, paper.author_names) == (107, "Revised 7.", ["Alan Turing"])
     assert entry(7).upvotes == 107
+
+
+def test_a_new_paper_is_stored_with_every_value_its_record_gives():
+    """New papers go in by COPY on PostgreSQL (ids from the sequence first): the same row bulk_create made."""
+    before = timezone.now()
+    full = record(
+        7,
+        title='A "quoted" title — ü, 🚀 and a \\ backslash',
+        abstract="Line one.\nLine two\twith a tab.",
+        published=dt.date(2026, 1, 5),
+        categories=("cs.LG", "stat.ML"),
+        primary_category="cs.LG",
+        pdf_url="https://arxiv.org/pdf/2601.00007",
+        github_url="https://github.com/example/repo",
+        github_stars=12,
+        comments=3,
+        ai_summary="A summary.",
+        ai_keywords=("graphs", "agents"),
+        submitter="Ada",
+        organization="Example Lab",
+    )
+    upsert_records([record(6), full, record(8)], source="hf", default_day=DAY)
+
+    paper = Paper.objects.get(arxiv_id="2601.00007")
+    assert paper.title == 'A "quoted" title — ü, 🚀 and a \\ backslash'
+    assert paper.abstract == "Line one.\nLine two\twith a tab."
+    assert (paper.published, paper.categories, paper.primary_category) == (
+        dt.date(2026, 1, 5),
+        ["cs.LG", "stat.ML"],
+        "cs.LG",
+    )
+    assert (paper.github_stars, paper.comments, paper.upvotes) == (12, 3, 7)
+    assert (paper.ai_keywords, paper.submitter, paper.organization) == (["graphs", "agents"], "Ada", "Example Lab")
+    assert paper.title_key and paper.embedding is None and paper.overridden_fields == []
+    assert before <= paper.first_seen <= timezone.now() and paper.updated_at == paper.first_seen
+    assert paper.author_names == ["Ada Lovelace", "Alan Turing"]
+    assert entry(7).paper_id == paper.pk and entry(7).upvotes == 7
+    ids = sorted(Paper.objects.values_list("pk", flat=True))
+    assert Paper.objects.create(title="Added by an editor").pk > ids[-1], "the sequence moved past the ids taken"
