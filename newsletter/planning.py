@@ -179,10 +179,19 @@ def insert_deliveries(
             # for them yet, and the next tick plans them again. So the commit need not wait for the disk.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        names = ("edition_id", "kind", "subscriber_id", "local_date", "paper_ids", "reasons", "unmatched", "status")
         inserted = insert_rows(
             Delivery,
-            (*names, "enqueued_at"),
+            (
+                "edition_id",
+                "kind",
+                "subscriber_id",
+                "local_date",
+                "paper_ids",
+                "reasons",
+                "unmatched",
+                "status",
+                "enqueued_at",
+            ),
             [
                 (
                     edition.pk,
